@@ -1,0 +1,82 @@
+# RFC Counseling knowledge base. `make` alone prints this help.
+#
+# Every target bootstraps what it needs: a virtual environment in .venv with the pinned
+# requirements (site build: requirements.txt; writer tools: requirements-writer.txt; tests:
+# requirements-test.txt). A requirements file newer than its stamp reinstalls.
+
+PYTHON     ?= python3
+VENV       ?= .venv
+BIN        := $(VENV)/bin
+SOURCEDIR  := docs
+BUILDDIR   ?= _build
+# The same flags as Read the Docs (.readthedocs.yaml sets fail_on_warning): nitpicky,
+# warnings are errors, and every problem is listed before the non-zero exit.
+SPHINXOPTS ?= -n -W --keep-going
+SPHINXBUILD = $(BIN)/sphinx-build
+STAGING    := $(BUILDDIR)/staging/html
+DOCTREES   := $(BUILDDIR)/doctrees
+
+.DEFAULT_GOAL := help
+.PHONY: help html livehtml new check linkcheck test bench clean
+
+help:
+	@echo "RFC Counseling knowledge base"
+	@echo ""
+	@echo "  make html        build the site into $(BUILDDIR)/html (creates .venv on first use)"
+	@echo "  make livehtml    live preview at http://127.0.0.1:8000, reloads as you write (drafts shown)"
+	@echo "  make new TITLE=\"...\" TOPICS=\"grief,...\"   start a new article (asks if run without TITLE)"
+	@echo "  make check       the writer's checks: front matter, citations, readability, spelling, links"
+	@echo "  make linkcheck   check external links (needs the network)"
+	@echo "  make test        run the test suite"
+	@echo "  make bench       measure build time and memory on a generated corpus"
+	@echo "  make clean       remove build output (never touches docs/ or references.bib)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-build: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.stamp-writer: requirements-writer.txt $(VENV)/.stamp-build
+	$(BIN)/python -m pip install -q -r requirements-writer.txt
+	@touch $@
+
+$(VENV)/.stamp-test: requirements-test.txt $(VENV)/.stamp-writer
+	$(BIN)/python -m pip install -q -r requirements-test.txt
+	@touch $@
+
+# Build into a staging folder; only a successful build replaces $(BUILDDIR)/html, so a
+# failed build never leaves a half-written site where the last good one was. After a
+# failure the saved environment is dropped, so the next build reads every page again and
+# shows every problem again (Sphinx does not repeat warnings of pages it does not re-read).
+html: $(VENV)/.stamp-build
+	@$(SPHINXBUILD) -b html $(SPHINXOPTS) -d $(DOCTREES) $(SOURCEDIR) $(STAGING) $(O) \
+	  || { rm -f $(DOCTREES)/environment.pickle; echo "Build failed: the published site in $(BUILDDIR)/html is unchanged."; exit 1; }
+	@rm -rf $(BUILDDIR)/html.new $(BUILDDIR)/html.old
+	@cp -a $(STAGING) $(BUILDDIR)/html.new
+	@if [ -d $(BUILDDIR)/html ]; then mv $(BUILDDIR)/html $(BUILDDIR)/html.old; fi
+	@mv $(BUILDDIR)/html.new $(BUILDDIR)/html && rm -rf $(BUILDDIR)/html.old
+	@echo "Built: $(BUILDDIR)/html/index.html"
+
+livehtml: $(VENV)/.stamp-writer
+	KB_DRAFTS=1 $(BIN)/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/live-doctrees \
+	  --watch references.bib $(SOURCEDIR) $(BUILDDIR)/live $(O)
+
+new: $(VENV)/.stamp-writer
+	@PYTHONPATH=$(SOURCEDIR)/_ext $(BIN)/python -m kb.cli new --title "$(TITLE)" --topics "$(TOPICS)"
+
+check: $(VENV)/.stamp-writer
+	@PYTHONPATH=$(SOURCEDIR)/_ext $(BIN)/python -m kb.cli check
+
+linkcheck: $(VENV)/.stamp-build
+	$(SPHINXBUILD) -b linkcheck $(SPHINXOPTS) -d $(DOCTREES) $(SOURCEDIR) $(BUILDDIR)/linkcheck $(O)
+
+test: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.stamp-test
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(BUILDDIR) .pytest_cache benchmarks/_corpus

@@ -1,0 +1,155 @@
+"""APA 7 in-text citation style for sphinxcontrib-bibtex (registered as ``apa7``).
+
+* ``cite:p``  -> ``(Rogers, 1957)``, ``(Norcross & Lambert, 2018)``,
+  ``(Flückiger et al., 2018)``, ``(see Rogers, 1957, p. 96)``; several works
+  are separated by ``"; "`` in the order given.  The link covers
+  ``Author, Year``; pre- and post-text stay outside it.
+* ``cite:t``  -> ``Rogers (1957)``, ``Norcross and Lambert (2018)``,
+  ``Flückiger et al. (2018)``, ``Rogers (1957, p. 96)``; the link covers the
+  whole ``Author (Year[, post])``; pre-text is put before the author
+  (``see Rogers (1957)``).  Several works are joined as prose:
+  ``A (1957) and B (1979)``, ``A (1957), B (1979), and C (2000)``.
+* ``ps``/``ts`` list all authors; ``ct``/``cts`` capitalize; ``alp``/``alps``
+  omit the parentheses; ``author*``, ``year*``, ``label*`` and ``empty``
+  behave as in sphinxcontrib-bibtex's ``author_year`` style.
+
+Years carry the ``yearsuffix`` field (``2014a``); ``n.d.`` without a year.
+"""
+
+from dataclasses import dataclass, field
+
+from pybtex.richtext import Text
+from sphinxcontrib.bibtex.style.referencing import (
+    BracketStyle,
+    GroupReferenceStyle,
+    PersonStyle,
+)
+from sphinxcontrib.bibtex.style.referencing.basic_author_year import (
+    BasicAuthorYearParentheticalReferenceStyle,
+    BasicAuthorYearTextualReferenceStyle,
+)
+from sphinxcontrib.bibtex.style.referencing.extra_author import (
+    ExtraAuthorReferenceStyle,
+)
+from sphinxcontrib.bibtex.style.referencing.extra_empty import ExtraEmptyReferenceStyle
+from sphinxcontrib.bibtex.style.referencing.extra_label import ExtraLabelReferenceStyle
+from sphinxcontrib.bibtex.style.referencing.extra_year import ExtraYearReferenceStyle
+from sphinxcontrib.bibtex.style.template import (
+    join,
+    join2,
+    node,
+    post_text,
+    pre_text,
+    reference,
+)
+
+from .formatting import SurnameStyle, year_label
+
+
+@node
+def year(children, data):
+    """Year with ``yearsuffix`` (``2014a``), or ``n.d.``."""
+    assert not children
+    return Text(year_label(data["entry"]))
+
+
+def parenthetical_person():
+    """Names for ``(A & B, 2018)`` / ``(A et al., 2018)``."""
+    return PersonStyle(
+        style=SurnameStyle, sep=", ", sep2=" & ", last_sep=", & ", other=" et al."
+    )
+
+
+def narrative_person():
+    """Names for ``A and B (2018)`` / ``A et al. (2018)``."""
+    return PersonStyle(
+        style=SurnameStyle, sep=", ", sep2=" and ", last_sep=", and ", other=" et al."
+    )
+
+
+@dataclass
+class ApaParentheticalStyle(BasicAuthorYearParentheticalReferenceStyle):
+    """``(pre Author, Year, post)``; link on ``Author, Year``."""
+
+    def inner(self, role_name):
+        return join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
+            pre_text,
+            reference[
+                join(sep=self.author_year_sep)[
+                    self.person.author_or_editor_or_title(full="s" in role_name),
+                    year,
+                ]
+            ],
+            post_text,
+        ]
+
+
+@dataclass
+class ApaTextualStyle(BasicAuthorYearTextualReferenceStyle):
+    """``pre Author (Year, post)``; link on ``Author (Year, post)``."""
+
+    def inner(self, role_name):
+        return join(sep=self.pre_text_sep)[
+            pre_text,
+            reference[
+                join(sep=self.text_reference_sep)[
+                    self.person.author_or_editor_or_title(full="s" in role_name),
+                    join[
+                        self.bracket.left,
+                        join(sep=self.post_text_sep)[year, post_text],
+                        self.bracket.right,
+                    ],
+                ]
+            ],
+        ]
+
+
+@dataclass
+class ApaYearStyle(ExtraYearReferenceStyle):
+    """``cite:year`` with year suffix."""
+
+    def inner(self, role_name):
+        return reference[year]
+
+
+@dataclass
+class ApaReferenceStyle(GroupReferenceStyle):
+    """APA 7 author-date citations (Publication Manual 8.10-8.36)."""
+
+    #: Outer brackets/separators of ``cite:p``: ``(A, 2018; B, 2019)``.
+    bracket_parenthetical: BracketStyle = field(
+        default_factory=lambda: BracketStyle("(", ")", "; ")
+    )
+    #: Year brackets of ``cite:t`` and prose joining of several works.
+    bracket_textual: BracketStyle = field(
+        default_factory=lambda: BracketStyle("(", ")", ", ", " and ", ", and ")
+    )
+    #: Brackets for ``cite:authorpar``/``yearpar``/``labelpar``.
+    bracket_other: BracketStyle = field(
+        default_factory=lambda: BracketStyle("(", ")", "; ")
+    )
+    #: Names in ``cite:p``; also the name formatter that sphinxcontrib-bibtex's
+    #: ``names`` template looks up as ``style.person``.
+    person: PersonStyle = field(default_factory=parenthetical_person)
+    #: Names in ``cite:t`` and ``cite:author``.
+    person_narrative: PersonStyle = field(default_factory=narrative_person)
+
+    def __post_init__(self):
+        self.styles.extend(
+            [
+                ApaParentheticalStyle(
+                    bracket=self.bracket_parenthetical,
+                    person=self.person,
+                ),
+                ApaTextualStyle(
+                    bracket=self.bracket_textual, person=self.person_narrative
+                ),
+                ExtraAuthorReferenceStyle(
+                    bracket=self.bracket_other, person=self.person_narrative
+                ),
+                ExtraLabelReferenceStyle(bracket=self.bracket_other),
+                ApaYearStyle(bracket=self.bracket_other),
+                ExtraEmptyReferenceStyle(),
+            ]
+        )
+        super().__post_init__()

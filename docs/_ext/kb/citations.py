@@ -1,0 +1,267 @@
+"""Citations in linear time: per-article reference lists and a site bibliography.
+
+sphinxcontrib-bibtex does the parsing, caching and the ``{cite:p}``/``{cite:t}`` roles; our
+APA 7 styles (``kb.apa``) are registered as its pybtex and referencing plugins. What we
+replace is the step that decides which entries go in which list: stock sphinxcontrib-bibtex
+filters every ``{bibliography}`` against every citation in ``env-updated`` and resolves
+each citation by scanning all citations, which is O(N^2) with a list per article. Here:
+
+* ``{references}`` (one per article) lists exactly the works the page cites; the
+  ``{cited-works}`` directive (the bibliography page) lists every cited work with
+  "Cited in" links.
+* ``env-updated`` builds, once, an index key -> citing pages and formats each cited entry
+  once; list filling and citation resolving are dictionary look-ups. Cost: O(citations +
+  cited entries log entries).
+* Only the bibliography page depends on other pages; ``env-updated`` returns it when the
+  index changed, so an edit to one article does not rewrite the others.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+import docutils.nodes as nodes
+import pybtex.plugin
+from sphinx import addnodes
+from docutils.nodes import make_id
+from sphinx.application import Sphinx
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinxcontrib.bibtex.citation_target import parse_citation_targets
+from sphinxcontrib.bibtex.domain import BibtexDomain
+from sphinxcontrib.bibtex.style.referencing import format_references
+from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
+
+from . import apa
+
+logger = logging.getLogger(__name__)
+
+
+def entry_id(key: str) -> str:
+    """The HTML id of a reference-list entry (the same on every page)."""
+    return make_id("ref-" + key)
+
+
+class references_list(nodes.General, nodes.Element):
+    """Placeholder for an article's reference list, filled after reading."""
+
+
+class cited_works(nodes.General, nodes.Element):
+    """Placeholder for the site bibliography, filled after reading."""
+
+
+class citation_tip(nodes.Inline, nodes.TextElement):
+    """The full reference shown on hover and keyboard focus of a citation."""
+
+
+class KBBibtexDomain(BibtexDomain):
+    """The cite domain with index-based, linear-time list building and resolving."""
+
+    initial_data = {
+        **BibtexDomain.initial_data,
+        "kb_lists": {},  # docname -> line of its {references}
+        "kb_bibpage": {},  # docname -> line of {cited-works}
+        "kb_cited_by": {},  # key -> [docnames], computed in env_updated
+        "kb_doc_keys": {},  # docname -> [keys], computed in env_updated
+        "kb_formatted": {},  # key -> pybtex FormattedEntry, computed in env_updated
+        "kb_order": {},  # key -> position in the APA-sorted list
+    }
+
+    def clear_doc(self, docname: str) -> None:
+        self.data["citation_refs"] = [r for r in self.citation_refs if r.docname != docname]
+        self.data["kb_lists"].pop(docname, None)
+        self.data["kb_bibpage"].pop(docname, None)
+
+    def merge_domaindata(self, docnames, otherdata) -> None:
+        for ref in otherdata["citation_refs"]:
+            if ref.docname in docnames:
+                self.citation_refs.append(ref)
+        for name in ("kb_lists", "kb_bibpage"):
+            for docname, line in otherdata[name].items():
+                if docname in docnames:
+                    self.data[name][docname] = line
+
+    def env_updated(self) -> Iterable[str]:
+        entries = self.bibdata.data.entries
+        cited_by: dict[str, list[str]] = defaultdict(list)
+        doc_keys: dict[str, list[str]] = defaultdict(list)
+        for ref in sorted(self.citation_refs, key=lambda r: (r.docname, r.line or 0)):
+            for target in ref.targets:
+                if target.key not in entries:
+                    continue  # reported where it is cited, by resolve_xref
+                if not cited_by[target.key] or cited_by[target.key][-1] != ref.docname:
+                    if ref.docname not in cited_by[target.key]:
+                        cited_by[target.key].append(ref.docname)
+                if target.key not in doc_keys[ref.docname]:
+                    doc_keys[ref.docname].append(target.key)
+        for suffix_key, suffix in apa.year_suffixes(entries.values()).items():
+            entries[suffix_key].fields["yearsuffix"] = suffix
+        style = pybtex.plugin.find_plugin("pybtex.style.formatting",
+                                          self.env.config.bibtex_default_style)()
+        cited = [entries[key] for key in cited_by]
+        order = {entry.key: i for i, entry in enumerate(style.sort(cited))}
+        formatted = {}
+        for entry in cited:
+            try:
+                formatted[entry.key] = style.format_entry(entry.key, entry)
+            except Exception as exc:  # FieldIsMissing and friends: reported by kb.bibcheck
+                logger.debug("could not format %s: %s", entry.key, exc)
+        old_index = self.data.get("kb_cited_by")
+        self.data.update(kb_cited_by=dict(cited_by), kb_doc_keys=dict(doc_keys),
+                         kb_formatted=formatted, kb_order=order)
+        if old_index != self.data["kb_cited_by"]:
+            return list(self.data["kb_bibpage"])
+        return []
+
+    def target_doc(self, fromdocname: str) -> str | None:
+        """Where a citation on *fromdocname* links: its own list, else the bibliography."""
+        if fromdocname in self.data["kb_lists"]:
+            return fromdocname
+        return next(iter(self.data["kb_bibpage"]), None)
+
+    def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+        targets = list(parse_citation_targets(target))
+        formatted = self.data["kb_formatted"]
+        entries = self.bibdata.data.entries
+        todocname = self.target_doc(fromdocname)
+        references = []
+        tips = []
+        for tgt in targets:
+            if tgt.key not in entries:
+                logger.warning(
+                    f"unknown citation key '{tgt.key}' ({_suggest(tgt.key, entries)}add "
+                    "the work to references.bib, or fix the key)",
+                    location=node, type="kb", subtype="citation")
+                continue
+            if tgt.key not in formatted:
+                continue
+            references.append((entries[tgt.key], formatted[tgt.key], SphinxReferenceInfo(
+                builder=builder, fromdocname=fromdocname, todocname=todocname or fromdocname,
+                citation_id=entry_id(tgt.key), title=None, pre_text=tgt.pre,
+                post_text=tgt.post)))
+            tips.append(formatted[tgt.key])
+        result = nodes.inline(rawsource=target, classes=["bibtex-citation", "kb-cite"])
+        if not references:
+            result += nodes.Text(target)
+            return result
+        rendered = format_references(self.reference_style, typ, references)
+        result += rendered.render(self.backend)
+        tip = citation_tip(classes=["kb-cite-tip"])
+        for i, entry in enumerate(tips):
+            if i:
+                tip += nodes.Text(" ")
+            tip += entry.text.render(self.backend)
+        result += tip
+        return result
+
+    def resolve_any_xref(self, env, fromdocname, builder, target, node, contnode):
+        return []
+
+
+def _suggest(key: str, entries) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(entries), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+class ReferencesDirective(SphinxDirective):
+    """``{references}``: the works this article cites, in APA order."""
+
+    def run(self) -> list[nodes.Node]:
+        domain = self.env.get_domain("cite")
+        for bibfile in domain.bibdata.bibfiles:
+            self.env.note_dependency(str(bibfile))
+        if self.env.docname in domain.data["kb_lists"]:
+            logger.warning("a page can have only one {references} list",
+                           location=self.get_location(), type="kb", subtype="citation")
+            return []
+        domain.data["kb_lists"][self.env.docname] = self.lineno
+        return [references_list(classes=["kb-references"])]
+
+
+class CitedWorksDirective(SphinxDirective):
+    """``{cited-works}``: every work cited on the site, with links to its articles."""
+
+    def run(self) -> list[nodes.Node]:
+        domain = self.env.get_domain("cite")
+        for bibfile in domain.bibdata.bibfiles:
+            self.env.note_dependency(str(bibfile))
+        domain.data["kb_bibpage"][self.env.docname] = self.lineno
+        return [cited_works(classes=["kb-references", "kb-bibliography"])]
+
+
+class FillReferenceLists(SphinxPostTransform):
+    """Replace the placeholders with entries; runs before references are resolved."""
+
+    default_priority = 5
+
+    def run(self, **kwargs) -> None:
+        domain = self.env.get_domain("cite")
+        docname = self.env.docname
+        for node in list(self.document.findall(references_list)):
+            keys = domain.data["kb_doc_keys"].get(docname, [])
+            node.replace_self(self.entry_list(domain, keys, docname, cited_in=False))
+        for node in list(self.document.findall(cited_works)):
+            keys = list(domain.data["kb_cited_by"])
+            node.replace_self(self.entry_list(domain, keys, docname, cited_in=True))
+
+    def entry_list(self, domain, keys, docname, cited_in: bool) -> nodes.Element:
+        order = domain.data["kb_order"]
+        formatted = domain.data["kb_formatted"]
+        result = nodes.bullet_list(classes=["kb-reflist"])
+        for key in sorted((k for k in keys if k in formatted), key=order.__getitem__):
+            item = nodes.list_item(ids=[entry_id(key)], classes=["kb-ref"])
+            para = nodes.paragraph()
+            para += formatted[key].text.render(domain.backend)
+            item += para
+            if cited_in:
+                item += self.cited_in(domain.data["kb_cited_by"][key], docname)
+            result += item
+        return result
+
+    def cited_in(self, docnames, fromdocname) -> nodes.paragraph:
+        para = nodes.paragraph(classes=["kb-cited-in"])
+        para += nodes.Text("Cited in: ")
+        titles = self.env.titles
+        for i, target in enumerate(sorted(docnames, key=lambda d: titles[d].astext())):
+            if i:
+                para += nodes.Text("; ")
+            xref = addnodes.pending_xref("", refdomain="std", reftype="doc",
+                                         reftarget="/" + target, refexplicit=True,
+                                         refdoc=fromdocname)
+            xref += nodes.inline("", titles[target].astext())
+            para += xref
+        return para
+
+
+def _visit_tip(self, node) -> None:
+    self.body.append('<span class="kb-cite-tip" role="tooltip">')
+
+
+def _depart_tip(self, node) -> None:
+    self.body.append("</span>")
+
+
+def _skip(self, node) -> None:
+    raise nodes.SkipNode
+
+
+def _env_updated(app: Sphinx, env) -> Iterable[str]:
+    return env.get_domain("cite").env_updated()
+
+
+def setup_citations(app: Sphinx) -> None:
+    apa.register()
+    app.setup_extension("sphinxcontrib.bibtex")
+    app.add_domain(KBBibtexDomain, override=True)
+    app.add_directive("references", ReferencesDirective)
+    app.add_directive("cited-works", CitedWorksDirective)
+    app.add_node(references_list)
+    app.add_node(cited_works)
+    app.add_node(citation_tip, html=(_visit_tip, _depart_tip),
+                 text=(_skip, None), latex=(_skip, None), man=(_skip, None),
+                 texinfo=(_skip, None))
+    app.add_post_transform(FillReferenceLists)

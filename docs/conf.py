@@ -1,0 +1,103 @@
+"""Sphinx configuration for the RFC Counseling knowledge base.
+
+Flat and declarative: no logic beyond reading Read the Docs' environment variables, no
+network, no file writing. The knowledge-base extension (docs/_ext/kb) does the work; its
+settings carry the ``kb_`` prefix.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath("_ext"))
+
+# -- Site identity (the one place; templates and pages read it from here) -----------------
+project = "RFC Counseling Knowledge Base"
+author = "RFC Counseling"
+copyright = "2026, RFC Counseling"
+language = "en"
+
+kb_practice_name = "RFC Counseling"
+kb_practice_location = "Denver, Colorado"
+kb_tagline = "Plain, evidence-based articles on therapy and mental health"
+# The call to action and where it leads: a document name in this site, or an https:// URL.
+kb_cta_text = "Book a free phone consultation"
+kb_cta_link = "about/index"
+kb_cta_anchor = "how-to-book-a-free-phone-consultation"
+# Crisis resources, shown in the same place on every page and on the crisis page. They are
+# configuration so a practice outside the US can change them. (988's "press 3" option for
+# LGBTQ+ youth ended on 17 July 2025 and is deliberately not listed.)
+kb_crisis_heading = "In crisis or worried about your safety?"
+kb_crisis_resources = [
+    {"text": "Call or text 988", "href": "tel:988",
+     "detail": "988 Suicide & Crisis Lifeline, any time, day or night"},
+    {"text": "Chat at 988lifeline.org", "href": "https://988lifeline.org/chat/",
+     "detail": "988 Lifeline online chat"},
+    {"text": "Text HOME to 741741", "href": "sms:741741?&body=HOME",
+     "detail": "Crisis Text Line"},
+    {"text": "Call 911", "href": "tel:911",
+     "detail": "if you or someone else is in immediate danger"},
+]
+kb_crisis_page = "crisis"
+
+# -- Knowledge base ------------------------------------------------------------------------
+# Controlled vocabularies live in data files, so adding a topic or an author never needs an
+# edit here.
+kb_topics_file = "_data/topics.yaml"
+kb_authors_file = "_data/authors.yaml"
+kb_default_author = "editorial-team"
+# Drafts (status: draft) are shown locally and in pull-request previews, and left out of
+# production builds (Read the Docs builds of branches and tags); KB_DRAFTS=0/1 overrides.
+kb_readability_target = 8.0
+
+# -- General configuration -----------------------------------------------------------------
+extensions = [
+    "myst_parser",  # articles are MyST Markdown
+    "sphinxcontrib.bibtex",  # citations and reference lists from references.bib
+    "sphinxext.opengraph",  # OpenGraph tags for shared links
+    "sphinx_sitemap",  # sitemap.xml for search engines
+    "notfound.extension",  # a 404 page that works at any URL depth
+    "kb",  # the knowledge-base extension: front matter, topics, listings, APA, checks
+]
+root_doc = "index"
+exclude_patterns = ["_build", "_data", "_templates", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates"]
+nitpicky = True
+suppress_warnings = []
+
+# -- MyST ----------------------------------------------------------------------------------
+myst_enable_extensions = ["colon_fence", "deflist", "smartquotes"]
+myst_heading_anchors = 3
+
+# -- Citations -----------------------------------------------------------------------------
+bibtex_bibfiles = ["../references.bib"]
+bibtex_default_style = "apa7"
+bibtex_reference_style = "apa7"
+bibtex_tooltips = True
+
+# -- HTML output ---------------------------------------------------------------------------
+html_theme = "furo"
+html_title = "RFC Counseling Knowledge Base"
+html_static_path = ["_static"]
+html_css_files = ["kb.css"]
+html_favicon = "_static/favicon.svg"
+html_extra_path = ["_extra"]
+html_copy_source = False
+html_show_sourcelink = False
+html_show_sphinx = False
+html_last_updated_fmt = None
+# Canonical URL: Read the Docs sets READTHEDOCS_CANONICAL_URL; a local build points at the
+# local preview server.
+html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "http://localhost:8000/")
+html_theme_options = {
+    "navigation_with_keys": False,
+    "top_of_page_buttons": [],
+}
+
+# -- Sitemap, OpenGraph, 404 ---------------------------------------------------------------
+sitemap_url_scheme = "{link}"
+sitemap_excludes = ["search.html", "genindex.html", "404.html"]
+ogp_site_url = html_baseurl
+ogp_site_name = html_title
+ogp_enable_meta_description = True
+ogp_social_cards = {"enable": False}  # cards need matplotlib and remote fonts
+notfound_urls_prefix = None

@@ -1,0 +1,551 @@
+"""Golden tests for the APA 7 citation style (kb.apa).
+
+Expected strings are written by hand from the APA Publication Manual (7th ed.),
+ch. 8-10, not copied from the code's output.
+"""
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+
+import docutils.nodes  # noqa: E402
+import pybtex.plugin  # noqa: E402
+import pybtex_docutils  # noqa: E402
+import pytest  # noqa: E402
+import sphinxcontrib.bibtex.plugin  # noqa: E402
+from pybtex.database import Entry, parse_string  # noqa: E402
+from pybtex.style.template import FieldIsMissing  # noqa: E402
+from sphinxcontrib.bibtex.style.referencing import format_references  # noqa: E402
+from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo  # noqa: E402
+
+import kb.apa  # noqa: E402
+from kb.apa import REQUIRED_FIELDS, year_suffixes  # noqa: E402
+from kb.apa.formatting import ApaStyle, missing_fields, ordinal  # noqa: E402
+from kb.apa.referencing import ApaReferenceStyle  # noqa: E402
+
+BIB = r"""
+@article{rogers1957,
+  author  = {Rogers, Carl R.},
+  title   = {The necessary and sufficient conditions of therapeutic personality change},
+  journal = {Journal of Consulting Psychology},
+  year    = {1957},
+  volume  = {21},
+  number  = {2},
+  pages   = {95--103},
+  doi     = {10.1037/h0045357},
+}
+@article{norcross2018,
+  author  = {Norcross, John C. and Lambert, Michael J.},
+  title   = {Psychotherapy relationships that work {III}},
+  journal = {Psychotherapy},
+  year    = {2018},
+  volume  = {55},
+  number  = {4},
+  pages   = {303--315},
+  doi     = {10.1037/pst0000193},
+}
+@article{fluckiger2018,
+  author  = {Flückiger, Christoph and Del Re, A. C. and Wampold, Bruce E. and Horvath, Adam O.},
+  title   = {{The alliance in adult psychotherapy: {A} meta-analytic synthesis}},
+  journal = {Psychotherapy},
+  year    = {2018},
+  volume  = {55},
+  number  = {4},
+  pages   = {316--340},
+  doi     = {10.1037/pst0000172},
+}
+@incollection{norcross2011chapter,
+  author    = {Norcross, John C. and Lambert, Michael J.},
+  title     = {Evidence-based therapy relationships},
+  editor    = {Norcross, John C.},
+  booktitle = {Psychotherapy relationships that work},
+  edition   = {2},
+  pages     = {3--21},
+  publisher = {Oxford University Press},
+  year      = {2011},
+}
+@book{norcross2011book,
+  editor    = {Norcross, John C.},
+  title     = {Psychotherapy relationships that work},
+  edition   = {2},
+  publisher = {Oxford University Press},
+  year      = {2011},
+}
+@book{rogers1961,
+  author    = {Rogers, Carl R.},
+  title     = {On becoming a person: {A} therapist's view of psychotherapy},
+  publisher = {Houghton Mifflin},
+  year      = {1961},
+}
+@techreport{samhsa2014concept,
+  author      = {{Substance Abuse and Mental Health Services Administration}},
+  title       = {{SAMHSA}'s concept of trauma and guidance for a trauma-informed approach},
+  type        = {HHS Publication No.},
+  number      = {(SMA) 14-4884},
+  institution = {Substance Abuse and Mental Health Services Administration},
+  year        = {2014},
+  url         = {https://store.samhsa.gov/sites/default/files/d7/priv/sma14-4884.pdf},
+}
+@techreport{samhsa2014tip,
+  author      = {{Substance Abuse and Mental Health Services Administration}},
+  title       = {Trauma-informed care in behavioral health services},
+  number      = {Treatment Improvement Protocol ({TIP}) Series 57, HHS Publication No. (SMA) 13-4801},
+  institution = {Substance Abuse and Mental Health Services Administration},
+  year        = {2014},
+  url         = {https://www.ncbi.nlm.nih.gov/books/NBK207201/},
+}
+@article{hook2013,
+  author  = {Hook, Joshua N. and Davis, Don E. and Owen, Jesse and Worthington, Jr., Everett L. and Utsey, Shawn O.},
+  title   = {Cultural humility: {M}easuring openness to culturally diverse clients},
+  journal = {Journal of Counseling Psychology},
+  year    = {2013},
+  volume  = {60},
+  number  = {3},
+  pages   = {353--366},
+  doi     = {10.1037/a0032595},
+}
+"""
+
+# Synthetic entries (fake names and example.org URLs) for edge cases.
+SYNTHETIC = r"""
+@online{dupont2019,
+  author       = {Dupont, Jean-Pierre},
+  title        = {How to cite a web page},
+  organization = {Example Site},
+  year         = {2019},
+  month        = mar,
+  day          = {4},
+  url          = {https://example.org/cite_web?page=1},
+}
+@online{examplegroup,
+  author       = {{Example Mental Health Network}},
+  title        = {Finding a therapist},
+  organization = {Example Mental Health Network},
+  url          = {https://example.org/find},
+}
+@misc{untitledauthor,
+  title        = {Coping with stress},
+  organization = {Example Site},
+  year         = {2020},
+  url          = {https://example.org/stress},
+}
+@article{flynn2000,
+  author  = {Flynn, Barbara},
+  title   = {A synthetic article},
+  journal = {Journal of Examples},
+  year    = {2000},
+}
+@article{nojournal,
+  author = {Doe, Jane},
+  title  = {Missing its journal},
+  year   = {2020},
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def bib():
+    return parse_string(BIB + SYNTHETIC, "bibtex").entries
+
+
+@pytest.fixture(scope="module")
+def style():
+    return ApaStyle()
+
+
+def fmt(style, entry, backend="text"):
+    return style.format_entry(entry.key, entry).text.render_as(backend)
+
+
+def with_suffix(entry, suffix):
+    """Copy of *entry* carrying the ``yearsuffix`` field."""
+    copy = Entry(entry.type, fields=dict(entry.fields), persons=dict(entry.persons))
+    copy.key = entry.key
+    copy.fields["yearsuffix"] = suffix
+    return copy
+
+
+# -- reference list: one golden entry per type --------------------------------
+
+GOLDEN = {
+    "rogers1957": "Rogers, C. R. (1957). The necessary and sufficient conditions of "
+    "therapeutic personality change. Journal of Consulting Psychology, 21(2), "
+    "95–103. https://doi.org/10.1037/h0045357",
+    "norcross2018": "Norcross, J. C., & Lambert, M. J. (2018). Psychotherapy "
+    "relationships that work III. Psychotherapy, 55(4), 303–315. "
+    "https://doi.org/10.1037/pst0000193",
+    "fluckiger2018": "Flückiger, C., Del Re, A. C., Wampold, B. E., & Horvath, A. O. "
+    "(2018). The alliance in adult psychotherapy: A meta-analytic synthesis. "
+    "Psychotherapy, 55(4), 316–340. https://doi.org/10.1037/pst0000172",
+    "hook2013": "Hook, J. N., Davis, D. E., Owen, J., Worthington, E. L., Jr., & "
+    "Utsey, S. O. (2013). Cultural humility: Measuring openness to culturally "
+    "diverse clients. Journal of Counseling Psychology, 60(3), 353–366. "
+    "https://doi.org/10.1037/a0032595",
+    "norcross2011chapter": "Norcross, J. C., & Lambert, M. J. (2011). Evidence-based "
+    "therapy relationships. In J. C. Norcross (Ed.), Psychotherapy relationships "
+    "that work (2nd ed., pp. 3–21). Oxford University Press.",
+    "norcross2011book": "Norcross, J. C. (Ed.). (2011). Psychotherapy relationships "
+    "that work (2nd ed.). Oxford University Press.",
+    "rogers1961": "Rogers, C. R. (1961). On becoming a person: A therapist's view of "
+    "psychotherapy. Houghton Mifflin.",
+    "samhsa2014concept": "Substance Abuse and Mental Health Services Administration. "
+    "(2014). SAMHSA's concept of trauma and guidance for a trauma-informed approach "
+    "(HHS Publication No. (SMA) 14-4884). "
+    "https://store.samhsa.gov/sites/default/files/d7/priv/sma14-4884.pdf",
+    "samhsa2014tip": "Substance Abuse and Mental Health Services Administration. "
+    "(2014). Trauma-informed care in behavioral health services (Treatment "
+    "Improvement Protocol (TIP) Series 57, HHS Publication No. (SMA) 13-4801). "
+    "https://www.ncbi.nlm.nih.gov/books/NBK207201/",
+    "dupont2019": "Dupont, J.-P. (2019, March 4). How to cite a web page. Example "
+    "Site. https://example.org/cite_web?page=1",
+    "examplegroup": "Example Mental Health Network. (n.d.). Finding a therapist. "
+    "https://example.org/find",
+    "untitledauthor": "Coping with stress. (2020). Example Site. "
+    "https://example.org/stress",
+}
+
+
+@pytest.mark.parametrize("key", GOLDEN)
+def test_reference_text(bib, style, key):
+    assert fmt(style, bib[key]) == GOLDEN[key]
+
+
+def test_article_html(bib, style):
+    html = fmt(style, bib["rogers1957"], "html")
+    assert "<em>Journal of Consulting Psychology, 21</em>(2), 95–103." in html
+    assert (
+        '<a href="https://doi.org/10.1037/h0045357">'
+        "https://doi.org/10.1037/h0045357</a>"
+    ) in html
+    assert not html.rstrip().endswith(".")  # no period after a DOI
+
+
+def test_chapter_and_book_html(bib, style):
+    chapter = fmt(style, bib["norcross2011chapter"], "html")
+    assert (
+        "In J. C. Norcross (Ed.), <em>Psychotherapy relationships that work</em> "
+        "(2nd ed., pp. 3–21)."
+    ) in chapter
+    book = fmt(style, bib["norcross2011book"], "html")
+    assert "<em>Psychotherapy relationships that work</em> (2nd ed.)." in book
+
+
+def test_report_and_web_html(bib, style):
+    report = fmt(style, bib["samhsa2014concept"], "html")
+    assert "<em>SAMHSA's concept of trauma" in report
+    assert "bibtex-protected" not in report
+    assert (
+        '<a href="https://store.samhsa.gov/sites/default/files/d7/priv/'
+        'sma14-4884.pdf">'
+    ) in report
+    web = fmt(style, bib["dupont2019"], "html")
+    assert "<em>How to cite a web page</em>. Example Site." in web
+    assert '<a href="https://example.org/cite_web?page=1">' in web
+
+
+def test_docutils_backend(bib, style):
+    text = style.format_entry("x", bib["fluckiger2018"]).text
+    nodes = text.render(pybtex_docutils.Backend())
+    para = docutils.nodes.paragraph("", "", *nodes)
+    assert para.astext() == GOLDEN["fluckiger2018"]
+    emphasis = list(para.findall(docutils.nodes.emphasis))
+    assert [e.astext() for e in emphasis] == ["Psychotherapy, 55"]
+    (ref,) = para.findall(docutils.nodes.reference)
+    assert ref["refuri"] == "https://doi.org/10.1037/pst0000172"
+    assert ref.astext() == "https://doi.org/10.1037/pst0000172"
+
+
+# -- authors -------------------------------------------------------------------
+
+
+def synthetic_article(n):
+    authors = " and ".join(f"Author{i:02d}, Ann" for i in range(1, n + 1))
+    bib = f"@article{{many, author = {{{authors}}}, title = {{T}}, journal = {{J}}}}"
+    entry = parse_string(bib, "bibtex").entries["many"]
+    entry.fields["year"] = "2020"
+    return entry
+
+
+def test_one_author(bib, style):
+    assert fmt(style, bib["rogers1957"]).startswith("Rogers, C. R. (1957). ")
+
+
+def test_two_authors_comma_ampersand(bib, style):
+    assert fmt(style, bib["norcross2018"]).startswith(
+        "Norcross, J. C., & Lambert, M. J. (2018). "
+    )
+
+
+def test_particle_kept(bib, style):
+    assert "Flückiger, C., Del Re, A. C., Wampold" in fmt(style, bib["fluckiger2018"])
+
+
+def test_twenty_authors_all_listed(style):
+    expected = (
+        "Author01, A., Author02, A., Author03, A., Author04, A., Author05, A., "
+        "Author06, A., Author07, A., Author08, A., Author09, A., Author10, A., "
+        "Author11, A., Author12, A., Author13, A., Author14, A., Author15, A., "
+        "Author16, A., Author17, A., Author18, A., Author19, A., & Author20, A. "
+        "(2020). T. J."
+    )
+    assert fmt(style, synthetic_article(20)) == expected
+
+
+def test_twenty_one_authors_ellipsis(style):
+    expected = (
+        "Author01, A., Author02, A., Author03, A., Author04, A., Author05, A., "
+        "Author06, A., Author07, A., Author08, A., Author09, A., Author10, A., "
+        "Author11, A., Author12, A., Author13, A., Author14, A., Author15, A., "
+        "Author16, A., Author17, A., Author18, A., Author19, A., . . . "
+        "Author23, A. (2020). T. J."
+    )
+    assert fmt(style, synthetic_article(23)) == expected
+
+
+def test_group_author_not_inverted(bib, style):
+    text = fmt(style, bib["samhsa2014concept"])
+    name = "Substance Abuse and Mental Health Services Administration"
+    assert text.startswith(f"{name}. (2014). ")
+
+
+def test_latex_accent_equals_unicode(style):
+    entry = parse_string(
+        r'@article{a, author = {Fl{\"u}ckiger, C.}, title = {T}, journal = {J},'
+        r" year = {2018}}",
+        "bibtex",
+    ).entries["a"]
+    assert fmt(style, entry).startswith("Flückiger, C. (2018).")
+
+
+@pytest.mark.parametrize(
+    "number, expected",
+    [
+        (1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"),
+        (13, "13th"), (21, "21st"), (22, "22nd"), (103, "103rd"), (111, "111th"),
+    ],
+)
+def test_edition_ordinals(number, expected):
+    assert ordinal(number) == expected
+
+
+def test_third_edition(style):
+    entry = parse_string(
+        "@book{b, author = {Doe, Jane}, title = {A book}, edition = {3}, "
+        "publisher = {Example Press}, year = {2021}}",
+        "bibtex",
+    ).entries["b"]
+    assert fmt(style, entry) == "Doe, J. (2021). A book (3rd ed.). Example Press."
+
+
+# -- sorting, labels, year suffixes --------------------------------------------
+
+
+def test_sorting(bib, style):
+    keys = [e.key for e in style.sort(bib.values()) if e.key != "nojournal"]
+    assert keys == [
+        "untitledauthor",  # "Coping with stress" (title in author position)
+        "dupont2019",
+        "examplegroup",
+        "fluckiger2018",  # Flückiger sorts as Fluckiger: before Flynn
+        "flynn2000",
+        "hook2013",
+        "norcross2011book",  # one-author entry precedes Norcross & Lambert
+        "norcross2011chapter",
+        "norcross2018",
+        "rogers1957",
+        "rogers1961",
+        "samhsa2014concept",
+        "samhsa2014tip",
+    ]
+
+
+def test_labels_are_keys(bib, style):
+    entries = style.sort(bib.values())
+    assert list(style.format_labels(entries)) == [e.key for e in entries]
+
+
+def test_year_suffixes(bib):
+    assert year_suffixes(bib.values()) == {
+        "samhsa2014concept": "a",  # "SAMHSA's concept ..." < "Trauma-informed ..."
+        "samhsa2014tip": "b",
+    }
+
+
+def test_year_suffix_ignores_articles_and_needs_identical_authors():
+    entries = parse_string(
+        "@misc{z, author = {Doe, J.}, title = {The zebra}, year = {2020}}"
+        "@misc{y, author = {Doe, J.}, title = {An apple}, year = {2020}}"
+        "@misc{x, author = {Doe, J. and Roe, R.}, title = {Aardvark}, year = {2020}}"
+        "@misc{w, author = {Doe, K.}, title = {Aardvark}, year = {2020}}"
+        "@misc{v, author = {Doe, J.}, title = {Undated one}}"
+        "@misc{u, author = {Doe, J.}, title = {Undated two}}",
+        "bibtex",
+    ).entries
+    assert year_suffixes(entries.values()) == {
+        "y": "a", "z": "b", "v": "a", "u": "b",
+    }
+
+
+def test_year_suffix_in_list_and_sorting(bib, style):
+    concept = with_suffix(bib["samhsa2014concept"], "a")
+    tip = with_suffix(bib["samhsa2014tip"], "b")
+    assert fmt(style, concept).startswith(
+        "Substance Abuse and Mental Health Services Administration. (2014a). SAMHSA's"
+    )
+    assert fmt(style, tip).startswith(
+        "Substance Abuse and Mental Health Services Administration. (2014b). Trauma"
+    )
+    assert [e.key for e in style.sort([tip, concept])] == [concept.key, tip.key]
+
+
+def test_no_date_suffix(style):
+    entry = parse_string(
+        "@misc{m, author = {Doe, Jane}, title = {Page}, yearsuffix = {b}}", "bibtex"
+    ).entries["m"]
+    assert fmt(style, entry) == "Doe, J. (n.d.-b). Page."
+
+
+# -- required fields -----------------------------------------------------------
+
+
+def test_missing_journal_raises(bib, style):
+    with pytest.raises(FieldIsMissing) as info:
+        style.format_entry("nojournal", bib["nojournal"])
+    assert info.value.field_name == "journal"
+
+
+def test_required_fields_table(bib):
+    assert REQUIRED_FIELDS["article"] == ("author", "year", "title", "journal")
+    assert missing_fields(bib["nojournal"]) == ["journal"]
+    assert missing_fields(bib["norcross2011book"]) == []  # editor instead of author
+    book = parse_string("@book{b, title = {T}}", "bibtex").entries["b"]
+    assert missing_fields(book) == ["author/editor", "publisher"]
+
+
+def test_unsupported_type_is_field_missing(style):
+    entry = parse_string("@phdthesis{t, author = {Doe, J.}, title = {T}}", "bibtex")
+    with pytest.raises(FieldIsMissing):
+        style.format_entry("t", entry.entries["t"])
+
+
+# -- registration --------------------------------------------------------------
+
+
+def test_register_is_idempotent():
+    kb.apa.register()
+    kb.apa.register()
+    assert pybtex.plugin.find_plugin("pybtex.style.formatting", "apa7") is ApaStyle
+    assert (
+        sphinxcontrib.bibtex.plugin.find_plugin(
+            "sphinxcontrib.bibtex.style.referencing", "apa7"
+        )
+        is ApaReferenceStyle
+    )
+
+
+# -- in-text citations ---------------------------------------------------------
+
+
+def cite(bib, role, *keys, pre="", post=""):
+    """Render a citation to (plain text, [link texts], [link targets])."""
+    builder = SimpleNamespace(name="html")  # fromdocname == todocname: no URI needed
+    references = [
+        (
+            bib[key],
+            None,
+            SphinxReferenceInfo(builder, "doc", "doc", f"id-{key}", None, pre, post),
+        )
+        for key in keys
+    ]
+    text = format_references(ApaReferenceStyle(), role, references)
+    para = docutils.nodes.paragraph("", "", *text.render(pybtex_docutils.Backend()))
+    links = list(para.findall(docutils.nodes.reference))
+    return para.astext(), [n.astext() for n in links], [n["refid"] for n in links]
+
+
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (["rogers1957"], "(Rogers, 1957)"),
+        (["norcross2018"], "(Norcross & Lambert, 2018)"),
+        (["fluckiger2018"], "(Flückiger et al., 2018)"),
+        (["hook2013"], "(Hook et al., 2013)"),
+        (
+            ["samhsa2014concept"],
+            "(Substance Abuse and Mental Health Services Administration, 2014)",
+        ),
+        (["norcross2011book"], "(Norcross, 2011)"),
+        (["norcross2018", "rogers1957"], "(Norcross & Lambert, 2018; Rogers, 1957)"),
+        (["rogers1957", "norcross2018"], "(Rogers, 1957; Norcross & Lambert, 2018)"),
+    ],
+)
+def test_parenthetical(bib, keys, expected):
+    assert cite(bib, "p", *keys)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (["rogers1957"], "Rogers (1957)"),
+        (["norcross2018"], "Norcross and Lambert (2018)"),
+        (["fluckiger2018"], "Flückiger et al. (2018)"),
+        (
+            ["samhsa2014concept"],
+            "Substance Abuse and Mental Health Services Administration (2014)",
+        ),
+        (
+            ["rogers1957", "norcross2018"],
+            "Rogers (1957) and Norcross and Lambert (2018)",
+        ),
+        (
+            ["rogers1957", "norcross2018", "fluckiger2018"],
+            "Rogers (1957), Norcross and Lambert (2018), and Flückiger et al. (2018)",
+        ),
+    ],
+)
+def test_narrative(bib, keys, expected):
+    assert cite(bib, "t", *keys)[0] == expected
+
+
+def test_pre_and_post_text(bib):
+    assert cite(bib, "p", "rogers1957", pre="see", post="p. 96") == (
+        "(see Rogers, 1957, p. 96)", ["Rogers, 1957"], ["id-rogers1957"],
+    )
+    assert cite(bib, "t", "rogers1957", post="p. 96") == (
+        "Rogers (1957, p. 96)", ["Rogers (1957, p. 96)"], ["id-rogers1957"],
+    )
+
+
+def test_links_cover_author_and_year(bib):
+    text, links, targets = cite(bib, "p", "norcross2018", "fluckiger2018")
+    assert links == ["Norcross & Lambert, 2018", "Flückiger et al., 2018"]
+    assert targets == ["id-norcross2018", "id-fluckiger2018"]
+    text, links, targets = cite(bib, "t", "norcross2018")
+    assert links == ["Norcross and Lambert (2018)"]
+
+
+def test_full_author_list_variants(bib):
+    assert cite(bib, "ps", "fluckiger2018")[0] == (
+        "(Flückiger, Del Re, Wampold, & Horvath, 2018)"
+    )
+    assert cite(bib, "ts", "fluckiger2018")[0] == (
+        "Flückiger, Del Re, Wampold, and Horvath (2018)"
+    )
+
+
+def test_year_suffix_in_text(bib):
+    suffixed = {
+        "samhsa2014concept": with_suffix(bib["samhsa2014concept"], "a"),
+        "samhsa2014tip": with_suffix(bib["samhsa2014tip"], "b"),
+    }
+    name = "Substance Abuse and Mental Health Services Administration"
+    assert cite(suffixed, "p", "samhsa2014concept", "samhsa2014tip")[0] == (
+        f"({name}, 2014a; {name}, 2014b)"
+    )
+    assert cite(suffixed, "t", "samhsa2014tip")[0] == f"{name} (2014b)"
+
+
+def test_no_date_in_text(bib):
+    assert cite(bib, "p", "examplegroup")[0] == "(Example Mental Health Network, n.d.)"
