@@ -80,7 +80,6 @@ html_title = "RFC Counseling Knowledge Base"
 html_static_path = ["_static"]
 html_css_files = ["kb.css"]
 html_favicon = "_static/favicon.svg"
-html_extra_path = ["_extra"]
 html_copy_source = False
 html_show_sourcelink = False
 html_show_sphinx = False

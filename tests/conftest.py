@@ -5,27 +5,20 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import re
 import socket
-import sys
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
 from sphinx.testing.util import SphinxTestApp
 
+from helpers import ROOTS, build_site, lay_root
+
 pytest_plugins = ["sphinx.testing.fixtures"]
-
-REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs"
-sys.path.insert(0, str(DOCS / "_ext"))
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="session")
 def rootdir() -> Path:
-    return REPO / "tests" / "roots"
+    return ROOTS
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -49,28 +42,34 @@ def no_network():
     socket.socket.connect = real_connect
 
 
-def warnings_of(app) -> list[str]:
-    """The build's warning lines, without colour codes, paths relative to the source."""
-    text = ANSI.sub("", app._warning.getvalue())
-    src = str(app.srcdir) + "/"
-    return [line.replace(src, "") for line in text.splitlines() if line.strip()]
-
-
-def html(app, page: str) -> BeautifulSoup:
-    return BeautifulSoup((Path(app.outdir) / page).read_text(encoding="utf-8"), "lxml")
-
-
-def build_site(builddir: Path, **kwargs) -> SphinxTestApp:
-    """Build the real docs/ (in place, output under *builddir*)."""
-    app = SphinxTestApp("html", srcdir=DOCS, builddir=builddir, status=io.StringIO(),
-                        warning=io.StringIO(), freshenv=True, **kwargs)
-    app.build()
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The real knowledge base, built once per test session (warnings in _warning)."""
+    app = build_site(tmp_path_factory.mktemp("site"))
+    # Unregister its docutils nodes now, so tests that build tiny projects in the same
+    # session start clean; the output and the environment stay available.
+    app.cleanup()
     return app
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """The real knowledge base, built once per test session."""
-    app = build_site(tmp_path_factory.mktemp("site"))
-    yield app
-    app.cleanup()
+@pytest.fixture
+def build_root(tmp_path):
+    """Build a tiny test project; returns the app (warnings via warnings_of)."""
+    apps = []
+
+    def build(name: str | None, buildername: str = "html", srcdir: Path | None = None,
+              parallel: int = 0, freshenv: bool = True, dest: str | None = None,
+              **confoverrides) -> SphinxTestApp:
+        src = srcdir or lay_root(tmp_path / (dest or name or "common"), name)
+        while apps:  # one registered app at a time; earlier results stay readable
+            apps.pop().cleanup()
+        app = SphinxTestApp(buildername, srcdir=src, builddir=src / "_build",
+                            status=io.StringIO(), warning=io.StringIO(), freshenv=freshenv,
+                            parallel=parallel, confoverrides=confoverrides or None)
+        apps.append(app)
+        app.build()
+        return app
+
+    yield build
+    for app in apps:
+        app.cleanup()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import runpy
 
-from conftest import DOCS
+from helpers import DOCS
 
 
 def load_conf(monkeypatch, **env):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import DOCS, html, warnings_of
+from helpers import DOCS, html, warnings_of
 
 
 def test_real_site_builds_without_warnings(site):
@@ -39,10 +39,13 @@ def test_no_unresolved_citation_marks(site):
         assert "kb-cite-unresolved" not in text, path
 
 
-def test_home_page_links_the_first_article(site):
-    page = html(site, "index.html")
-    hrefs = {a["href"] for a in page.select("article a[href]")}
-    assert "articles/therapeutic-relationship.html" in hrefs
+def test_home_page_leads_to_the_first_article_through_its_topic(site):
+    home = html(site, "index.html")
+    grid = {a.get_text(strip=True): a["href"] for a in home.select(".kb-topic-grid a")}
+    assert grid["Starting therapy"] == "topics/therapy.html"
+    topic = html(site, "topics/therapy.html")
+    listed = {a["href"] for a in topic.select(".kb-listing a.kb-listing-title")}
+    assert "../articles/therapeutic-relationship.html" in listed
 
 
 def test_crisis_notice_on_every_page(site):

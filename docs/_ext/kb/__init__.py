@@ -5,9 +5,13 @@ One module per concept; ``setup()`` only wires them together.
 
 from sphinx.application import Sphinx
 
+from .articles import setup_articles
 from .citations import setup_citations
+from .drafts import setup_drafts
 from .frontmatter import setup_frontmatter
 from .identity import setup_identity
+from .listings import setup_listings
+from .structured import setup_structured
 
 __version__ = "0.1.0"
 
@@ -16,6 +20,10 @@ def setup(app: Sphinx) -> dict:
     setup_identity(app)
     setup_frontmatter(app)
     setup_citations(app)
+    setup_drafts(app)
+    setup_articles(app)
+    setup_listings(app)
+    setup_structured(app)
     return {
         "version": __version__,
         "env_version": 1,

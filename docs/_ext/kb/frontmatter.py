@@ -56,6 +56,17 @@ PAGE_KEYS = {"title": "the page title", "description": "one or two sentences"}
 _FENCE = re.compile(r"^---[ \t]*$")
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, but dates stay text: we parse them ourselves, so an impossible date
+    like 2026-13-45 becomes a message with its line, not a crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class Article:
     """Validated front matter of one article."""
@@ -113,8 +124,8 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
             "(add a line with just --- after the last key)", 1)
     block = "\n".join(lines[1:end])
     try:
-        node = yaml.compose(block, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(block)
+        node = yaml.compose(block, Loader=_Loader)
+        data = yaml.load(block, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 2 if mark else 1
@@ -342,7 +353,7 @@ def is_article(docname: str) -> bool:
 
 
 def _report(docname: str, problems: list[Problem]) -> None:
-    for problem in problems:
+    for problem in sorted(problems, key=lambda p: p.line):
         logger.warning(problem.message, location=(docname, problem.line), type="kb",
                        subtype="frontmatter")
 
@@ -370,6 +381,7 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         source[0] = _blank_broken_block(source[0])
         if is_article(docname):
             env.kb_invalid.add(docname)
+            env.metadata[docname]["orphan"] = True
             return
     if is_article(docname):
         article, problems = validate_article(fm, docname, env.kb_topics, env.kb_authors,
@@ -379,6 +391,7 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
             env.kb_invalid.add(docname)
         else:
             env.kb_articles[docname] = article
+            env.metadata[docname]["og:description"] = article.description
         # Articles are reached through topic pages and listings, not the sidebar's toctree.
         env.metadata[docname]["orphan"] = True
     else:
@@ -386,6 +399,8 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         _report(docname, problems)
         if page:
             env.kb_pages[docname] = page
+            if page.get("description"):
+                env.metadata[docname]["og:description"] = page["description"]
 
 
 def _blank_broken_block(text: str) -> str:

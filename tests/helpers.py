@@ -1,0 +1,54 @@
+"""Helpers shared by the tests: paths, building the real site and tiny test projects,
+reading warnings and HTML."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from sphinx.testing.util import SphinxTestApp
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+ROOTS = REPO / "tests" / "roots"
+if str(DOCS / "_ext") not in sys.path:
+    sys.path.insert(0, str(DOCS / "_ext"))
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def warnings_of(app) -> list[str]:
+    """The build's warning lines, without colour codes, paths relative to the source."""
+    text = ANSI.sub("", app._warning.getvalue())
+    src = str(app.srcdir) + "/"
+    return [line.replace(src, "") for line in text.splitlines() if line.strip()]
+
+
+def html(app, page: str) -> BeautifulSoup:
+    return BeautifulSoup((Path(app.outdir) / page).read_text(encoding="utf-8"), "lxml")
+
+
+def build_site(builddir: Path, **kwargs) -> SphinxTestApp:
+    """Build the real docs/ (in place, output under *builddir*)."""
+    app = SphinxTestApp("html", srcdir=DOCS, builddir=builddir, status=io.StringIO(),
+                        warning=io.StringIO(), freshenv=True, **kwargs)
+    app.build()
+    return app
+
+
+def lay_root(dest: Path, name: str | None) -> Path:
+    """A tiny project: the common skeleton, then tests/roots/test-<name>/ on top.
+    A file ``_remove.txt`` in the root lists skeleton files to leave out."""
+    shutil.copytree(ROOTS / "common", dest)
+    if name:
+        shutil.copytree(ROOTS / f"test-{name}", dest, dirs_exist_ok=True)
+        removals = dest / "_remove.txt"
+        if removals.exists():
+            for rel in removals.read_text().split():
+                (dest / rel).unlink()
+            removals.unlink()
+    return dest
