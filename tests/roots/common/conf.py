@@ -8,3 +8,5 @@ html_theme = "furo"
 html_baseurl = "https://kb.example.org/"
 nitpicky = True
 kb_show_drafts = True
+bibtex_default_style = "apa7"
+bibtex_reference_style = "apa7"
