@@ -9,6 +9,7 @@ from .articles import setup_articles
 from .citations import setup_citations
 from .drafts import setup_drafts
 from .frontmatter import setup_frontmatter
+from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
 from .structured import setup_structured
@@ -24,6 +25,7 @@ def setup(app: Sphinx) -> dict:
     setup_articles(app)
     setup_listings(app)
     setup_structured(app)
+    setup_guards(app)
     return {
         "version": __version__,
         "env_version": 1,

@@ -23,6 +23,7 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
+from .errors import guarded
 from .frontmatter import Article
 from .identity import cta
 
@@ -71,6 +72,7 @@ def _ancestors(node):
         node = node.parent
 
 
+@guarded("laying out the article page")
 def _doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     env = app.env
     docname = env.docname
@@ -150,6 +152,7 @@ def related_index(articles: dict[str, Article], doc_keys: dict[str, set[str]]
     return related
 
 
+@guarded("finding related articles", default=())
 def _env_updated(app: Sphinx, env) -> Iterable[str]:
     domain = env.get_domain("cite")
     doc_keys: dict[str, set[str]] = defaultdict(set)

@@ -26,6 +26,8 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
+from .errors import guarded
+
 logger = logging.getLogger(__name__)
 
 ARTICLE_PREFIX = "articles/"
@@ -369,6 +371,7 @@ def _builder_inited(app: Sphinx) -> None:
                        f"{app.config.kb_authors_file}", type="kb", subtype="vocabulary")
 
 
+@guarded("reading the front matter")
 def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
     env = app.env
     for data_file in (app.config.kb_topics_file, app.config.kb_authors_file):

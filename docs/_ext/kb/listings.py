@@ -20,6 +20,7 @@ from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
+from .errors import guarded
 from .articles import article_title, human_date, kb_html, time_tag
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -159,6 +160,7 @@ def _collect_pages(app: Sphinx):
                  }, "page.html"
 
 
+@guarded("updating the listings", default=())
 def _env_updated(app: Sphinx, env) -> Iterable[str]:
     signature = listing_signature(env)
     changed = getattr(env, "kb_listing_signature", None) != signature
@@ -166,6 +168,7 @@ def _env_updated(app: Sphinx, env) -> Iterable[str]:
     return sorted(env.kb_listing_docs) if changed else []
 
 
+@guarded("writing the feed")
 def write_feed(app: Sphinx, exc) -> None:
     if exc is not None or app.builder.format != "html":
         return

@@ -10,3 +10,4 @@ nitpicky = True
 kb_show_drafts = True
 bibtex_default_style = "apa7"
 bibtex_reference_style = "apa7"
+suppress_warnings = ["myst.header"]

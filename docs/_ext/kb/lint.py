@@ -1,0 +1,196 @@
+"""Text-level checks of a page's source, shared by the build and ``make check``.
+
+Each check takes the page's Markdown and returns ``Problem(line, message)`` items; the
+message says what is wrong and what to do. Nothing here needs Sphinx, so ``make check``
+runs them without building the site, and the build runs the same functions (one place
+for each rule).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    line: int
+    message: str
+    code: str = "kb"
+
+
+# -- safe messaging (reportingonsuicide.org, Action Alliance framework) ----------------------
+SAFE_MESSAGING = [
+    (r"\bcommit(?:s|ted|ting)?\s+suicide\b", "say 'died by suicide' or 'ended their life'"),
+    (r"\bsuccessful\s+suicide\b", "say 'died by suicide'"),
+    (r"\bcompleted\s+suicide\b", "say 'died by suicide'"),
+    (r"\b(?:failed|unsuccessful)\s+(?:suicide\s+)?attempt\b",
+     "say 'a suicide attempt' or 'survived an attempt'"),
+    (r"\bsuicide\s+(?:epidemic|wave)\b", "avoid sensational words; describe the facts plainly"),
+    (r"\bsuicide\s+victim\b", "say 'a person who died by suicide'"),
+    (r"\bsuicide\s+(?:method|methods|note)\b",
+     "do not describe methods or notes; focus on help and hope"),
+]
+_SAFE = [(re.compile(rx, re.I), fix) for rx, fix in SAFE_MESSAGING]
+
+# -- raw HTML the site does not allow ---------------------------------------------------------
+_SCRIPT = re.compile(r"<\s*(script|iframe|object|embed|style)\b", re.I)
+_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
+_JS_URL = re.compile(r"(?:\]\(|href\s*=\s*[\"']?|<)\s*(javascript|vbscript|data):", re.I)
+_RAW_DIRECTIVE = re.compile(r"^\s*(```+|:::+)\s*\{raw\}", re.I)
+
+_FENCE = re.compile(r"^\s*(```+|~~~+|:::+)")
+_LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)[^)]*\)")
+_IMAGE_DIRECTIVE = re.compile(r"^\s*(?:```+|:::+)\s*\{(?:image|figure)\}\s+(\S+)")
+_HEADING = re.compile(r"^(#{1,6})\s+\S")
+_CITE = re.compile(r"\{cite:[a-z]+\}`([^`]*)`")
+
+
+def code_lines(text: str) -> set[int]:
+    """1-based numbers of lines inside fenced code blocks (``` or ~~~), where rules about
+    prose and HTML do not apply. Directive fences with ``{name}`` are not code."""
+    inside, fence, lines = False, "", set()
+    for number, line in enumerate(text.split("\n"), 1):
+        match = _FENCE.match(line)
+        if match and not inside and "{" not in line and match.group(1)[0] in "`~":
+            inside, fence = True, match.group(1)
+            lines.add(number)
+        elif inside:
+            lines.add(number)
+            if line.strip().startswith(fence):
+                inside = False
+    return lines
+
+
+def check_safe_messaging(text: str) -> list[Problem]:
+    problems = []
+    for number, line in enumerate(text.split("\n"), 1):
+        for pattern, fix in _SAFE:
+            for match in pattern.finditer(line):
+                problems.append(Problem(number, f"'{match.group(0)}' goes against "
+                                        f"safe-messaging guidance: {fix}", "safe-messaging"))
+    return problems
+
+
+def check_raw_html(text: str) -> list[Problem]:
+    problems = []
+    skip = code_lines(text)
+    for number, line in enumerate(text.split("\n"), 1):
+        if number in skip:
+            continue
+        if match := _SCRIPT.search(line):
+            problems.append(Problem(number, f"'<{match.group(1).lower()}>' is not allowed in "
+                                    "articles (it could run code in readers' browsers or load "
+                                    "content from elsewhere); remove it", "raw-html"))
+        if _HANDLER.search(line):
+            problems.append(Problem(number, "inline event handlers (onclick=, onload=, ...) "
+                                    "are not allowed; remove the attribute", "raw-html"))
+        if match := _JS_URL.search(line):
+            problems.append(Problem(number, f"'{match.group(1).lower()}:' links are not "
+                                    "allowed; link to a page or an https:// address",
+                                    "unsafe-link"))
+        if _RAW_DIRECTIVE.match(line):
+            problems.append(Problem(number, "the {raw} directive is not allowed in articles; "
+                                    "write Markdown instead", "raw-html"))
+    return problems
+
+
+def check_headings(text: str) -> list[Problem]:
+    """One H1 (the title), and no skipped levels (H2 then H4)."""
+    problems, previous, h1 = [], 0, 0
+    skip = code_lines(text)
+    for number, line in enumerate(text.split("\n"), 1):
+        if number in skip:
+            continue
+        match = _HEADING.match(line)
+        if not match:
+            continue
+        level = len(match.group(1))
+        if level == 1:
+            h1 += 1
+            if h1 == 2:
+                problems.append(Problem(number, "a second '# ' heading: an article has one "
+                                        "title; use '## ' for sections", "heading"))
+        elif previous and level > previous + 1:
+            problems.append(Problem(number, f"heading level skipped (H{previous} to H{level}); "
+                                    f"use {'#' * (previous + 1)} here", "heading"))
+        previous = level
+    return problems
+
+
+def link_targets(text: str):
+    """(line, target) for Markdown links and images that point inside the site."""
+    skip = code_lines(text)
+    for number, line in enumerate(text.split("\n"), 1):
+        if number in skip:
+            continue
+        for match in _LINK.finditer(line):
+            yield number, match.group(2), "link"
+        for match in _IMAGE.finditer(line):
+            yield number, match.group(1), "image"
+        if match := _IMAGE_DIRECTIVE.match(line):
+            yield number, match.group(1), "image"
+
+
+def is_external(target: str) -> bool:
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I)) or target.startswith("#")
+
+
+def check_links(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
+    """Internal links and images must point at files that exist. *docpath* is the page's
+    path relative to the source folder; *exists(relpath)* answers for a path there."""
+    problems = []
+    for number, target, kind in link_targets(text):
+        if is_external(target):
+            continue
+        path = target.split("#", 1)[0]
+        if not path:
+            continue
+        rel = PurePosixPath(path.lstrip("/")) if path.startswith("/") else docpath.parent / path
+        parts = []
+        for part in rel.parts:
+            if part == "..":
+                if parts:
+                    parts.pop()
+            elif part != ".":
+                parts.append(part)
+        resolved = "/".join(parts)
+        if not exists(resolved):
+            what = "image" if kind == "image" else "link target"
+            problems.append(Problem(number, f"{what} '{target}' does not exist (check the "
+                                    "file name; article links look like "
+                                    "'other-article.md')", "broken-" + kind))
+    return problems
+
+
+def cited_keys(text: str):
+    """(line, key) for every citation in the page."""
+    skip = code_lines(text)
+    for number, line in enumerate(text.split("\n"), 1):
+        if number in skip:
+            continue
+        for match in _CITE.finditer(line):
+            for part in match.group(1).split(","):
+                key = re.sub(r"\{[^}]*\}", "", part).strip()
+                if key:
+                    yield number, key
+
+
+def check_references_section(text: str) -> list[Problem]:
+    """An article that cites sources must end with its reference list."""
+    if not any(True for _ in cited_keys(text)):
+        return []
+    if re.search(r"^\s*(```+|:::+)\s*\{references\}", text, re.M):
+        return []
+    last = len(text.rstrip("\n").split("\n"))
+    return [Problem(last, "the article cites sources but has no reference list: end it "
+                          "with '## References' and a ```{references}``` block", "references")]
+
+
+def check_source(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
+    """Every text-level rule for one page."""
+    problems = (check_safe_messaging(text) + check_raw_html(text) + check_headings(text)
+                + check_links(text, docpath, exists) + check_references_section(text))
+    return sorted(problems)
