@@ -19,6 +19,7 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterable
 
 import docutils.nodes as nodes
@@ -29,12 +30,19 @@ from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+import sphinxcontrib.bibtex
+from pybtex.database import BibliographyData
+from pybtex.database.input.bibtex import Parser
+from sphinx.errors import ExtensionError
+from sphinxcontrib.bibtex.bibfile import BibData, BibFile, get_mtime, is_bibdata_outdated
 from sphinxcontrib.bibtex.citation_target import parse_citation_targets
+from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
 from sphinxcontrib.bibtex.style.referencing import format_references
 from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
 
 from . import apa
+from .bibcheck import HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -249,13 +257,55 @@ def _skip(self, node) -> None:
     raise nodes.SkipNode
 
 
-def _env_updated(app: Sphinx, env) -> Iterable[str]:
-    return env.get_domain("cite").env_updated()
+def parse_bibfiles(bibfilenames: list[Path], encoding: str) -> BibData:
+    """Parse each entry on its own, so one broken entry (reported with its line by
+    kb.guards) does not stop the build or hide the other entries. Replaces
+    sphinxcontrib-bibtex's parse, which stops at the first syntax error."""
+    data = BibliographyData()
+    bibfiles = {}
+    seen: set[str] = set()
+    for filename in bibfilenames:
+        keys: dict[str, None] = {}
+        try:
+            text = filename.read_text(encoding=encoding)
+        except (OSError, UnicodeDecodeError):
+            text = ""  # reported by kb.guards
+        starts = [m.start() for m in HEADER.finditer(text)] + [len(text)]
+        for start, end in zip(starts, starts[1:]):
+            try:
+                parsed = Parser(encoding).parse_string(text[start:end])
+            except Exception:  # noqa: BLE001 - the entry's problem is reported with its line
+                continue
+            for key, entry in parsed.entries.items():
+                if key.lower() in seen:
+                    continue  # duplicate: reported by kb.guards
+                seen.add(key.lower())
+                data.add_entry(key, entry)
+                keys[key] = None
+        bibfiles[filename] = BibFile(mtime=get_mtime(filename), keys=keys)
+    return BibData(encoding=encoding, bibfiles=bibfiles, data=data)
+
+
+def _builder_inited_cite(app: Sphinx) -> None:
+    """sphinxcontrib-bibtex's own handler, with the robust parse above."""
+    domain = app.env.get_domain("cite")
+    domain.reference_style = find_plugin("sphinxcontrib.bibtex.style.referencing",
+                                         app.config.bibtex_reference_style)()
+    if app.config.bibtex_bibfiles is None:
+        raise ExtensionError("You must configure the bibtex_bibfiles setting")
+    bibfiles = [(Path(app.confdir) / f).resolve() for f in app.config.bibtex_bibfiles]
+    encoding = app.config.bibtex_encoding
+    if is_bibdata_outdated(domain.bibdata, bibfiles, encoding):
+        domain.data["bibdata"] = parse_bibfiles(bibfiles, encoding)
 
 
 def setup_citations(app: Sphinx) -> None:
     apa.register()
     app.setup_extension("sphinxcontrib.bibtex")
+    for listener in list(app.events.listeners["builder-inited"]):
+        if listener.handler is sphinxcontrib.bibtex.builder_inited_cite:
+            app.disconnect(listener.id)
+    app.connect("builder-inited", _builder_inited_cite)
     app.add_domain(KBBibtexDomain, override=True)
     app.add_directive("references", ReferencesDirective)
     app.add_directive("cited-works", CitedWorksDirective)

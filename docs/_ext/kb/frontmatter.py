@@ -314,38 +314,33 @@ def validate_page(fm: FrontMatter | None) -> tuple[dict, list[Problem]]:
 
 # -- vocabularies -------------------------------------------------------------------------
 
-def load_vocabulary(path: Path, kind: str, required: tuple[str, ...]) -> dict[str, dict]:
-    """Load topics.yaml or authors.yaml; report each problem with its line."""
+def load_vocabulary(path: Path, kind: str, required: tuple[str, ...]
+                    ) -> tuple[dict[str, dict], list[Problem]]:
+    """Load topics.yaml or authors.yaml; return the entries and each problem with its line."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader) or {}
     except FileNotFoundError:
-        logger.warning(f"{kind} file not found: {path}", type="kb", subtype="vocabulary")
-        return {}
+        return {}, [Problem(1, f"{kind} file not found: {path}")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        logger.warning(f"{kind} file is not valid YAML: {getattr(exc, 'problem', exc)}",
-                       location=f"{path}:{mark.line + 1 if mark else 1}", type="kb",
-                       subtype="vocabulary")
-        return {}
+        return {}, [Problem(mark.line + 1 if mark else 1,
+                            f"{kind} file is not valid YAML: {getattr(exc, 'problem', exc)}")]
     if not isinstance(data, dict):
-        logger.warning(f"{kind} file must map slugs to entries", location=str(path),
-                       type="kb", subtype="vocabulary")
-        return {}
+        return {}, [Problem(1, f"{kind} file must map slugs to entries")]
     lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value} if node else {}
-    vocab = {}
+    vocab, problems = {}, []
     for slug, entry in data.items():
         slug = str(slug)
         missing = [k for k in required if not isinstance(entry, dict) or not entry.get(k)]
         if missing or not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug):
-            logger.warning(f"{kind} '{slug}' needs a lowercase-hyphenated slug and "
-                           f"{', '.join(required)} (missing: {', '.join(missing) or 'none'})",
-                           location=f"{path}:{lines.get(slug, 1)}", type="kb",
-                           subtype="vocabulary")
+            problems.append(Problem(lines.get(slug, 1), f"{kind} '{slug}' needs a "
+                                    f"lowercase-hyphenated slug and {', '.join(required)} "
+                                    f"(missing: {', '.join(missing) or 'none'})"))
             continue
         vocab[slug] = dict(entry)
-    return vocab
+    return vocab, problems
 
 
 # -- Sphinx wiring ------------------------------------------------------------------------
@@ -362,10 +357,14 @@ def _report(docname: str, problems: list[Problem]) -> None:
 
 def _builder_inited(app: Sphinx) -> None:
     src = Path(app.srcdir)
-    app.env.kb_topics = load_vocabulary(src / app.config.kb_topics_file, "topic",
-                                        ("title", "description"))
-    app.env.kb_authors = load_vocabulary(src / app.config.kb_authors_file, "author",
-                                         ("name",))
+    for attr, name, kind, required in (
+            ("kb_topics", app.config.kb_topics_file, "topic", ("title", "description")),
+            ("kb_authors", app.config.kb_authors_file, "author", ("name",))):
+        vocab, problems = load_vocabulary(src / name, kind, required)
+        setattr(app.env, attr, vocab)
+        for problem in problems:
+            logger.warning(problem.message, location=f"{src / name}:{problem.line}",
+                           type="kb", subtype="vocabulary")
     if app.config.kb_default_author not in app.env.kb_authors:
         logger.warning(f"kb_default_author '{app.config.kb_default_author}' is not in "
                        f"{app.config.kb_authors_file}", type="kb", subtype="vocabulary")

@@ -11,7 +11,6 @@ import re
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
-import pybtex.errors
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -46,7 +45,6 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
 
 @guarded("checking references.bib")
 def _check_bibfiles(app: Sphinx) -> None:
-    pybtex.errors.set_strict_mode(False)  # our messages, with lines, replace pybtex's
     for bibfile in app.config.bibtex_bibfiles:
         path = (Path(app.confdir) / bibfile).resolve()
         try:
@@ -79,7 +77,25 @@ def _check_consistency(app: Sphinx, env) -> None:
                            location=(docname, 1), type="kb", subtype="empty")
 
 
+@guarded("checking file encodings")
+def _before_read(app: Sphinx, env, docnames: list[str]) -> None:
+    """A file that is not UTF-8 is reported with the line of its first bad byte and left
+    out, instead of stopping the build with a traceback."""
+    for docname in list(docnames):
+        raw = Path(env.doc2path(docname)).read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            logger.warning(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at this "
+                           "line); save it as UTF-8 in your editor",
+                           location=(docname, line), type="kb", subtype="encoding")
+            docnames.remove(docname)
+            env.project.docnames.discard(docname)  # not written either
+
+
 def setup_guards(app: Sphinx) -> None:
+    app.connect("env-before-read-docs", _before_read)
     app.connect("source-read", _source_read, priority=450)
     app.connect("builder-inited", _check_bibfiles)
     app.connect("env-check-consistency", _check_consistency)

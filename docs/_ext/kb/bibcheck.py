@@ -1,0 +1,336 @@
+"""Lint ``references.bib``: report every problem with its line; one broken entry hides nothing.
+
+:func:`check_bib` finds the entry headers (``@type{key,`` at the start of a line) in the
+raw text, cuts the file into one chunk per entry (from its header to the next header) and
+parses each chunk on its own with pybtex, so a syntax error is reported at its entry and
+every other entry is still indexed and checked.  Problem codes:
+
+``syntax``            unparsable entry (unbalanced braces, missing comma or key, ...),
+                      a repeated field, a malformed name list
+``duplicate-key``     a key used twice (case-insensitively, as BibTeX compares keys)
+``missing-field``     a field required by the APA style (:data:`kb.apa.formatting.REQUIRED_FIELDS`)
+``unsupported-type``  an entry type the APA style has no template for
+``bad-doi``           a ``doi`` that is not a bare DOI (``10.1037/pst0000193``)
+``title-case``        a title that looks like Title Case instead of APA sentence case
+``bad-key``           a key outside the scheme surname + year + word, lowercase ASCII
+                      (a style issue: the caller decides whether it is a warning)
+
+:func:`unused_keys` adds ``unused`` problems for entries no article cites.  Text outside
+entries and ``@comment``/``@preamble`` are ignored; ``@string`` macros are honoured.
+Neither function raises nor prints, whatever the input.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pybtex.database
+import pybtex.errors
+from pybtex.database import InvalidNameString
+from pybtex.database.input.bibtex import DuplicateField, Parser, UndefinedMacro
+from pybtex.scanner import PrematureEOF, PybtexSyntaxError, TokenRequired
+
+from .apa.formatting import REQUIRED_FIELDS, missing_fields
+
+__all__ = ["BibIndex", "BibProblem", "check_bib", "unused_keys"]
+
+#: An entry or command header at the start of a line: ``@article{`` or ``@string(``.
+HEADER = re.compile(r"^[ \t]*@[ \t]*([A-Za-z][\w-]*)[ \t]*([{(])", re.MULTILINE)
+#: The key after the opening delimiter (pybtex's key syntax) and the character after it.
+KEY = {"{": re.compile(r"\s*([^\s,}]*)\s*(.?)", re.S), "(": re.compile(r"\s*([^\s,]*)\s*(.?)", re.S)}
+FIELD = re.compile(r"\s*([A-Za-z_][^\s=,{}()\"#%]*)\s*=")
+LINE_FIELD = re.compile(r"[ \t]*[A-Za-z_][\w-]*[ \t]*=")
+KEY_SCHEME = re.compile(r"^[a-z]+\d{4}[a-z0-9]*$")
+DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
+DOI_EXAMPLE = "10.1037/pst0000193"
+TITLE_CASE_MESSAGE = (
+    "title looks like Title Case; APA reference lists use sentence case: capitalize only "
+    "the first word, the first word after a colon, and proper nouns (protect those with braces)"
+)
+
+
+@dataclass(frozen=True)
+class BibProblem:
+    """One problem: where (1-based file line, entry key if known), what (code), and advice."""
+
+    line: int
+    key: str | None
+    code: str
+    message: str
+
+
+@dataclass
+class BibIndex:
+    """Every entry key with the line of its header, and the problems in line order."""
+
+    entries: dict[str, int]
+    problems: list[BibProblem]
+
+
+@dataclass
+class _Layout:
+    """Where things are in an entry chunk, found without pybtex (offsets into the chunk)."""
+
+    fields: list[tuple[str, int]]  # (lowercase field name, offset of the name)
+    close: int | None  # offset of the delimiter closing the entry
+    unclosed: tuple[str, int, int] | None  # (field, its offset, offset of a later field line)
+
+
+@contextmanager
+def _collected_pybtex_errors():
+    """Make pybtex collect its errors in a list (no raising, no printing), then restore."""
+    previous = pybtex.errors.captured_errors
+    pybtex.errors.captured_errors = errors = []
+    try:
+        yield errors
+    finally:
+        pybtex.errors.captured_errors = previous
+
+
+def _layout(chunk: str, body: int, opener: str) -> _Layout:
+    """Scan an entry from *body* (after the key): field names, end, first unclosed value."""
+    base = 1 if opener == "{" else 0  # brace depth of the entry's top level
+    depth, quoted, expect = base, False, False
+    fields: list[tuple[str, int]] = []
+    unclosed = None
+    i = body
+    while i < len(chunk):
+        if expect and depth == base and not quoted:
+            expect = False
+            match = FIELD.match(chunk, i)
+            if match:
+                fields.append((match.group(1).lower(), match.start(1)))
+                i = match.end()
+                continue
+        char = chunk[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if opener == "{" and depth == 0:
+                return _Layout(fields, i, unclosed)
+        elif char == ")" and opener == "(" and depth == 0 and not quoted:
+            return _Layout(fields, i, unclosed)
+        elif char == '"' and depth == base:
+            quoted = not quoted
+        elif char == "," and depth == base and not quoted:
+            expect = True
+        elif char == "\n" and depth > base and fields and unclosed is None:
+            if LINE_FIELD.match(chunk, i + 1):
+                unclosed = (*fields[-1], i + 1)
+        i += 1
+    return _Layout(fields, None, unclosed)
+
+
+def _strip_braced(text: str) -> str:
+    """*text* without its brace-protected groups (unbalanced braces are simply dropped)."""
+    out, depth = [], 0
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+def looks_title_case(title: str) -> bool:
+    """Whether *title* (outside braces) is probably Title Case rather than sentence case.
+
+    Needs 3+ words; counts the words after the first that have 4+ characters, start with a
+    letter and are not all capitals, skipping the first word after ``:``/``?``/``!``; true
+    if more than half of them are capitalized.
+    """
+    words = _strip_braced(title).split()
+    if len(words) < 3:
+        return False
+    capitals = []
+    for previous, word in zip(words, words[1:]):
+        word = word.lstrip("\"'`([")
+        if previous.endswith((":", "?", "!")) or len(word) < 4 or not word[0].isalpha():
+            continue
+        if not word.isupper():
+            capitals.append(word[0].isupper())
+    return bool(capitals) and 2 * sum(capitals) > len(capitals)
+
+
+def _doi_problem(doi: str) -> str | None:
+    """What is wrong with a ``doi`` value, or None."""
+    advice = f"write the bare DOI like {DOI_EXAMPLE}"
+    prefix = next((p for p in DOI_PREFIXES if doi.lower().startswith(p)), None)
+    if prefix:
+        return f"doi {doi!r} starts with {prefix!r}; {advice}"
+    if not DOI.match(doi):
+        return f"doi {doi!r} is not a DOI (10.<registrant>/<suffix>); {advice}"
+    return None
+
+
+def _syntax_message(error: PybtexSyntaxError) -> str:
+    """pybtex's message without its ``syntax error in line N:`` prefix."""
+    return re.sub(r"^.*? in line \d+: ", "", str(error)) or error.error_type
+
+
+def check_bib(text: str) -> BibIndex:
+    """Index and lint the text of a ``.bib`` file; see the module docstring for the checks."""
+    newlines = [i for i, char in enumerate(text) if char == "\n"]
+
+    def line_of(offset: int) -> int:
+        return bisect_right(newlines, offset - 1) + 1
+
+    headers = list(HEADER.finditer(text))
+    bounds = [(h, h.start(), headers[n + 1].start() if n + 1 < len(headers) else len(text))
+              for n, h in enumerate(headers)]
+    string_parser = Parser()  # collects @string macros for the entries
+    with _collected_pybtex_errors():
+        for header, start, end in bounds:
+            if header.group(1).lower() == "string":
+                try:
+                    string_parser.parse_string(text[start:end])
+                except Exception:  # noqa: BLE001 - a broken @string only loses its macro
+                    pass
+
+    entries: dict[str, int] = {}
+    first_line: dict[str, int] = {}
+    problems: list[BibProblem] = []
+    for header, start, end in bounds:
+        kind, opener = header.group(1).lower(), header.group(2)
+        if kind in ("comment", "string", "preamble"):
+            continue
+        line = line_of(start)
+        key_match = KEY[opener].match(text, header.end())
+        key, after = key_match.group(1), key_match.group(2)
+        if not key or "=" in key or after == "=":
+            problems.append(BibProblem(line, None, "syntax", (
+                f"@{header.group(1)} entry has no key; start it like "
+                f"@{header.group(1)}{{surname2020word, and give each work its own key")))
+            continue
+        if key.lower() in first_line:
+            problems.append(BibProblem(line, key, "duplicate-key", (
+                f"duplicate key {key!r} (first defined on line {first_line[key.lower()]}); "
+                "give each work one entry")))
+        else:
+            first_line[key.lower()] = line
+            entries[key] = line
+        chunk = text[start:end]
+        problems += _check_entry(chunk, key, line, key_match.end(1) - start, opener,
+                                 lambda offset, start=start: line_of(start + offset),
+                                 string_parser.macros)
+    problems.sort(key=lambda problem: problem.line)
+    return BibIndex(entries, problems)
+
+
+def _check_entry(chunk, key, line, body, opener, line_of, macros) -> list[BibProblem]:
+    """Problems of one entry chunk (*line_of* maps a chunk offset to a file line)."""
+    layout = _layout(chunk, body, opener)
+    source = chunk if layout.close is None else chunk[: layout.close + 1]
+    with _collected_pybtex_errors() as errors:
+        try:
+            data = pybtex.database.parse_string(source, "bibtex", macros=macros)
+        except Exception as error:  # noqa: BLE001 - pybtex should collect, not raise
+            errors.append(error)
+            data = None
+
+    def problem(code, message, at=line):
+        return BibProblem(at, key, code, message)
+
+    syntax = [e for e in errors if isinstance(e, PybtexSyntaxError)]
+    if syntax or data is None:
+        return [_syntax_problem(syntax[0] if syntax else errors[-1], chunk, key, line,
+                                layout, line_of)]
+    if layout.close is not None:
+        tail = re.sub(r"(?m)^[ \t]*%.*$", "", chunk[layout.close + 1:])
+        if re.search(r"[={}]", tail):
+            return [problem("syntax", (
+                f"entry {key!r} is closed on line {line_of(layout.close)} but field text "
+                "follows; remove the extra '}' (or add the missing '{') so braces balance"),
+                line_of(layout.close))]
+
+    found = []
+    field_line = {}
+    for name, offset in layout.fields:
+        if name in field_line:
+            found.append(problem("syntax", (
+                f"field {name!r} appears twice in {key!r} (first on line {field_line[name]}); "
+                "keep one"), line_of(offset)))
+        else:
+            field_line[name] = line_of(offset)
+    for error in errors:
+        if isinstance(error, InvalidNameString):
+            at = field_line.get("author", field_line.get("editor", line))
+            found.append(problem("syntax", (
+                f"{error}; write each name as 'Surname, Given' and join names with ' and '"), at))
+        elif not isinstance(error, DuplicateField) or not any("appears twice" in p.message for p in found):
+            found.append(problem("syntax", f"{error}; fix this entry"))
+
+    entry = data.entries.get(key) or next(iter(data.entries.values()), None)
+    if entry is None:
+        return found
+    if not KEY_SCHEME.match(key):
+        found.append(problem("bad-key", (
+            f"key {key!r} does not follow the scheme surname + year + first title word in "
+            "lowercase ASCII (e.g. rogers1957necessary); rename it and its citations")))
+    if entry.type not in REQUIRED_FIELDS:
+        supported = ", ".join(f"@{name}" for name in REQUIRED_FIELDS)
+        found.append(problem("unsupported-type", (
+            f"entry type @{entry.type} of {key!r} is not supported by the APA style; "
+            f"use one of {supported}")))
+    for missing in missing_fields(entry):
+        names = missing.split("/")
+        what = " nor ".join(repr(n) for n in names)
+        found.append(problem("missing-field", (
+            f"@{entry.type} {key!r} has {'neither ' if len(names) > 1 else 'no '}{what} "
+            f"field; add {'one of them' if len(names) > 1 else 'it'} (required for APA)")))
+    doi = entry.fields.get("doi")
+    message = None if doi is None else _doi_problem(doi)
+    if message:
+        found.append(problem("bad-doi", message, field_line.get("doi", line)))
+    title = entry.fields.get("title")
+    if title is not None and looks_title_case(title):
+        found.append(problem("title-case", TITLE_CASE_MESSAGE, field_line.get("title", line)))
+    return found
+
+
+def _syntax_problem(error, chunk, key, line, layout, line_of) -> BibProblem:
+    """The most helpful 'syntax' problem for pybtex's first error in an entry."""
+    info = getattr(error, "error_context_info", None)
+    pos = info[-1] if isinstance(info, tuple) and info and isinstance(info[-1], int) else None
+    at = line if pos is None else line_of(pos)
+    if layout.unclosed is not None:
+        name, offset, next_field = layout.unclosed
+        return BibProblem(line_of(offset), key, "syntax", (
+            f"the value of {name!r} is not closed: a '}}' is missing before the field on "
+            f"line {line_of(next_field)}; balance the braces"))
+    if isinstance(error, PrematureEOF):
+        return BibProblem(line, key, "syntax", (
+            f"entry {key!r} is not closed: a closing '}}' is missing before the next entry "
+            "or the end of the file; balance the braces"))
+    if isinstance(error, TokenRequired) and pos is not None and LINE_FIELD.match(chunk, pos):
+        field = FIELD.match(chunk, pos).group(1)
+        before = len(chunk[:pos].rstrip())
+        return BibProblem(line_of(max(before - 1, 0)), key, "syntax", (
+            f"missing ',' at the end of this line (before the field {field!r} on line {at}); "
+            "separate fields with commas"))
+    if isinstance(error, UndefinedMacro):
+        return BibProblem(at, key, "syntax", (
+            f"unbraced value {_syntax_message(error)!r} is not a defined @string; "
+            "put the value in braces: field = {value}"))
+    if isinstance(error, PybtexSyntaxError):
+        return BibProblem(at, key, "syntax", (
+            f"cannot parse entry {key!r}: {_syntax_message(error)}; "
+            "write fields as name = {value}, separated by commas"))
+    return BibProblem(line, key, "syntax", f"cannot parse entry {key!r}: {error}; fix its syntax")
+
+
+def unused_keys(index: BibIndex, cited: set[str]) -> list[BibProblem]:
+    """An ``unused`` problem for each indexed key not in *cited* (compared case-insensitively)."""
+    cited_lower = {key.lower() for key in cited}
+    return [
+        BibProblem(line, key, "unused", f"{key!r} is not cited by any article; cite it or remove it")
+        for key, line in sorted(index.entries.items(), key=lambda item: item[1])
+        if key.lower() not in cited_lower
+    ]
