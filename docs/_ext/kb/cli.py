@@ -87,8 +87,9 @@ Start with what the reader may be feeling or asking, in plain words. Keep senten
 
 ## What the research says
 
-Cite each source you use, like this: {{cite:p}}`key` or {{cite:t}}`key`, with keys from
-references.bib. Run `make check` to see every problem at once.
+Say what the research found, and cite the work it comes from, using its key in
+references.bib (the contributing guide shows how). Run make check to see every problem
+at once.
 
 ## References
 

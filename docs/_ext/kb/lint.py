@@ -50,17 +50,23 @@ _CITE = re.compile(r"\{cite:[a-z]+\}`([^`]*)`")
 
 def code_lines(text: str) -> set[int]:
     """1-based numbers of lines inside fenced code blocks (``` or ~~~), where rules about
-    prose and HTML do not apply. Directive fences with ``{name}`` are not code."""
-    inside, fence, lines = False, "", set()
+    prose and HTML do not apply. Directive fences (```{name}) are not code, but their
+    closing fence must not be taken for the start of a code block."""
+    code, fence, directives, lines = False, "", [], set()
     for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
         match = _FENCE.match(line)
-        if match and not inside and "{" not in line and match.group(1)[0] in "`~":
-            inside, fence = True, match.group(1)
+        if code:
             lines.add(number)
-        elif inside:
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                code = False
+        elif match and "{" in stripped:
+            directives.append(match.group(1))
+        elif match and directives and stripped == directives[-1]:
+            directives.pop()
+        elif match and match.group(1)[0] in "`~":
+            code, fence = True, match.group(1)
             lines.add(number)
-            if line.strip().startswith(fence):
-                inside = False
     return lines
 
 

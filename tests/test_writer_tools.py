@@ -1,0 +1,148 @@
+"""make new and make check: what a writer types, and what they see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import DOCS, REPO, warnings_of
+
+TODAY = "2026-11-29"
+
+
+def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
+    return subprocess.run([sys.executable, "-m", "kb.cli", *args, "--root", str(root),
+                           "--today", TODAY], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A copy of the repository's content (docs/ and references.bib)."""
+    dest = tmp_path / "repo"
+    shutil.copytree(DOCS, dest / "docs", ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    shutil.copy(REPO / "references.bib", dest / "references.bib")
+    return dest
+
+
+def test_make_new_writes_a_complete_draft_that_builds_clean(repo_copy, build_root):
+    result = run_cli(repo_copy, "new", "--title", "Coping with panic attacks",
+                     "--topics", "anxiety")
+    assert result.returncode == 0, result.stderr
+    path = repo_copy / "docs/articles/coping-with-panic-attacks.md"
+    text = path.read_text()
+    assert text.startswith('---\ntitle: "Coping with panic attacks"\n')
+    for line in ("topics: [anxiety]", "author: editorial-team", f"published: {TODAY}",
+                 f"updated: {TODAY}", f"last_reviewed: {TODAY}", "next_review: 2029-11-29",
+                 "status: draft", "## References", "```{references}"):
+        assert line in text
+    app = build_root(None, srcdir=repo_copy / "docs")
+    assert warnings_of(app) == []
+    assert app.env.kb_articles["articles/coping-with-panic-attacks"].is_draft
+
+
+def test_make_new_refuses_to_overwrite(repo_copy):
+    first = run_cli(repo_copy, "new", "--title", "Coping with panic", "--topics", "anxiety")
+    assert first.returncode == 0
+    path = repo_copy / "docs/articles/coping-with-panic.md"
+    path.write_text(path.read_text() + "\nMy own words.\n")
+    before = path.read_bytes()
+    second = run_cli(repo_copy, "new", "--title", "Coping with panic", "--topics", "grief")
+    assert second.returncode == 1
+    assert "docs/articles/coping-with-panic.md already exists and was left untouched" in \
+        second.stderr
+    assert path.read_bytes() == before
+
+
+def test_make_new_explains_missing_title_and_unknown_topics(repo_copy):
+    no_title = run_cli(repo_copy, "new", "--title", "", "--topics", "anxiety")
+    assert no_title.returncode == 2
+    assert 'make new TITLE="Coping with panic" TOPICS="anxiety"' in no_title.stderr
+    bad_topic = run_cli(repo_copy, "new", "--title", "X y", "--topics", "anxeity")
+    assert bad_topic.returncode == 2
+    assert "unknown topic(s): anxeity; choose from: therapy, trauma" in bad_topic.stderr
+    assert not list((repo_copy / "docs/articles").glob("x-y.md"))
+
+
+def test_make_check_passes_on_the_real_repository():
+    result = run_cli(REPO, "check")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout == ""
+    assert "make check: 0 problem(s)" in result.stderr
+
+
+def test_make_check_lists_every_problem_with_file_line_and_advice(repo_copy):
+    article = repo_copy / "docs/articles/anxiety.md"
+    lines = article.read_text().split("\n")
+    topics_line = lines.index("topics: [anxiety]")
+    lines[topics_line] = "topics: [anxeity]"
+    article.write_text("\n".join(lines) + "\nThey said he commited suicide, teh poor man "
+                       "{cite:p}`nobody2020missing`. See [x](gone.md).\n")
+    last = len(lines) + 1
+    (repo_copy / "references.bib").write_text(
+        (repo_copy / "references.bib").read_text()
+        + "\n@article{extra2020unused,\n  author = {Extra, Ann},\n  year = {2020},\n"
+        "  title = {An Unused Title In Title Case},\n  journal = {J},\n  doi = {doi:10.1/x},\n}\n")
+    result = run_cli(repo_copy, "check")
+    assert result.returncode == 1
+    out = result.stdout.splitlines()
+    assert (f"docs/articles/anxiety.md:{topics_line + 1}: unknown topic 'anxeity' (did you mean 'anxiety'? "
+            "known topics: therapy, trauma, anxiety, self-esteem, grief, relationships, "
+            "families, approaches, crisis; add new topics to docs/_data/topics.yaml)") in out
+    assert (f"docs/articles/anxiety.md:{last}: unknown citation key 'nobody2020missing' (add "
+            "the work to references.bib, or fix the key)") in out
+    assert (f"docs/articles/anxiety.md:{last}: link target 'gone.md' does not exist (check "
+            "the file name; article links look like 'other-article.md')") in out
+    assert (f"docs/articles/anxiety.md:{last}: spelling: 'teh' may be a misspelling of the "
+            "(fix it, or add the word to docs/_data/wordlist.txt)") in out
+    assert any(line.startswith("references.bib:") and "title looks like Title Case" in line
+               for line in out)
+    assert any(line.startswith("references.bib:") and "doi 'doi:10.1/x'" in line
+               for line in out)
+    assert any("note: 'extra2020unused' is not cited by any article" in line for line in out)
+    where = [(line.split(":")[0], int(line.split(":")[1])) for line in out]
+    assert where == sorted(where)  # by file, then line
+
+
+def test_make_check_names_the_hardest_sentences_when_grade_is_too_high(repo_copy):
+    article = repo_copy / "docs/articles/self-esteem.md"
+    text = article.read_text()
+    hard = ("Notwithstanding considerable methodological heterogeneity, longitudinal "
+            "investigations consistently demonstrate bidirectional associations between "
+            "self-evaluative cognitions and subsequent psychopathological manifestations. ")
+    body_start = text.index("\n# ") + 1
+    heading_end = text.index("\n", body_start) + 1
+    article.write_text(text[:heading_end] + "\n" + hard * 60 + "\n" + text[heading_end:])
+    result = run_cli(repo_copy, "check", "--no-spelling")
+    assert result.returncode == 1
+    grade_lines = [l for l in result.stdout.splitlines() if "reading grade" in l]
+    assert len(grade_lines) == 1
+    assert grade_lines[0].startswith("docs/articles/self-esteem.md:1: reading grade ")
+    assert "is above the target 8; shorten these sentences: line " in grade_lines[0]
+    assert "Notwithstanding considerable" in grade_lines[0]
+
+
+def test_make_check_flags_overdue_and_soon_due_reviews(repo_copy):
+    late = run_cli(repo_copy, "check", "--no-spelling")
+    assert late.returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
+    soon = subprocess.run([sys.executable, "-m", "kb.cli", "check", "--no-spelling", "--root",
+                           str(repo_copy), "--today", "2027-10-15"], capture_output=True,
+                          text=True, env=env)
+    assert soon.returncode == 0
+    assert "docs/articles/anxiety.md:9: note: review due on 2027-11-29 (in 45 days)" in \
+        soon.stdout.splitlines()
+    overdue = subprocess.run([sys.executable, "-m", "kb.cli", "check", "--no-spelling",
+                              "--root", str(repo_copy), "--today", "2028-01-01"],
+                             capture_output=True, text=True, env=env)
+    assert overdue.returncode == 1
+    assert ("docs/articles/anxiety.md:9: review overdue since 2027-11-29: review the article "
+            "against its sources, then update last_reviewed and next_review") in \
+        overdue.stdout.splitlines()
