@@ -70,9 +70,35 @@ def code_lines(text: str) -> set[int]:
     return lines
 
 
+def without_code_spans(line: str) -> str:
+    """The line with inline code (`...`) blanked: quoting a phrase is not using it. The
+    content of roles such as {cite:p}`key` is kept."""
+    out, i = [], 0
+    while i < len(line):
+        if line[i] != "`":
+            out.append(line[i])
+            i += 1
+            continue
+        j = i
+        while j < len(line) and line[j] == "`":
+            j += 1
+        close = line.find(line[i:j], j)
+        if close == -1:
+            out.append(line[i:])
+            break
+        span = line[i:close + (j - i)]
+        out.append(span if i and line[i - 1] == "}" else " " * len(span))
+        i = close + (j - i)
+    return "".join(out)
+
+
 def check_safe_messaging(text: str) -> list[Problem]:
     problems = []
+    skip = code_lines(text)
     for number, line in enumerate(text.split("\n"), 1):
+        if number in skip:
+            continue
+        line = without_code_spans(line)
         for pattern, fix in _SAFE:
             for match in pattern.finditer(line):
                 problems.append(Problem(number, f"'{match.group(0)}' goes against "
@@ -86,6 +112,7 @@ def check_raw_html(text: str) -> list[Problem]:
     for number, line in enumerate(text.split("\n"), 1):
         if number in skip:
             continue
+        line = without_code_spans(line)
         if match := _SCRIPT.search(line):
             problems.append(Problem(number, f"'<{match.group(1).lower()}>' is not allowed in "
                                     "articles (it could run code in readers' browsers or load "
