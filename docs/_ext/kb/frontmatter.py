@@ -196,7 +196,7 @@ def validate_article(fm: FrontMatter | None, docname: str, topics: dict, authors
 
     for key in data:
         if key not in ARTICLE_KEYS:
-            bad(key, f"unknown front-matter key '{key}' ({_suggest(key, ARTICLE_KEYS)}"
+            bad(key, f"unknown front-matter key {key!r} ({_suggest(key, ARTICLE_KEYS)}"
                      f"allowed keys: {', '.join(ARTICLE_KEYS)})")
     for key in REQUIRED_ARTICLE_KEYS:
         if data.get(key) in (None, "", []):
@@ -228,23 +228,23 @@ def validate_article(fm: FrontMatter | None, docname: str, topics: dict, authors
             for topic in raw_topics:
                 slug = str(topic)
                 if slug not in topics:
-                    bad("topics", f"unknown topic '{slug}' ({_suggest(slug, topics)}known "
+                    bad("topics", f"unknown topic {slug!r} ({_suggest(slug, topics)}known "
                                   f"topics: {', '.join(topics)}; add new topics to "
                                   "docs/_data/topics.yaml)")
                 elif slug in topic_list:
-                    bad("topics", f"topic '{slug}' is listed twice")
+                    bad("topics", f"topic {slug!r} is listed twice")
                 else:
                     topic_list.append(slug)
 
     author = data.get("author", default_author)
     if not isinstance(author, str) or author not in authors:
-        bad("author", f"unknown author '{author}' ({_suggest(str(author), authors)}known "
+        bad("author", f"unknown author {str(author)!r} ({_suggest(str(author), authors)}known "
                       f"authors: {', '.join(authors)}; authors are listed in "
                       "docs/_data/authors.yaml)")
     reviewed_by = data.get("reviewed_by")
     if reviewed_by is not None and (not isinstance(reviewed_by, str)
                                     or reviewed_by not in authors):
-        bad("reviewed_by", f"unknown reviewer '{reviewed_by}' (reviewers must be listed in "
+        bad("reviewed_by", f"unknown reviewer {str(reviewed_by)!r} (reviewers must be listed in "
                            "docs/_data/authors.yaml)")
 
     dates: dict[str, dt.date] = {}
