@@ -104,6 +104,9 @@ class KBBibtexDomain(BibtexDomain):
                         cited_by[target.key].append(ref.docname)
                 if target.key not in doc_keys[ref.docname]:
                     doc_keys[ref.docname].append(target.key)
+        for entry in entries.values():  # letters are recomputed from scratch each time
+            if "yearsuffix" in entry.fields:
+                del entry.fields["yearsuffix"]
         for suffix_key, suffix in apa.year_suffixes(entries.values()).items():
             entries[suffix_key].fields["yearsuffix"] = suffix
         style = pybtex.plugin.find_plugin("pybtex.style.formatting",
