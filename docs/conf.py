@@ -79,6 +79,11 @@ html_theme = "furo"
 html_title = "RFC Counseling Knowledge Base"
 html_static_path = ["_static"]
 html_css_files = ["kb.css", "kb-layout.css"]
+# kb.js keeps searches in the browser (query in the URL fragment, never sent to the host)
+# and makes citation tooltips keyboard- and screen-reader-friendly.
+html_js_files = ["kb.js"]
+# Search-result snippets would fetch every matching page, telling the host what was searched.
+html_show_search_summary = False
 html_favicon = "_static/favicon.svg"
 html_copy_source = False
 html_show_sourcelink = False

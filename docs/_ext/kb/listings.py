@@ -92,7 +92,8 @@ class LatestDirective(SphinxDirective):
 
 
 class SearchBoxDirective(SphinxDirective):
-    """A search form; kb.js keeps the query in the browser (see docs/_static/kb.js)."""
+    """A search form. Its field has no name, so even without JavaScript nothing is sent;
+    kb.js runs the search in the browser (see docs/_static/kb.js)."""
 
     def run(self):
         return [listing(kind="search")]
@@ -122,7 +123,7 @@ class FillListings(SphinxPostTransform):
             else:
                 html = (f'<form class="kb-search" role="search" action="{escape(uri("search"))}"'
                         ' method="get"><label for="kb-home-search">Search the articles</label>'
-                        '<input id="kb-home-search" type="search" name="q" autocomplete="off">'
+                        '<input id="kb-home-search" type="search" autocomplete="off">'
                         '<button type="submit">Search</button></form>')
             node.replace_self(kb_html(html=html))
 

@@ -1,0 +1,221 @@
+/* RFC Counseling knowledge base: small additions to Sphinx and furo. No dependencies, no
+   network. Readers may search for words like "suicide" or "abuse"; none of that may leave
+   their device or linger on it.
+
+   1. Search privacy. Search forms lose their field names (nothing can be sent as
+      ?q=...) and go to search.html#q=<query>: a fragment never reaches the server or its
+      logs. search.html runs the query from the fragment and lists results without
+      fetching the result pages for snippets (which pages were fetched would tell the
+      server what was searched). The terms Sphinx keeps in
+      localStorage for highlighting ("sphinx_highlight_terms") are moved to this tab's
+      sessionStorage right after a search and handed back only to the next page, which
+      uses and removes them.
+   2. Citation tooltips (WCAG 2.2 SC 1.4.13): each tip is the link's accessible
+      description (aria-describedby); Escape hides tips until focus or hover moves. */
+(function () {
+  "use strict";
+
+  var HIGHLIGHT_KEY = "sphinx_highlight_terms"; // Sphinx 9 searchtools / sphinx_highlight
+  var HANDOFF_KEY = "kb_highlight_terms"; // this tab only (sessionStorage)
+
+  function storage(kind) {
+    try {
+      return window[kind]; // throws when storage is disabled
+    } catch (e) {
+      return null;
+    }
+  }
+  var local = storage("localStorage");
+  var session = storage("sessionStorage");
+
+  function onReady(callback) {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", callback);
+    } else {
+      callback();
+    }
+  }
+
+  function isSearchPage() {
+    return typeof Search !== "undefined" && !!document.getElementById("search-results");
+  }
+
+  function queryFromHash() {
+    var hash = window.location.hash.replace(/^#/, "");
+    if (!hash) return "";
+    return (new URLSearchParams(hash).get("q") || "").trim();
+  }
+
+  /* -- 1. Search privacy --------------------------------------------------------------- */
+
+  function searchUrl(form, query) {
+    var base = form.action || window.location.href; // resolved URL of the action attribute
+    base = base.split("#")[0].split("?")[0];
+    return query ? base + "#q=" + encodeURIComponent(query) : base;
+  }
+
+  // Sphinx's and furo's field is input[name=q]; also match search fields whose name a
+  // template has already removed.
+  var SEARCH_FIELDS = 'input[name="q"], input.sidebar-search, ' +
+    'form[role="search"] input[type="search"]';
+
+  function privatizeForms() {
+    var inputs = document.querySelectorAll(SEARCH_FIELDS);
+    Array.prototype.forEach.call(inputs, function (input) {
+      var form = input.form;
+      input.removeAttribute("name");
+      input.setAttribute("data-kb-search", "");
+      if (!form || form.hasAttribute("data-kb-private")) return;
+      form.setAttribute("data-kb-private", "");
+      // Sphinx's hidden check_keywords/area fields carry nothing; drop them from the URL.
+      Array.prototype.forEach.call(form.querySelectorAll("input[type=hidden][name]"),
+        function (hidden) { hidden.removeAttribute("name"); });
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var field = form.querySelector("input[data-kb-search]");
+        window.location.assign(searchUrl(form, field ? field.value.trim() : ""));
+      });
+    });
+  }
+
+  // Sphinx's "/" shortcut looks for input[name=q]; point it at the renamed field.
+  if (typeof Documentation !== "undefined" && Documentation.focusSearchBar) {
+    Documentation.focusSearchBar = function () {
+      var input = document.querySelector("input[data-kb-search]");
+      if (input) input.focus();
+    };
+  }
+
+  function fillInputs(query) {
+    var inputs = document.querySelectorAll("input[data-kb-search]");
+    Array.prototype.forEach.call(inputs, function (input) { input.value = query; });
+  }
+
+  // Right after Sphinx stores the terms (in Search._parseQuery), move them to sessionStorage.
+  function moveTermsToSession() {
+    if (!local) return;
+    var terms = local.getItem(HIGHLIGHT_KEY);
+    local.removeItem(HIGHLIGHT_KEY);
+    if (terms && session) session.setItem(HANDOFF_KEY, terms);
+  }
+
+  function setUpSearchPage() {
+    // Sphinx fetches every result page to show a snippet of it: a burst of requests for,
+    // say, every page that mentions suicide tells the server what was searched. Titles only.
+    if (typeof DOCUMENTATION_OPTIONS !== "undefined") {
+      DOCUMENTATION_OPTIONS.SHOW_SEARCH_SUMMARY = false;
+    }
+    if (typeof Search._parseQuery === "function" && !Search._kbWrapped) {
+      var parseQuery = Search._parseQuery;
+      Search._parseQuery = function () {
+        try {
+          return parseQuery.apply(this, arguments);
+        } finally {
+          moveTermsToSession();
+        }
+      };
+      Search._kbWrapped = true;
+    }
+    // Also on leaving, in case a future Sphinx stores the terms elsewhere in its code.
+    window.addEventListener("pagehide", moveTermsToSession);
+
+    // An old-style search.html?q=... link (already sent, but keep it out of history).
+    var fromQuery = new URLSearchParams(window.location.search).get("q");
+    if (fromQuery && !queryFromHash()) {
+      history.replaceState(null, "", window.location.pathname + "#q=" +
+        encodeURIComponent(fromQuery.trim()));
+    } else if (fromQuery) {
+      history.replaceState(null, "", window.location.pathname + window.location.hash);
+    }
+
+    var current = null;
+    function run() {
+      var query = queryFromHash();
+      fillInputs(query);
+      if (!query || query === current) return;
+      current = query;
+      var results = document.getElementById("search-results");
+      if (typeof Search.stopPulse === "function") Search.stopPulse();
+      while (results.firstChild) results.removeChild(results.firstChild);
+      Search.performSearch(query);
+    }
+    run();
+    window.addEventListener("hashchange", run);
+  }
+
+  // On any other page: give the terms of a search made in this tab back to Sphinx for
+  // highlighting. This runs before DOMContentLoaded, when sphinx_highlight.js reads them.
+  if (session && local && !document.getElementById("search-results")) {
+    var handed = session.getItem(HANDOFF_KEY);
+    session.removeItem(HANDOFF_KEY);
+    if (handed) local.setItem(HIGHLIGHT_KEY, handed);
+  }
+
+  privatizeForms(); // now, if the forms are already parsed (furo loads scripts last) ...
+  onReady(function () {
+    privatizeForms(); // ... and in any case once the page is parsed.
+    if (isSearchPage()) setUpSearchPage();
+  });
+  window.addEventListener("load", function () {
+    // Sphinx removes the terms once it has highlighted them; make sure they are gone.
+    if (local && !isSearchPage()) local.removeItem(HIGHLIGHT_KEY);
+  });
+
+  /* -- 2. Citation tooltips ------------------------------------------------------------ */
+
+  function setUpTips() {
+    var cites = document.querySelectorAll(".kb-cite");
+    Array.prototype.forEach.call(cites, function (cite, i) {
+      var tip = cite.querySelector(".kb-cite-tip");
+      if (!tip) return;
+      if (!tip.id) tip.id = "kb-cite-tip-" + (i + 1);
+      Array.prototype.forEach.call(cite.querySelectorAll("a"), function (link) {
+        if (tip.contains(link)) return;
+        var ids = (link.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+        if (ids.indexOf(tip.id) === -1) ids.push(tip.id);
+        link.setAttribute("aria-describedby", ids.join(" "));
+      });
+    });
+
+    var root = document.documentElement;
+    var hovered = null; // the .kb-cite under the pointer, if any
+    function citeOf(node) {
+      return node && node.closest ? node.closest(".kb-cite") : null;
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" || event.key === "Esc") root.classList.add("kb-tips-dismissed");
+    });
+    document.addEventListener("focusin", function (event) {
+      root.classList.remove("kb-tips-dismissed");
+      place(citeOf(event.target));
+    });
+    document.addEventListener("mouseover", function (event) {
+      var cite = citeOf(event.target);
+      if (cite === hovered) return; // moving within the same citation is no change
+      hovered = cite;
+      if (!cite) return;
+      root.classList.remove("kb-tips-dismissed");
+      place(cite);
+    });
+  }
+
+  // Keep a tip inside the viewport: a citation near the right edge would push it out.
+  function place(cite) {
+    var tip = cite && cite.querySelector(".kb-cite-tip");
+    if (!tip) return;
+    var margin = 8;
+    tip.style.left = "";
+    tip.style.visibility = "hidden"; // measure it as shown, without a flash
+    tip.style.display = "block";
+    var rect = tip.getBoundingClientRect();
+    tip.style.display = "";
+    tip.style.visibility = "";
+    if (!rect.width) return;
+    var width = document.documentElement.clientWidth;
+    var shift = 0;
+    if (rect.right > width - margin) shift = width - margin - rect.right;
+    if (rect.left + shift < margin) shift = margin - rect.left;
+    if (shift) tip.style.left = Math.round(shift) + "px";
+  }
+  onReady(setUpTips);
+})();
