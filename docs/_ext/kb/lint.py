@@ -92,13 +92,18 @@ def without_code_spans(line: str) -> str:
     return "".join(out)
 
 
-def check_safe_messaging(text: str) -> list[Problem]:
-    problems = []
+def prose_lines(text: str, quoted: bool = True):
+    """(line number, line) outside fenced code; with *quoted=False*, inline code spans
+    are blanked too (quoting a phrase or a tag is not using it)."""
     skip = code_lines(text)
     for number, line in enumerate(text.split("\n"), 1):
-        if number in skip:
-            continue
-        line = without_code_spans(line)
+        if number not in skip:
+            yield number, line if quoted else without_code_spans(line)
+
+
+def check_safe_messaging(text: str) -> list[Problem]:
+    problems = []
+    for number, line in prose_lines(text, quoted=False):
         for pattern, fix in _SAFE:
             for match in pattern.finditer(line):
                 problems.append(Problem(number, f"'{match.group(0)}' goes against "
@@ -108,11 +113,7 @@ def check_safe_messaging(text: str) -> list[Problem]:
 
 def check_raw_html(text: str) -> list[Problem]:
     problems = []
-    skip = code_lines(text)
-    for number, line in enumerate(text.split("\n"), 1):
-        if number in skip:
-            continue
-        line = without_code_spans(line)
+    for number, line in prose_lines(text, quoted=False):
         if match := _SCRIPT.search(line):
             problems.append(Problem(number, f"'<{match.group(1).lower()}>' is not allowed in "
                                     "articles (it could run code in readers' browsers or load "
@@ -133,10 +134,7 @@ def check_raw_html(text: str) -> list[Problem]:
 def check_headings(text: str) -> list[Problem]:
     """One H1 (the title), and no skipped levels (H2 then H4)."""
     problems, previous, h1 = [], 0, 0
-    skip = code_lines(text)
-    for number, line in enumerate(text.split("\n"), 1):
-        if number in skip:
-            continue
+    for number, line in prose_lines(text):
         match = _HEADING.match(line)
         if not match:
             continue
@@ -155,10 +153,7 @@ def check_headings(text: str) -> list[Problem]:
 
 def link_targets(text: str):
     """(line, target) for Markdown links and images that point inside the site."""
-    skip = code_lines(text)
-    for number, line in enumerate(text.split("\n"), 1):
-        if number in skip:
-            continue
+    for number, line in prose_lines(text):
         for match in _LINK.finditer(line):
             yield number, match.group(2), "link"
         for match in _IMAGE.finditer(line):
@@ -200,10 +195,7 @@ def check_links(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
 
 def cited_keys(text: str):
     """(line, key) for every citation in the page."""
-    skip = code_lines(text)
-    for number, line in enumerate(text.split("\n"), 1):
-        if number in skip:
-            continue
+    for number, line in prose_lines(text):
         for match in _CITE.finditer(line):
             for part in match.group(1).split(","):
                 key = re.sub(r"\{[^}]*\}", "", part).strip()
