@@ -127,3 +127,13 @@ def test_the_build_exits_non_zero_after_listing_every_problem(tmp_path, root):
     assert "Traceback" not in result.stderr
     warnings = [line for line in result.stderr.splitlines() if "WARNING:" in line]
     assert len(warnings) == EXPECTED_COUNT[root], result.stderr
+
+
+def test_bib_problems_are_reported_again_on_a_rebuild_with_no_change(build_root, tmp_path):
+    src = lay_root(tmp_path / "again", "mistake_bib-duplicate-key")
+    first = build_root(None, srcdir=src)
+    second = build_root(None, srcdir=src, freshenv=False)
+    expected = ["refs.bib:50: WARNING: duplicate key 'rogers1957necessary' (first defined on "
+                "line 1); give each work one entry [kb.bib]"]
+    assert warnings_of(first) == expected
+    assert warnings_of(second) == expected

@@ -73,7 +73,8 @@ class KBBibtexDomain(BibtexDomain):
         "kb_bibpage": {},  # docname -> line of {cited-works}
         "kb_cited_by": {},  # key -> [docnames], computed in env_updated
         "kb_doc_keys": {},  # docname -> [keys], computed in env_updated
-        "kb_formatted": {},  # key -> pybtex FormattedEntry, computed in env_updated
+        "kb_formatted": {},  # key -> pybtex FormattedEntry, cached while the .bib is unchanged
+        "kb_bib_stamp": None,  # (style, (bib path, mtime)...) the cache belongs to
         "kb_order": {},  # key -> position in the APA-sorted list
     }
 
@@ -93,35 +94,35 @@ class KBBibtexDomain(BibtexDomain):
 
     def env_updated(self) -> Iterable[str]:
         entries = self.bibdata.data.entries
-        cited_by: dict[str, list[str]] = defaultdict(list)
-        doc_keys: dict[str, list[str]] = defaultdict(list)
+        cited_by: dict[str, dict[str, None]] = defaultdict(dict)  # ordered sets
+        doc_keys: dict[str, dict[str, None]] = defaultdict(dict)
         for ref in sorted(self.citation_refs, key=lambda r: (r.docname, r.line or 0)):
             for target in ref.targets:
-                if target.key not in entries:
-                    continue  # reported where it is cited, by resolve_xref
-                if not cited_by[target.key] or cited_by[target.key][-1] != ref.docname:
-                    if ref.docname not in cited_by[target.key]:
-                        cited_by[target.key].append(ref.docname)
-                if target.key not in doc_keys[ref.docname]:
-                    doc_keys[ref.docname].append(target.key)
-        for entry in entries.values():  # letters are recomputed from scratch each time
-            if "yearsuffix" in entry.fields:
-                del entry.fields["yearsuffix"]
-        for suffix_key, suffix in apa.year_suffixes(entries.values()).items():
-            entries[suffix_key].fields["yearsuffix"] = suffix
-        style = pybtex.plugin.find_plugin("pybtex.style.formatting",
-                                          self.env.config.bibtex_default_style)()
+                if target.key in entries:  # unknown keys: reported where they are cited
+                    cited_by[target.key][ref.docname] = None
+                    doc_keys[ref.docname][target.key] = None
+        style_name = self.env.config.bibtex_default_style
+        stamp = (style_name, *sorted((str(p), f.mtime) for p, f in self.bibdata.bibfiles.items()))
+        if self.data["kb_bib_stamp"] != stamp:
+            # references.bib was parsed anew: letters and formatted entries start over;
+            # otherwise both are reused, so a rebuild does not pay for the whole .bib
+            for key, suffix in apa.year_suffixes(entries.values()).items():
+                entries[key].fields["yearsuffix"] = suffix
+            self.data.update(kb_bib_stamp=stamp, kb_formatted={})
+        style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
+        formatted = self.data["kb_formatted"]
+        for key in cited_by:
+            if key not in formatted:
+                try:
+                    formatted[key] = style.format_entry(key, entries[key])
+                except Exception as exc:  # FieldIsMissing and friends: kb.guards reports
+                    logger.debug("could not format %s: %s", key, exc)
         cited = [entries[key] for key in cited_by]
         order = {entry.key: i for i, entry in enumerate(style.sort(cited))}
-        formatted = {}
-        for entry in cited:
-            try:
-                formatted[entry.key] = style.format_entry(entry.key, entry)
-            except Exception as exc:  # FieldIsMissing and friends: reported by kb.bibcheck
-                logger.debug("could not format %s: %s", entry.key, exc)
-        old_index = self.data.get("kb_cited_by")
-        self.data.update(kb_cited_by=dict(cited_by), kb_doc_keys=dict(doc_keys),
-                         kb_formatted=formatted, kb_order=order)
+        old_index = self.data["kb_cited_by"]
+        self.data.update(kb_cited_by={k: list(v) for k, v in cited_by.items()},
+                         kb_doc_keys={k: list(v) for k, v in doc_keys.items()},
+                         kb_order=order)
         if old_index != self.data["kb_cited_by"]:
             return list(self.data["kb_bibpage"])
         return []

@@ -45,17 +45,24 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
 
 @guarded("checking references.bib")
 def _check_bibfiles(app: Sphinx) -> None:
+    """Lint each .bib file; the result is kept while the file is unchanged, and its
+    problems are reported again on every build until they are fixed."""
+    cache = getattr(app.env, "kb_bib_lint", {})
     for bibfile in app.config.bibtex_bibfiles:
         path = (Path(app.confdir) / bibfile).resolve()
         try:
-            text = path.read_text(encoding="utf-8")
+            mtime = path.stat().st_mtime
+            if cache.get(str(path), (None,))[0] != mtime:
+                text = path.read_text(encoding="utf-8")
+                cache[str(path)] = (mtime, [p for p in check_bib(text).problems
+                                            if p.code in BUILD_BIB_CODES])
         except (OSError, UnicodeDecodeError) as exc:
             logger.warning(f"cannot read {path}: {exc}", type="kb", subtype="bib")
             continue
-        for problem in check_bib(text).problems:
-            if problem.code in BUILD_BIB_CODES:
-                logger.warning(problem.message, location=f"{path}:{problem.line}",
-                               type="kb", subtype="bib")
+        for problem in cache[str(path)][1]:
+            logger.warning(problem.message, location=f"{path}:{problem.line}",
+                           type="kb", subtype="bib")
+    app.env.kb_bib_lint = cache
 
 
 @guarded("checking article names")

@@ -1,0 +1,321 @@
+"""A synthetic knowledge base of any size, for the build benchmark (benchmarks/bench.py).
+
+``make_corpus(dest, n_articles)`` writes a complete Sphinx project in the same layout as
+the repository::
+
+    dest/references.bib          n_entries synthetic @article entries
+    dest/docs/conf.py, _ext/...  the real site skeleton: everything in docs/ but articles/
+    dest/docs/articles/bench-XXXX.md
+
+The real articles are not copied: they link to each other and cite the real
+references.bib. Skeleton pages that link to real articles (crisis.md, about/index.md, and
+the home page if it lists articles) get those links turned into plain text, so the corpus
+builds without warnings. ``home="minimal"`` replaces the home page with a minimal one that
+keeps only the real home page's hidden toctree (no listings, search box or call to action).
+
+Everything is deterministic: article *i* and entry *i* depend only on (seed, i), so the
+100-article corpus is the first 100 articles of the 500-article one. ``dest/corpus.json``
+records the parameters and a fingerprint of the skeleton; a second call with the same
+parameters and an unchanged skeleton returns at once, and anything else regenerates
+``dest`` from scratch.
+
+Run on its own: ``python benchmarks/corpus.py DEST N_ARTICLES [--entries 300 ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import fnmatch
+import hashlib
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+
+#: Bump when the generated text changes, so existing corpora are regenerated.
+GENERATOR_VERSION = 1
+
+#: Not copied from docs/: the real articles, build output, caches.
+SKELETON_EXCLUDE = ("articles", "_build", "__pycache__", "*.pyc", ".DS_Store")
+
+LOREM = """
+lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt
+ut labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco
+laboris nisi aliquip ex ea commodo consequat duis aute irure in reprehenderit voluptate
+velit esse cillum fugiat nulla pariatur excepteur sint occaecat cupidatat non proident
+sunt culpa qui officia deserunt mollit anim id est laborum curabitur pretium tincidunt
+lacus nulla gravida orci a odio nullam varius turpis et commodo pharetra est eros
+bibendum elit nec luctus magna felis sollicitudin mauris integer lectus nunc nibh
+tristique vitae suscipit porta sapien mauris vehicula pellentesque habitant morbi
+senectus netus malesuada fames ac turpis egestas vestibulum tortor quam feugiat vitae
+ultricies eget tempor sit amet ante donec eu libero sit amet quam egestas semper aenean
+ultricies mi vitae est mauris placerat eleifend leo
+""".split()
+
+SURNAMES = """
+Abbott Bennett Carver Dalton Ellison Fairbanks Garner Hollis Irving Jensen Keller Lang
+Mercer Norwood Osborne Prescott Quinlan Radcliffe Sutton Thornton Underwood Vance
+Whitaker Yardley Ashford Brennan Calloway Donovan Everett Fletcher Gallagher Harlow
+""".split()
+GIVEN = """
+Alice Bruno Clara Daniel Elena Felix Grace Henry Ingrid Jonas Karen Lucas Maria Nathan
+Olivia Peter Rosa Samuel Tessa Victor
+""".split()
+JOURNALS = (
+    "Journal of Lorem Studies", "Ipsum Quarterly", "Clinical Dolor Review",
+    "Annals of Applied Amet", "Psychotherapy Consectetur", "Bulletin of Tempor Research",
+)
+
+
+def entry_key(i: int, year: int, word: str) -> str:
+    return f"author{i:04d}y{year}{word}"
+
+
+def _entry(seed: int, i: int) -> tuple[str, str]:
+    """The key and BibTeX text of entry *i*."""
+    rng = random.Random(f"entry-{seed}-{i}")
+    year = rng.randint(1980, 2024)
+    title_words = rng.sample(LOREM, rng.randint(5, 10))
+    key = entry_key(i, year, title_words[0])
+    # A few distinct author lists recur, so some works share authors and year and get
+    # APA year suffixes (2014a, 2014b): that code path runs too.
+    authors = [f"{rng.choice(SURNAMES)}, {rng.choice(GIVEN)} {chr(65 + rng.randrange(26))}."
+               for _ in range(rng.choice((1, 1, 2, 3, 4)))]
+    title = " ".join(title_words).capitalize()
+    if rng.random() < 0.3:
+        title += ": " + " ".join(rng.sample(LOREM, 4))
+    first = rng.randint(1, 400)
+    fields = [
+        ("author", " and ".join(authors)),
+        ("year", str(year)),
+        ("title", title),
+        ("journal", rng.choice(JOURNALS)),
+        ("volume", str(rng.randint(1, 80))),
+        ("number", str(rng.randint(1, 12))),
+        ("pages", f"{first}--{first + rng.randint(5, 30)}"),
+        ("doi", f"10.5555/bench.{i:04d}"),
+    ]
+    body = ",\n".join(f"  {name:<7} = {{{value}}}" for name, value in fields)
+    return key, f"@article{{{key},\n{body}\n}}\n"
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(LOREM) for _ in range(rng.randint(8, 16))]
+    text = " ".join(words)
+    if rng.random() < 0.15:
+        cut = rng.randint(3, len(words) - 3)
+        text = " ".join(words[:cut]) + ", " + " ".join(words[cut:])
+    return text[0].upper() + text[1:]
+
+
+def _paragraph(rng: random.Random, target_words: int) -> list[str]:
+    sentences, count = [], 0
+    while count < target_words - 6:  # a sentence averages 12 words
+        sentence = _sentence(rng)
+        sentences.append(sentence)
+        count += len(sentence.split())
+    return sentences
+
+
+def _article(seed: int, i: int, keys: list[str], topics: list[str], cites: int,
+             words: int) -> tuple[str, list[str]]:
+    """The Markdown of article *i* and the keys it cites, in order of first citation."""
+    rng = random.Random(f"article-{seed}-{i}")
+    title = f"Bench article {i:04d}: " + " ".join(rng.sample(LOREM, 3))
+    description = _sentence(rng) + ". " + _sentence(rng) + "."
+    chosen_topics = rng.sample(topics, min(len(topics), rng.choice((1, 1, 2))))
+    published = dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(2500))
+    updated = published + dt.timedelta(days=rng.choice((0, 0, rng.randrange(1, 300))))
+    dates = {"published": published, "updated": updated, "last_reviewed": updated,
+             "next_review": updated + dt.timedelta(days=365)}
+    cited = [keys[j % len(keys)] for j in rng.sample(range(max(len(keys), cites)), cites)]
+
+    n_paragraphs = max(1, round(words / 80))
+    paragraphs = [_paragraph(rng, words // n_paragraphs) for _ in range(n_paragraphs)]
+    # Spread the citations evenly; each goes at the end of a sentence.
+    for c, key in enumerate(cited):
+        para = paragraphs[int((c + 0.5) * n_paragraphs / max(cites, 1))]
+        s = rng.randrange(len(para))
+        para[s] += f" {{cite:p}}`{key}`"
+
+    lines = [
+        "---",
+        f"title: {json.dumps(title)}",
+        f"description: {json.dumps(description)}",
+        f"topics: [{', '.join(chosen_topics)}]",
+        "author: editorial-team",
+        *(f"{k}: {v.isoformat()}" for k, v in dates.items()),
+        "status: published",
+        "---",
+        "",
+        f"# {title}",
+        "",
+    ]
+    intro = min(2, n_paragraphs)
+    for p, para in enumerate(paragraphs):
+        if p >= intro and (p - intro) % 3 == 0:
+            heading = " ".join(rng.sample(LOREM, 3)).capitalize()
+            lines += [f"## Part {(p - intro) // 3 + 1}: {heading}", ""]
+        lines += [". ".join(para) + ".", ""]
+    lines += ["## References", "", "```{references}", "```", ""]
+    return "\n".join(lines), list(dict.fromkeys(cited))
+
+
+_ARTICLE_LINK = re.compile(r"\[([^\]]+)\]\((?:\.\./)*articles/[^)]*\)")
+
+
+def _unlink_articles(text: str) -> str:
+    """``[text](../articles/x.md)`` -> ``text``: the real articles are not in the corpus."""
+    return _ARTICLE_LINK.sub(r"\1", text)
+
+
+def _home_page(source: Path) -> str:
+    """A minimal home page with the real home page's toctree (read from docs/index.md)."""
+    real = (source / "index.md").read_text(encoding="utf-8")
+    toctrees = re.findall(r"^```\{toctree\}.*?^```[ \t]*$", real, re.M | re.S)
+    if not toctrees:
+        raise RuntimeError("docs/index.md has no ```{toctree} block to copy")
+    return "\n".join([
+        "---",
+        "title: Benchmark knowledge base",
+        "description: A generated corpus for measuring build time and memory.",
+        "---",
+        "",
+        "# Benchmark knowledge base",
+        "",
+        "A generated corpus. The articles are reached through their own pages.",
+        "",
+        *(block + "\n" for block in toctrees),
+    ])
+
+
+def _skeleton_files(source: Path) -> list[Path]:
+    def excluded(path: Path) -> bool:
+        return any(fnmatch.fnmatch(part, pattern) for part in path.relative_to(source).parts
+                   for pattern in SKELETON_EXCLUDE)
+
+    return [p for p in sorted(source.rglob("*")) if p.is_file() and not excluded(p)]
+
+
+def snapshot_skeleton(dest: Path, source: Path = DOCS) -> Path:
+    """Copy the skeleton of *source* to *dest* (replacing it), so that several corpora
+    can be made from one version of a docs/ that is being edited meanwhile."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    for path in _skeleton_files(source):
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return dest
+
+
+def skeleton_fingerprint(source: Path = DOCS) -> str:
+    digest = hashlib.sha256()
+    for path in _skeleton_files(source):
+        digest.update(str(path.relative_to(source)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
+                cites_per_article: int = 5, words: int = 1200, seed: int = 0,
+                home: str = "real", source: Path = DOCS) -> dict:
+    """Write (or reuse) the corpus in *dest*; return its manifest.
+
+    The skeleton is read from *source* (default: the repository's docs/). The manifest
+    (also ``dest/corpus.json``) holds the parameters, the skeleton fingerprint, the pages
+    whose article links were unlinked and, per article, the keys it cites (``articles``:
+    docname -> keys).
+    """
+    if home not in ("real", "minimal"):
+        raise ValueError(f"home must be 'real' or 'minimal', not {home!r}")
+    if n_articles < 1 or n_entries < 1 or cites_per_article < 0 or words < 1:
+        raise ValueError("n_articles, n_entries and words must be positive, "
+                         "cites_per_article non-negative")
+    dest = Path(dest)
+    params = {
+        "generator_version": GENERATOR_VERSION,
+        "n_articles": n_articles,
+        "n_entries": n_entries,
+        "cites_per_article": cites_per_article,
+        "words": words,
+        "seed": seed,
+        "home": home,
+        "skeleton": skeleton_fingerprint(source),
+    }
+    manifest_path = dest / "corpus.json"
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        if old.get("params") == params:
+            return old
+    if dest.exists():
+        shutil.rmtree(dest)
+    docs = dest / "docs"
+    (docs / "articles").mkdir(parents=True)
+
+    # The site skeleton.
+    for path in _skeleton_files(source):
+        target = docs / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    unlinked = []
+    for page in sorted(docs.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if _unlink_articles(text) != text:
+            page.write_text(_unlink_articles(text), encoding="utf-8")
+            unlinked.append(page.relative_to(docs).as_posix())
+    if home == "minimal":
+        (docs / "index.md").write_text(_home_page(source), encoding="utf-8")
+
+    # references.bib
+    keys, bib = [], ["% Synthetic entries for the build benchmark (benchmarks/corpus.py).\n"]
+    for i in range(n_entries):
+        key, text = _entry(seed, i)
+        keys.append(key)
+        bib.append(text)
+    (dest / "references.bib").write_text("\n".join(bib), encoding="utf-8")
+
+    # Articles.
+    topics_data = yaml.safe_load((source / "_data" / "topics.yaml").read_text("utf-8"))
+    topics = list(topics_data)
+    articles = {}
+    for i in range(n_articles):
+        text, cited = _article(seed, i, keys, topics, cites_per_article, words)
+        name = f"bench-{i:04d}"
+        (docs / "articles" / f"{name}.md").write_text(text, encoding="utf-8")
+        articles[f"articles/{name}"] = cited
+
+    manifest = {"params": params, "unlinked": unlinked, "articles": articles,
+                "cited_keys": sorted({k for ks in articles.values() for k in ks})}
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("n_articles", type=int)
+    parser.add_argument("--entries", type=int, default=300)
+    parser.add_argument("--cites", type=int, default=5)
+    parser.add_argument("--words", type=int, default=1200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--home", choices=("real", "minimal"), default="real")
+    args = parser.parse_args()
+    manifest = make_corpus(args.dest, args.n_articles, args.entries, args.cites,
+                           args.words, args.seed, args.home)
+    print(f"{args.dest}: {len(manifest['articles'])} articles, "
+          f"{len(manifest['cited_keys'])} distinct works cited")
+
+
+if __name__ == "__main__":
+    main()
