@@ -103,6 +103,11 @@ def test_article_pages_show_description_byline_review_dates_and_cta(site):
         assert page.select_one("#how-to-book-a-free-phone-consultation") is None  # on about
         meta = page.select_one('meta[name="description"]')
         assert meta["content"] == art.description
+        url = f"http://localhost:8000/articles/{name}.html"
+        assert page.select_one('link[rel="canonical"]')["href"] == url
+        og = {m["property"]: m["content"] for m in page.select('meta[property^="og:"]')}
+        assert og["og:url"] == url and og["og:type"] == "article"
+        assert og["og:description"] == art.description
         note = page.select_one(".kb-content-note")
         assert (note is not None) == bool(art.content_note), name
 
@@ -135,6 +140,8 @@ def test_sidebar_shows_topics_and_site_pages_not_every_article(site):
 
 def test_404_page_and_favicon(site):
     page = html(site, "404.html")
+    feed = page.select_one('link[type="application/atom+xml"]')
+    assert feed["href"] == "/feed.xml"  # absolute: the 404 page is served at any depth
     assert page.select_one(".announcement #kb-crisis") is not None
     icon = page.select_one('link[rel~="icon"]')
     assert icon is not None and (Path(site.outdir) / "_static/favicon.svg").exists()

@@ -394,6 +394,7 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         else:
             env.kb_articles[docname] = article
             env.metadata[docname]["og:description"] = article.description
+            env.metadata[docname]["og:type"] = "article"
         # Articles are reached through topic pages and listings, not the sidebar's toctree.
         env.metadata[docname]["orphan"] = True
     else:

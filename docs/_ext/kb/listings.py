@@ -214,7 +214,10 @@ def write_feed(app: Sphinx, exc) -> None:
 
 def _page_context(app, pagename, templatename, context, doctree) -> None:
     context["kb_topics"] = app.env.kb_topics
-    base = _root_relative(app.builder, pagename, "feed.xml")
+    if pagename == getattr(app.config, "notfound_pagename", None):
+        base = (app.config.notfound_urls_prefix or "/") + "feed.xml"  # served at any depth
+    else:
+        base = _root_relative(app.builder, pagename, "feed.xml")
     context["metatags"] = context.get("metatags", "") + (
         f'\n<link rel="alternate" type="application/atom+xml" title="New articles" '
         f'href="{escape(base)}">')
