@@ -36,13 +36,13 @@ def _announcement_on(app: Sphinx, config) -> None:
     config.html_theme_options = {**config.html_theme_options, "announcement": "crisis"}
 
 
-def cta_url(app: Sphinx, fromdocname: str) -> str:
+def cta_url(builder, fromdocname: str) -> str:
     """The call-to-action link, relative to the page that shows it."""
-    link = app.config.kb_cta_link
+    link = builder.config.kb_cta_link
     if link.startswith(("https://", "http://", "mailto:", "tel:")):
         return link
-    uri = app.builder.get_relative_uri(fromdocname, link)
-    anchor = app.config.kb_cta_anchor
+    uri = builder.get_relative_uri(fromdocname, link)
+    anchor = builder.config.kb_cta_anchor
     return f"{uri}#{anchor}" if anchor else uri
 
 
@@ -54,7 +54,7 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
     context["kb_crisis_resources"] = cfg.kb_crisis_resources
     context["kb_crisis_page"] = cfg.kb_crisis_page
     context["kb_cta_text"] = cfg.kb_cta_text
-    context["kb_cta_url"] = cta_url(app, pagename)
+    context["kb_cta_url"] = cta_url(app.builder, pagename)
 
 
 class cta(nodes.General, nodes.Element):
@@ -62,11 +62,10 @@ class cta(nodes.General, nodes.Element):
 
 
 def _visit_cta(self, node: cta) -> None:
-    app = self.builder.app
-    url = cta_url(app, self.builder.current_docname)
+    url = cta_url(self.builder, self.builder.current_docname)
     self.body.append(
         f'<p class="kb-cta"><a class="kb-cta-button" href="{self.attval(url)}">'
-        f"{self.encode(app.config.kb_cta_text)}</a></p>"
+        f"{self.encode(self.builder.config.kb_cta_text)}</a></p>"
     )
     raise nodes.SkipNode
 

@@ -104,7 +104,7 @@ class FillListings(SphinxPostTransform):
 
     def run(self, **kwargs) -> None:
         env = self.env
-        builder = env._app.builder
+        builder = env._app.builder  # as Sphinx 9's own post-transforms do (app is deprecated)
         fromdoc = env.docname
 
         def uri(target: str) -> str:
