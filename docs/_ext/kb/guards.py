@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.util import logging

@@ -21,7 +21,7 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
 from .errors import guarded
-from .articles import article_title, human_date, kb_html, time_tag
+from .articles import article_title, kb_html, time_tag
 
 ATOM = "http://www.w3.org/2005/Atom"
 LATEST_COUNT = 5
