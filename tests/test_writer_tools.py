@@ -145,3 +145,41 @@ def test_make_check_flags_overdue_and_soon_due_reviews(repo_copy):
     assert ("docs/articles/anxiety.md:9: review overdue since 2027-11-29: review the article "
             "against its sources, then update last_reviewed and next_review") in \
         overdue.stdout.splitlines()
+
+
+def test_make_livehtml_serves_a_live_preview_with_drafts(repo_copy):
+    """The live preview builds the site, serves it on loopback, shows drafts with their
+    banner, and injects the reload script."""
+    import socket
+    import time
+    import urllib.request
+
+    for name in ("Makefile", "requirements.txt", "requirements-writer.txt",
+                 "requirements-test.txt"):
+        shutil.copy2(REPO / name, repo_copy / name)
+    made = run_cli(repo_copy, "new", "--title", "A draft in progress", "--topics", "grief")
+    assert made.returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    venv = Path(sys.executable).parent.parent
+    server = subprocess.Popen(
+        ["make", "livehtml", f"VENV={venv}", f"O=--port {port} --host 127.0.0.1"],
+        cwd=repo_copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/articles/a-draft-in-progress.html"
+        deadline = time.monotonic() + 240
+        page = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(1)
+        assert page is not None, "live preview did not start"
+        assert 'class="kb-draft-banner"' in page
+        assert "/websocket-reload" in page  # the reload script is injected
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
