@@ -48,6 +48,12 @@ kb_default_author = "editorial-team"
 # Drafts (status: draft) are shown locally and in pull-request previews, and left out of
 # production builds (Read the Docs builds of branches and tags); KB_DRAFTS=0/1 overrides.
 kb_readability_target = 8.0
+# Site search (Pagefind, built after each build): what readers type that the articles
+# say differently, and the filler words dropped from a query.
+kb_search_synonyms_file = "_data/search-synonyms.yaml"
+kb_search_stopwords_file = "_data/search-stopwords.txt"
+# Pages left out of search (they only repeat article titles, or are for writers).
+kb_search_exclude = ["index", "bibliography", "contributing/*"]
 
 # -- General configuration -----------------------------------------------------------------
 extensions = [
@@ -78,12 +84,11 @@ bibtex_tooltips = True
 html_theme = "furo"
 html_title = "RFC Counseling Knowledge Base"
 html_static_path = ["_static"]
-html_css_files = ["kb.css", "kb-layout.css"]
+html_css_files = ["kb.css", "kb-layout.css", "kb-search.css"]
 # kb.js keeps searches in the browser (query in the URL fragment, never sent to the host)
-# and makes citation tooltips keyboard- and screen-reader-friendly.
+# and makes citation tooltips keyboard- and screen-reader-friendly. The search page adds
+# kb-search.js (docs/_templates/kb-search.html).
 html_js_files = ["kb.js"]
-# Search-result snippets would fetch every matching page, telling the host what was searched.
-html_show_search_summary = False
 html_favicon = "_static/favicon.svg"
 html_copy_source = False
 html_show_sourcelink = False

@@ -4,11 +4,9 @@
 
    1. Search privacy. Search forms lose their field names (nothing can be sent as
       ?q=...) and go to search.html#q=<query>: a fragment never reaches the server or its
-      logs. search.html runs the query from the fragment and lists results without
-      fetching the result pages for snippets (which pages were fetched would tell the
-      server what was searched). The terms Sphinx keeps in
-      localStorage for highlighting ("sphinx_highlight_terms") are moved to this tab's
-      sessionStorage right after a search and handed back only to the next page, which
+      logs. The search page itself is kb-search.js. A result that is followed hands its
+      words to the next page through this tab's sessionStorage ("kb_highlight_terms");
+      this file gives them to Sphinx's highlighter ("sphinx_highlight_terms"), which
       uses and removes them.
    2. Citation tooltips (WCAG 2.2 SC 1.4.13): each tip is the link's accessible
       description (aria-describedby); Escape hides tips until focus or hover moves. */
@@ -34,16 +32,6 @@
     } else {
       callback();
     }
-  }
-
-  function isSearchPage() {
-    return typeof Search !== "undefined" && !!document.getElementById("search-results");
-  }
-
-  function queryFromHash() {
-    var hash = window.location.hash.replace(/^#/, "");
-    if (!hash) return "";
-    return (new URLSearchParams(hash).get("q") || "").trim();
   }
 
   /* -- 1. Search privacy --------------------------------------------------------------- */
@@ -86,79 +74,20 @@
     };
   }
 
-  function fillInputs(query) {
-    var inputs = document.querySelectorAll("input[data-kb-search]");
-    Array.prototype.forEach.call(inputs, function (input) { input.value = query; });
-  }
-
-  // Right after Sphinx stores the terms (in Search._parseQuery), move them to sessionStorage.
-  function moveTermsToSession() {
-    if (!local) return;
-    var terms = local.getItem(HIGHLIGHT_KEY);
-    local.removeItem(HIGHLIGHT_KEY);
-    if (terms && session) session.setItem(HANDOFF_KEY, terms);
-  }
-
-  function setUpSearchPage() {
-    // Sphinx fetches every result page to show a snippet of it: a burst of requests for,
-    // say, every page that mentions suicide tells the server what was searched. Titles only.
-    if (typeof DOCUMENTATION_OPTIONS !== "undefined") {
-      DOCUMENTATION_OPTIONS.SHOW_SEARCH_SUMMARY = false;
-    }
-    if (typeof Search._parseQuery === "function" && !Search._kbWrapped) {
-      var parseQuery = Search._parseQuery;
-      Search._parseQuery = function () {
-        try {
-          return parseQuery.apply(this, arguments);
-        } finally {
-          moveTermsToSession();
-        }
-      };
-      Search._kbWrapped = true;
-    }
-    // Also on leaving, in case a future Sphinx stores the terms elsewhere in its code.
-    window.addEventListener("pagehide", moveTermsToSession);
-
-    // An old-style search.html?q=... link (already sent, but keep it out of history).
-    var fromQuery = new URLSearchParams(window.location.search).get("q");
-    if (fromQuery && !queryFromHash()) {
-      history.replaceState(null, "", window.location.pathname + "#q=" +
-        encodeURIComponent(fromQuery.trim()));
-    } else if (fromQuery) {
-      history.replaceState(null, "", window.location.pathname + window.location.hash);
-    }
-
-    var current = null;
-    function run() {
-      var query = queryFromHash();
-      fillInputs(query);
-      if (!query || query === current) return;
-      current = query;
-      var results = document.getElementById("search-results");
-      if (typeof Search.stopPulse === "function") Search.stopPulse();
-      while (results.firstChild) results.removeChild(results.firstChild);
-      Search.performSearch(query);
-    }
-    run();
-    window.addEventListener("hashchange", run);
-  }
 
   // On any other page: give the terms of a search made in this tab back to Sphinx for
   // highlighting. This runs before DOMContentLoaded, when sphinx_highlight.js reads them.
-  if (session && local && !document.getElementById("search-results")) {
+  if (session && local && !document.getElementById("kb-search-results")) {
     var handed = session.getItem(HANDOFF_KEY);
     session.removeItem(HANDOFF_KEY);
     if (handed) local.setItem(HIGHLIGHT_KEY, handed);
   }
 
   privatizeForms(); // now, if the forms are already parsed (furo loads scripts last) ...
-  onReady(function () {
-    privatizeForms(); // ... and in any case once the page is parsed.
-    if (isSearchPage()) setUpSearchPage();
-  });
+  onReady(privatizeForms); // ... and in any case once the page is parsed.
   window.addEventListener("load", function () {
     // Sphinx removes the terms once it has highlighted them; make sure they are gone.
-    if (local && !isSearchPage()) local.removeItem(HIGHLIGHT_KEY);
+    if (local) local.removeItem(HIGHLIGHT_KEY);
   });
 
   /* -- 2. Citation tooltips ------------------------------------------------------------ */

@@ -7,11 +7,13 @@ from sphinx.application import Sphinx
 
 from .articles import setup_articles
 from .citations import setup_citations
+from .csp import setup_csp
 from .drafts import setup_drafts
 from .frontmatter import setup_frontmatter
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
+from .search import setup_search
 from .structured import setup_structured
 
 __version__ = "0.1.0"
@@ -25,10 +27,12 @@ def setup(app: Sphinx) -> dict:
     setup_articles(app)
     setup_listings(app)
     setup_structured(app)
+    setup_search(app)
+    setup_csp(app)
     setup_guards(app)
     return {
         "version": __version__,
-        "env_version": 1,
+        "env_version": 2,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }

@@ -91,7 +91,9 @@ def _doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     if article.updated != article.published:
         byline.append(f"Updated {time_tag(article.updated)}")
     byline.append(f"{minutes} min read")
-    header = [f'<p class="kb-description">{escape(article.description)}</p>',
+    # The summary says what the article is about: it counts more in search (Pagefind).
+    header = [f'<p class="kb-description" data-pagefind-weight="4">'
+              f'{escape(article.description)}</p>',
               '<p class="kb-byline">' + ' <span aria-hidden="true">·</span> '.join(byline)
               + "</p>"]
     if article.is_draft:

@@ -1,0 +1,306 @@
+"""Site search: Pagefind's chunked index, built after Sphinx writes the site.
+
+Why Pagefind (https://pagefind.app, pinned as the ``pagefind-bin`` wheel, which carries
+the binary): its index is split into small compressed chunks by word, so a first query
+fetches a few kilobytes of index instead of the whole site's (Sphinx's one
+``searchindex.js`` grows with every article); it stems English, matches prefixes, gives
+highlighted excerpts and filters, and runs entirely in the reader's browser from the
+static folder, locally and on Read the Docs alike. It has no synonyms and no typo
+tolerance, so ``docs/_static/kb-search.js`` puts a small query layer in front of it:
+stop words dropped, lay words expanded from ``docs/_data/search-synonyms.yaml``, and
+misspelt words corrected against the site's own vocabulary, which this module writes
+beside the index (``pagefind/kb-search.json``).
+
+What is indexed: articles and the site pages (crisis, about, privacy...), each page's
+content only (``data-pagefind-body``), without the reference list, related articles and
+call to action. Articles carry their topics as a Pagefind filter.
+
+Sphinx's own index is switched off (``builder.search = False``): nothing reads it, and
+building it costs time on every build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from fnmatch import fnmatch
+from html import escape
+from pathlib import Path
+
+import yaml
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+from .errors import guarded
+
+logger = logging.getLogger(__name__)
+
+BUNDLE = "pagefind"
+DATA_FILE = "kb-search.json"
+# Parts of a page that are about other pages, or not prose: left out of the index.
+EXCLUDE_SELECTORS = (
+    ".kb-related", ".kb-cta", ".kb-reflist", ".kb-cite-tip", ".kb-review", ".kb-byline",
+    ".headerlink", ".kb-draft-banner",
+)
+WORD = re.compile(r"[a-z][a-z'\u2019-]*[a-z]")
+VOCAB_LIMIT = 20000
+
+
+def _warn(message: str, location=None) -> None:
+    logger.warning(message, type="kb", subtype="search", location=location)
+
+
+def pagefind_executable() -> Path | None:
+    try:
+        import pagefind_bin
+    except ImportError:
+        return None
+    try:
+        return pagefind_bin.get_executable()
+    except FileNotFoundError:
+        return None
+
+
+# -- What the reader's words map to (editor-maintained data files) ----------------------
+
+def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """The synonym map and a list of problems (``file:line: message``), all of them."""
+    problems: list[str] = []
+    if not path.is_file():
+        return {}, [f"{path}: the search synonym file is missing (create it, even empty)"]
+    text = path.read_text(encoding="utf-8")
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return {}, [f"{path}:{line}: not valid YAML ({getattr(err, 'problem', err)})"]
+    if root is None:
+        return {}, []
+    if not isinstance(root, yaml.MappingNode):
+        return {}, [f"{path}:1: expected a mapping of 'lay word: [words the articles use]'"]
+    result: dict[str, list[str]] = {}
+    for key_node, value_node in root.value:
+        line = key_node.start_mark.line + 1
+        key = str(key_node.value).strip().lower()
+        if not key:
+            problems.append(f"{path}:{line}: empty key")
+            continue
+        if key in result:
+            problems.append(f"{path}:{line}: '{key}' is listed twice (merge the two lists)")
+            continue
+        if isinstance(value_node, yaml.SequenceNode):
+            values = [str(v.value).strip().lower() for v in value_node.value
+                      if isinstance(v, yaml.ScalarNode) and str(v.value).strip()]
+            if len(values) != len(value_node.value):
+                problems.append(f"{path}:{line}: '{key}': every alternative must be a "
+                                "non-empty word or phrase")
+        elif isinstance(value_node, yaml.ScalarNode) and str(value_node.value).strip():
+            values = [str(value_node.value).strip().lower()]
+        else:
+            problems.append(f"{path}:{line}: '{key}' needs a list of words the articles "
+                            "use, e.g. [grief, loss]")
+            continue
+        result[key] = [v for v in values if v != key]
+    return result, problems
+
+
+def load_stopwords(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    words = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        word = raw.split("#", 1)[0].strip().lower()
+        if word:
+            words.append(word)
+    return sorted(set(words))
+
+
+# -- Reading: each indexed page's words, for spelling correction ------------------------
+
+def words_of(doctree: nodes.document) -> Counter:
+    counts: Counter = Counter()
+    for node in doctree.findall(nodes.Text):
+        for word in WORD.findall(node.astext().lower().replace("\u2019", "'")):
+            counts[word] += 1
+            if "-" in word:  # "post-traumatic" is also typed "post traumatic"
+                counts.update(p for p in word.split("-") if len(p) > 2)
+    return counts
+
+
+@guarded("collecting the search vocabulary")
+def _doctree_read(app: Sphinx, doctree: nodes.document) -> None:
+    env = app.env
+    if not hasattr(env, "kb_search_words"):
+        env.kb_search_words = {}
+    env.kb_search_words[env.docname] = dict(words_of(doctree))
+
+
+def _purge(app, env, docname) -> None:
+    getattr(env, "kb_search_words", {}).pop(docname, None)
+
+
+def _merge(app, env, docnames, other) -> None:
+    if not hasattr(env, "kb_search_words"):
+        env.kb_search_words = {}
+    for docname in docnames:
+        if docname in getattr(other, "kb_search_words", {}):
+            env.kb_search_words[docname] = other.kb_search_words[docname]
+
+
+def indexed(env, pagename: str) -> bool:
+    """Articles and site pages are searchable; the pages in ``kb_search_exclude`` (the
+    home page, the bibliography and the writers' guide, which only repeat article titles
+    or are not for readers) and generated listings are not."""
+    if pagename in getattr(env, "kb_articles", {}):
+        return True
+    if pagename not in getattr(env, "kb_pages", {}):
+        return False
+    return not any(fnmatch(pagename, pattern) for pattern in env.config.kb_search_exclude)
+
+
+def vocabulary(env) -> list[str]:
+    """The words of every indexed page, most frequent first."""
+    total: Counter = Counter()
+    for docname, counts in getattr(env, "kb_search_words", {}).items():
+        if indexed(env, docname):
+            total.update(counts)
+    return [w for w, _ in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))][:VOCAB_LIMIT]
+
+
+# -- Writing ----------------------------------------------------------------------------
+
+def _builder_inited(app: Sphinx) -> None:
+    if app.builder.format == "html" and hasattr(app.builder, "search"):
+        app.builder.search = False  # Sphinx's searchindex.js: replaced by Pagefind
+
+
+def _collect_pages(app: Sphinx):
+    if app.builder.format != "html" or app.builder.name in ("singlehtml",):
+        return []
+    return [("search", {"title": "Search"}, "kb-search.html")]
+
+
+@guarded("marking the searchable part of a page")
+def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    env = app.env
+    if pagename == "search":
+        context["kb_search_topics"] = [
+            env.kb_topics[t]["title"] for t in sorted(env.kb_topics)]
+        context["kb_pagefind_js"] = f"{BUNDLE}/pagefind.js"
+        return
+    if doctree is None or "body" not in context or not indexed(env, pagename):
+        return
+    article = env.kb_articles.get(pagename)
+    filters = ""
+    if article is not None:
+        filters = "".join(
+            f'<span data-pagefind-filter="topic:{escape(env.kb_topics[t]["title"])}">'
+            "</span>" for t in article.topics if t in env.kb_topics)
+    # Site pages (about, privacy...) rank below articles that use the same words.
+    weight = "" if article is not None else ' data-pagefind-weight="0.5"'
+    context["body"] = f'<div data-pagefind-body{weight}>{filters}{context["body"]}</div>'
+
+
+def _stale_and_changed(app: Sphinx, outdir: Path, stamp: float) -> tuple[list[Path], bool]:
+    """Pages left over from earlier builds that would still be indexed (an article since
+    deleted or turned back into a draft), and whether any indexed page was written after
+    ``stamp``. One directory walk; only unexpected files are opened."""
+    env = app.env
+    expected = {Path(app.builder.get_outfilename(d)).resolve()
+                for d in env.all_docs if indexed(env, d)}
+    stale, changed = [], False
+    for root, dirs, files in os.walk(outdir):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != BUNDLE]
+        for name in files:
+            if not name.endswith(".html"):
+                continue
+            path = Path(root, name).resolve()
+            if path in expected:
+                changed = changed or path.stat().st_mtime > stamp
+            elif "data-pagefind-body" in path.read_text(encoding="utf-8", errors="replace"):
+                stale.append(path)
+    return stale, changed
+
+
+@guarded("building the search index")
+def _build_finished(app: Sphinx, exc) -> None:
+    if exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml":
+        return
+    outdir = Path(app.outdir)
+    srcdir = Path(app.srcdir)
+    cfg = app.config
+    synonyms, problems = load_synonyms(srcdir / cfg.kb_search_synonyms_file)
+    for problem in problems:
+        _warn(problem)
+    data = {
+        "synonyms": synonyms,
+        "stopwords": load_stopwords(srcdir / cfg.kb_search_stopwords_file),
+        "vocabulary": " ".join(vocabulary(app.env)),
+    }
+    payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    bundle = outdir / BUNDLE
+    entry = bundle / "pagefind-entry.json"
+    data_file = bundle / DATA_FILE
+    stamp = entry.stat().st_mtime if entry.is_file() else 0.0
+    stale, changed = _stale_and_changed(app, outdir, stamp)
+    for path in stale:
+        logger.info("removing %s: its page is no longer in the source", path)
+        path.unlink()
+    if (not changed and not stale and data_file.is_file()
+            and data_file.read_text(encoding="utf-8") == payload):
+        return  # nothing a reader could find has changed
+
+    exe = pagefind_executable()
+    if exe is None:
+        _warn("the search index was not built: Pagefind is not installed (it is pinned in "
+              "requirements.txt as pagefind-bin; run `make html`, which installs it)")
+        return
+    fresh = outdir / f".{BUNDLE}.new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    command = [str(exe), "--site", str(outdir), "--output-path", str(fresh),
+               "--force-language", (cfg.language or "en").split("_")[0], "--silent"]
+    for selector in EXCLUDE_SELECTORS:
+        command += ["--exclude-selectors", selector]
+    run = subprocess.run(command, capture_output=True, text=True, check=False)
+    if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
+        shutil.rmtree(fresh, ignore_errors=True)
+        _warn(f"Pagefind could not build the search index (exit {run.returncode}): "
+              f"{(run.stderr or run.stdout).strip()[-2000:]}")
+        return
+    (fresh / DATA_FILE).write_text(payload, encoding="utf-8")
+    # Unused Pagefind interfaces: the site ships its own (kb-search.js).
+    for name in ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
+                 "pagefind-modular-ui.css", "pagefind-component-ui.js",
+                 "pagefind-component-ui.css", "pagefind-highlight.js"):
+        (fresh / name).unlink(missing_ok=True)
+    old = outdir / f".{BUNDLE}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if bundle.exists():
+        bundle.rename(old)
+    fresh.rename(bundle)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def setup_search(app: Sphinx) -> None:
+    app.add_config_value("kb_search_synonyms_file", "_data/search-synonyms.yaml", "env")
+    app.add_config_value("kb_search_stopwords_file", "_data/search-stopwords.txt", "env")
+    app.add_config_value("kb_search_exclude", ["index", "bibliography", "contributing/*"],
+                         "env")
+    app.connect("builder-inited", _builder_inited)
+    app.connect("doctree-read", _doctree_read)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("html-collect-pages", _collect_pages)
+    app.connect("html-page-context", _page_context, priority=600)
+    app.connect("build-finished", _build_finished)
