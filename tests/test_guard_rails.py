@@ -70,7 +70,11 @@ CATALOGUE = [
      "[toc.not_included]"]),
     ("mistake_script-tag", ["articles/bad.md:15: WARNING: '<script>' is not allowed in "
      "articles (it could run code in readers' browsers or load content from elsewhere); "
-     "remove it [kb.raw-html]"]),
+     "remove it [kb.raw-html]",
+     # ... and the page's Content-Security-Policy would block it anyway (kb/csp.py)
+     "articles/bad.md: WARNING: this page has an inline script the Content-Security-Policy "
+     "does not allow, so browsers will block it: move it into a file in docs/_static and "
+     "add it to html_js_files (script starts: \"alert('hi')\") [kb.csp]"]),
     ("mistake_event-handler", ["articles/bad.md:13: WARNING: inline event handlers "
      "(onclick=, onload=, ...) are not allowed; remove the attribute [kb.raw-html]"]),
     ("mistake_javascript-link", ["articles/bad.md:13: WARNING: 'javascript:' links are not "

@@ -175,7 +175,11 @@ def test_drafts_are_bannered_in_previews_and_absent_in_production(build_root):
                                     html(prod, "index.html").select(".kb-listing a")}
     assert "unfinished" not in (out / "feed.xml").read_text()
     assert "unfinished" not in (out / "sitemap.xml").read_text()
-    assert "unfinished" not in (out / "searchindex.js").read_text()
+    # the search index has the published article only, and none of the draft's words
+    entry = json.loads((out / "pagefind/pagefind-entry.json").read_text())
+    assert entry["languages"]["en"]["page_count"] == 1
+    vocabulary = json.loads((out / "pagefind/kb-search.json").read_text())["vocabulary"]
+    assert "unfinished" not in vocabulary.split()
     assert "unfinished" not in html(prod, "topics/grief.html").get_text()
 
 

@@ -112,6 +112,7 @@ def _build_finished(app: Sphinx, exc) -> None:
     allowed = app.kb_csp_hashes
     started = app.kb_build_started - 1
     outdir = Path(app.outdir)
+    sources = {Path(app.builder.get_outfilename(d)).resolve(): d for d in app.env.all_docs}
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != "pagefind"]
         for name in sorted(files):
@@ -119,18 +120,22 @@ def _build_finished(app: Sphinx, exc) -> None:
             if not name.endswith(".html") or path.stat().st_mtime < started:
                 continue
             html = path.read_text(encoding="utf-8", errors="replace")
-            page = path.relative_to(outdir)
+            # a page from a source file is reported at that file; a generated one by name
+            docname = sources.get(path.resolve())
+            page = "this page" if docname else str(path.relative_to(outdir))
             if 'http-equiv="Content-Security-Policy"' not in html:
                 logger.warning(
                     "%s has no Content-Security-Policy: its template does not output "
-                    "{{ metatags }} in <head>", page, type="kb", subtype="csp")
+                    "{{ metatags }} in <head>", page, type="kb", subtype="csp",
+                    location=docname)
             for body in inline_scripts(html):
                 if sha256(body) not in allowed:
                     logger.warning(
                         "%s has an inline script the Content-Security-Policy does not "
                         "allow, so browsers will block it: move it into a file in "
                         "docs/_static and add it to html_js_files (script starts: %r)",
-                        page, body.strip()[:60], type="kb", subtype="csp")
+                        page, body.strip()[:60], type="kb", subtype="csp",
+                        location=docname)
 
 
 def setup_csp(app: Sphinx) -> None:

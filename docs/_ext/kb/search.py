@@ -47,7 +47,7 @@ EXCLUDE_SELECTORS = (
     ".kb-related", ".kb-cta", ".kb-reflist", ".kb-cite-tip", ".kb-review", ".kb-byline",
     ".headerlink", ".kb-draft-banner",
 )
-WORD = re.compile(r"[a-z][a-z'\u2019-]*[a-z]")
+WORD = re.compile(r"[a-z0-9][a-z0-9'\u2019-]*[a-z0-9]")
 VOCAB_LIMIT = 20000
 
 
@@ -72,7 +72,7 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[str]]:
     """The synonym map and a list of problems (``file:line: message``), all of them."""
     problems: list[str] = []
     if not path.is_file():
-        return {}, [f"{path}: the search synonym file is missing (create it, even empty)"]
+        return {}, []  # optional: without it, search has no synonyms
     text = path.read_text(encoding="utf-8")
     try:
         loader = yaml.SafeLoader(text)
@@ -179,6 +179,14 @@ def vocabulary(env) -> list[str]:
 
 # -- Writing ----------------------------------------------------------------------------
 
+def _config_inited(app: Sphinx, config) -> None:
+    # The search page's template ships with the extension, so every project using it
+    # (the site, the test projects, the benchmark corpus) gets the same page.
+    here = str(Path(__file__).parent / "templates")
+    if here not in config.templates_path:
+        config.templates_path.append(here)
+
+
 def _builder_inited(app: Sphinx) -> None:
     if app.builder.format == "html" and hasattr(app.builder, "search"):
         app.builder.search = False  # Sphinx's searchindex.js: replaced by Pagefind
@@ -194,8 +202,7 @@ def _collect_pages(app: Sphinx):
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
     env = app.env
     if pagename == "search":
-        context["kb_search_topics"] = [
-            env.kb_topics[t]["title"] for t in sorted(env.kb_topics)]
+        context["kb_search_topics"] = sorted(t["title"] for t in env.kb_topics.values())
         context["kb_pagefind_js"] = f"{BUNDLE}/pagefind.js"
         return
     if doctree is None or "body" not in context or not indexed(env, pagename):
@@ -297,6 +304,7 @@ def setup_search(app: Sphinx) -> None:
     app.add_config_value("kb_search_stopwords_file", "_data/search-stopwords.txt", "env")
     app.add_config_value("kb_search_exclude", ["index", "bibliography", "contributing/*"],
                          "env")
+    app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _builder_inited)
     app.connect("doctree-read", _doctree_read)
     app.connect("env-purge-doc", _purge)

@@ -1,0 +1,185 @@
+"""Site search, as built: the Pagefind bundle, what is indexed, the data the query layer
+reads, and the editors' synonym list. (tests/browser/test_search.py runs real queries.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import yaml
+
+from helpers import DOCS, REPO, html, warnings_of
+
+from kb.search import load_stopwords, load_synonyms
+
+
+def bundle(app) -> Path:
+    return Path(app.outdir) / "pagefind"
+
+
+def search_data(app) -> dict:
+    return json.loads((bundle(app) / "kb-search.json").read_text(encoding="utf-8"))
+
+
+def test_sphinx_index_is_replaced_by_the_pagefind_bundle(site):
+    out = Path(site.outdir)
+    assert not (out / "searchindex.js").exists()
+    assert (bundle(site) / "pagefind.js").is_file()
+    entry = json.loads((bundle(site) / "pagefind-entry.json").read_text())
+    assert list(entry["languages"]) == ["en"]
+    # one page per indexed document: 15 articles and the 6 site pages that readers search
+    articles = sorted(p.stem for p in (DOCS / "articles").glob("*.md"))
+    assert entry["languages"]["en"]["page_count"] == len(articles) + 6
+    # the interfaces the site does not use are not published
+    assert not (bundle(site) / "pagefind-ui.js").exists()
+    assert not (bundle(site) / "pagefind-highlight.js").exists()
+
+
+def test_articles_and_site_pages_are_indexed_listings_are_not(site):
+    for page in ("articles/anxiety.html", "crisis.html", "about/index.html",
+                 "about/privacy.html"):
+        assert len(html(site, page).select("[data-pagefind-body]")) == 1, page
+    for page in ("index.html", "bibliography.html", "contributing/index.html",
+                 "topics/index.html", "topics/grief.html", "articles/index.html",
+                 "search.html", "genindex.html"):
+        assert not html(site, page).select("[data-pagefind-body]"), page
+
+
+def test_article_topics_are_search_filters(site):
+    fm = yaml.safe_load((DOCS / "articles/grief-and-loss.md").read_text().split("---")[1])
+    topics = yaml.safe_load((DOCS / "_data/topics.yaml").read_text())
+    body = html(site, "articles/grief-and-loss.html").select_one("[data-pagefind-body]")
+    filters = [el["data-pagefind-filter"] for el in body.select("[data-pagefind-filter]")]
+    assert filters == [f"topic:{topics[t]['title']}" for t in fm["topics"]]
+    # site pages carry no topic and rank below articles
+    about = html(site, "about/index.html").select_one("[data-pagefind-body]")
+    assert not about.select("[data-pagefind-filter]")
+    assert about["data-pagefind-weight"] == "0.5"
+
+
+def test_search_page_sends_nothing_and_lists_every_topic(site):
+    page = html(site, "search.html")
+    form = page.select_one("form#kb-search-form")
+    assert form is not None
+    # no named field: a plain submit (no script) puts nothing in the URL
+    assert not form.select("[name]")
+    topics = yaml.safe_load((DOCS / "_data/topics.yaml").read_text())
+    options = [o["value"] for o in page.select("#kb-search-topic option")]
+    assert options == [""] + sorted(t["title"] for t in topics.values())
+    assert page.select_one('meta[name="robots"]')["content"] == "noindex"
+    assert page.select_one("#kb-search-status")["role"] == "status"
+    scripts = [s["src"] for s in page.select("script[src]")]
+    assert "_static/kb-search.js" in scripts
+    assert form["data-pagefind"] == "pagefind/pagefind.js"
+    # the search page is left out of the sitemap and robots may not crawl it
+    assert "search.html" not in (Path(site.outdir) / "sitemap.xml").read_text()
+
+
+def test_vocabulary_holds_the_site_words_most_frequent_first(site):
+    data = search_data(site)
+    words = data["vocabulary"].split()
+    assert len(words) == len(set(words))
+    for word in ("anxiety", "grief", "trauma", "therapist", "confidentiality",
+                 "post-traumatic", "traumatic"):
+        assert word in words, word
+    # "therapy" is on every article; "confidentiality" on one
+    assert words.index("therapy") < words.index("confidentiality")
+    # words only on pages that are not searched do not count
+    assert "pagefind" not in words
+
+
+def test_the_editors_lists_reach_the_browser(site):
+    data = search_data(site)
+    synonyms, problems = load_synonyms(DOCS / "_data/search-synonyms.yaml")
+    assert problems == []
+    assert data["synonyms"] == synonyms
+    assert data["synonyms"]["dad"] == ["parent", "family"]
+    assert data["stopwords"] == load_stopwords(DOCS / "_data/search-stopwords.txt")
+    assert "my" in data["stopwords"] and "help" not in data["stopwords"]
+
+
+def test_every_synonym_points_at_words_the_articles_use(site):
+    """An editor's rule (docs/_data/search-synonyms.yaml): a synonym that no page uses
+    finds nothing."""
+    words = set(search_data(site)["vocabulary"].split())
+    missing = []
+    for key, values in search_data(site)["synonyms"].items():
+        for value in values:
+            parts = re.findall(r"[a-z0-9']+", value.replace("-", " "))
+            if not all(p in words for p in parts):
+                missing.append(f"{key}: {value}")
+    assert missing == []
+
+
+def test_stop_words_never_drop_words_that_carry_meaning_here():
+    stop = set(load_stopwords(DOCS / "_data/search-stopwords.txt"))
+    for word in ("help", "now", "alone", "sad", "first", "safe", "die", "hurt", "not"):
+        assert word not in stop, word
+
+
+def test_query_set_is_large_and_points_at_real_articles():
+    queries = yaml.safe_load((REPO / "tests/data/search-queries.yaml").read_text())
+    articles = {p.stem for p in (DOCS / "articles").glob("*.md")}
+    assert len(queries) >= 40
+    assert {q["kind"] for q in queries} == {"lay", "clinical", "typo", "synonym", "urgent"}
+    for q in queries:
+        assert q["expect"] and set(q["expect"]) <= articles, q
+
+
+def test_every_mistake_in_the_synonym_list_is_reported_with_its_line(build_root):
+    app = build_root("search_bad-synonyms")
+    warnings = [w for w in warnings_of(app) if "search-synonyms" in w]
+    assert [w.split("search-synonyms.yaml:")[1].split(":")[0] for w in warnings] == [
+        "3", "4", "5", "6"]
+    text = "\n".join(warnings)
+    assert "'mum' needs a list of words the articles use" in text
+    assert "'teenager': every alternative must be a non-empty word or phrase" in text
+    assert "'dad' is listed twice" in text
+    assert "'ptsd' needs a list" in text
+    # the good entry still works
+    data = json.loads((Path(app.outdir) / "pagefind/kb-search.json").read_text())
+    assert data["synonyms"]["dad"] == ["father", "parent"]
+
+
+def test_no_change_rebuild_keeps_the_index_and_an_edit_rebuilds_it(build_root):
+    app = build_root(None, dest="incremental")
+    src = Path(app.srcdir)
+    entry = Path(app.outdir) / "pagefind/pagefind-entry.json"
+    first = entry.stat().st_mtime_ns
+    time.sleep(0.05)
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert entry.stat().st_mtime_ns == first, "nothing changed, yet the index was rebuilt"
+    article = src / "articles/good.md"
+    article.write_text(article.read_text().replace("Some words about grief",
+                                                   "Some words about grief and zebras"))
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert entry.stat().st_mtime_ns != first
+    assert "zebras" in json.loads((Path(app.outdir) / "pagefind/kb-search.json")
+                                  .read_text())["vocabulary"].split()
+
+
+def test_a_deleted_article_leaves_the_site_and_the_index(build_root, tmp_path):
+    app = build_root(None, dest="deleted")
+    src, out = Path(app.srcdir), Path(app.outdir)
+    extra = src / "articles/second.md"
+    extra.write_text((src / "articles/good.md").read_text()
+                     .replace("A good article", "A second article"))
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert (out / "articles/second.html").is_file()
+    pages = json.loads((out / "pagefind/pagefind-entry.json").read_text())
+    assert pages["languages"]["en"]["page_count"] == 2
+    extra.unlink()
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert not (out / "articles/second.html").exists()
+    pages = json.loads((out / "pagefind/pagefind-entry.json").read_text())
+    assert pages["languages"]["en"]["page_count"] == 1
+    assert warnings_of(app) == []
+
+
+def test_search_bundle_is_not_built_for_other_builders(build_root):
+    app = build_root(None, buildername="dirhtml", dest="dirhtml")
+    assert (Path(app.outdir) / "pagefind/pagefind.js").is_file()
+    app = build_root(None, buildername="dummy", dest="dummy")
+    assert not (Path(app.outdir) / "pagefind").exists()

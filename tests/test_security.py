@@ -1,0 +1,127 @@
+"""No script runs that the site did not ship: the Content-Security-Policy on every page,
+its build-time hashes, and escaping of hostile front matter everywhere it is output.
+(tests/browser/test_security.py checks the same in a real browser.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from bs4 import BeautifulSoup
+
+from helpers import html, warnings_of
+
+from kb.csp import inline_scripts, sha256
+
+HOSTILE_TITLE = "Fear </script><img src=x onerror=alert(1)> & \"quotes\" 'too'"
+HOSTILE_DESCRIPTION = ("Worry </script><script>alert(2)</script> <b>bold</b> & \"more\" "
+                       "'single'")
+
+
+def policy_of(soup: BeautifulSoup) -> dict[str, list[str]]:
+    metas = soup.select('meta[http-equiv="Content-Security-Policy"]')
+    assert len(metas) == 1
+    directives = {}
+    for part in metas[0]["content"].split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+def all_pages(app) -> list[Path]:
+    out = Path(app.outdir)
+    return sorted(p for p in out.rglob("*.html")
+                  if not any(part.startswith(("_", ".")) for part in p.relative_to(out).parts))
+
+
+def test_every_page_has_a_policy_that_allows_only_the_site_and_its_own_inline_scripts(site):
+    pages = all_pages(site)
+    assert len(pages) > 30
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        soup = BeautifulSoup(text, "lxml")
+        policy = policy_of(soup)
+        script_src = policy["script-src"]
+        # only the site itself, WebAssembly compilation for the search engine, and hashes
+        assert script_src[:2] == ["'self'", "'wasm-unsafe-eval'"], page
+        assert all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]{43}='", v) for v in script_src[2:])
+        assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+        for name, values in policy.items():
+            assert not [v for v in values if "." in v or v in ("*", "http:", "https:")], (
+                page, name, values)
+        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'self'"]
+        assert policy["default-src"] == ["'self'"]
+        # every inline script the page has is allowed by its hash...
+        for body in inline_scripts(text):
+            assert sha256(body) in script_src, (page, body[:60])
+        # ... and the policy comes before any script or stylesheet in <head>
+        head = text.split("</head>")[0]
+        assert head.index("Content-Security-Policy") < min(
+            i for i in (head.find("<script"), head.find("<link rel=\"stylesheet\""))
+            if i != -1), page
+
+
+def test_the_theme_inline_script_is_hashed_exactly(site):
+    """furo applies the saved colour theme with one inline script; its hash is computed
+    from the template at build time, and matches the script on the page byte for byte."""
+    text = (Path(site.outdir) / "articles/anxiety.html").read_text(encoding="utf-8")
+    scripts = inline_scripts(text)
+    assert len(scripts) == 1 and "localStorage.getItem(\"theme\")" in scripts[0]
+    assert sha256(scripts[0]) in policy_of(BeautifulSoup(text, "lxml"))["script-src"]
+
+
+def test_json_ld_is_a_data_block_not_a_script(site):
+    page = html(site, "articles/anxiety.html")
+    blocks = page.select('script[type="application/ld+json"]')
+    assert len(blocks) == 1
+    assert json.loads(blocks[0].string)["@type"] == "MedicalWebPage"
+    assert inline_scripts(str(page)) and all("MedicalWebPage" not in s
+                                              for s in inline_scripts(str(page)))
+
+
+def test_an_inline_script_with_template_code_is_reported_and_fails_the_build(build_root):
+    app = build_root("csp_inline-script", templates_path=["_templates"])
+    warnings = warnings_of(app)
+    assert warnings, "an uncovered inline script must be reported"
+    assert all("has an inline script the Content-Security-Policy does not allow" in w
+               and "[kb.csp]" in w and "move it into a file in docs/_static" in w
+               for w in warnings)
+    # every page is reported, the article at its source file
+    assert "articles/good.md: WARNING: this page has an inline script" in "\n".join(warnings)
+    assert any(w.startswith("WARNING: genindex.html has an inline script") for w in warnings)
+
+
+def test_hostile_front_matter_is_escaped_everywhere(build_root):
+    app = build_root("security_hostile")
+    assert warnings_of(app) == []
+    out = Path(app.outdir)
+    for page in ("articles/hostile.html", "index.html", "topics/grief.html",
+                 "articles/index.html", "articles/good.html"):
+        text = (out / page).read_text(encoding="utf-8")
+        soup = BeautifulSoup(text, "lxml")
+        # no element, attribute or script came out of the front matter
+        assert not soup.select("img[onerror]"), page
+        assert not [s for s in inline_scripts(text) if "alert" in s], page
+        assert "<b>bold</b>" not in text and "<img src=x" not in text, page
+        if page in ("index.html", "topics/grief.html", "articles/index.html"):
+            # ...and listings show the title exactly as written
+            assert HOSTILE_TITLE in soup.get_text(), page
+
+    article = html(app, "articles/hostile.html")
+    # the page itself is titled by its heading; the front-matter title is for listings
+    assert article.title.get_text().startswith("Fear and quotes")
+    assert article.select_one('meta[name="description"]')["content"] == HOSTILE_DESCRIPTION
+    assert article.select_one(".kb-description").get_text() == HOSTILE_DESCRIPTION
+    ld = article.select_one('script[type="application/ld+json"]').string
+    assert "</script" not in ld.lower() and "<" not in ld
+    data = json.loads(ld)
+    assert data["headline"] == HOSTILE_TITLE and data["description"] == HOSTILE_DESCRIPTION
+
+    feed = ET.parse(out / "feed.xml").getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
+    assert HOSTILE_TITLE in titles
+    summaries = [e.findtext("a:summary", namespaces=ns) for e in feed.findall("a:entry", ns)]
+    assert HOSTILE_DESCRIPTION in summaries
