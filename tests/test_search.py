@@ -23,6 +23,12 @@ def search_data(app) -> dict:
     return json.loads((bundle(app) / "kb-search.json").read_text(encoding="utf-8"))
 
 
+def vocabulary(out: Path) -> dict[str, list[str]]:
+    """The site's words, per vocabulary file (first letter), most frequent first."""
+    return {p.stem: p.read_text(encoding="utf-8").split()
+            for p in sorted((out / "pagefind/kb-vocab").glob("*.txt"))}
+
+
 def test_sphinx_index_is_replaced_by_the_pagefind_bundle(site):
     out = Path(site.outdir)
     assert not (out / "searchindex.js").exists()
@@ -77,15 +83,19 @@ def test_search_page_sends_nothing_and_lists_every_topic(site):
     assert "search.html" not in (Path(site.outdir) / "sitemap.xml").read_text()
 
 
-def test_vocabulary_holds_the_site_words_most_frequent_first(site):
-    data = search_data(site)
-    words = data["vocabulary"].split()
+def test_vocabulary_holds_the_site_words_by_first_letter_most_frequent_first(site):
+    files = vocabulary(Path(site.outdir))
+    words = [w for group in files.values() for w in group]
     assert len(words) == len(set(words))
+    for key, group in files.items():
+        assert all(w[0] == key for w in group) or key in ("0", "_"), key
+    assert all(w[0].isdigit() for w in files["0"])
     for word in ("anxiety", "grief", "trauma", "therapist", "confidentiality",
-                 "post-traumatic", "traumatic"):
+                 "post-traumatic", "traumatic", "988"):
         assert word in words, word
-    # "therapy" is on every article; "confidentiality" on one
-    assert words.index("therapy") < words.index("confidentiality")
+    # "therapy" is on every article, "trauma" on several, "traumatic" on fewer
+    t = files["t"]
+    assert t.index("therapy") < t.index("trauma") < t.index("traumatic")
     # words only on pages that are not searched do not count
     assert "pagefind" not in words
 
@@ -103,7 +113,7 @@ def test_the_editors_lists_reach_the_browser(site):
 def test_every_synonym_points_at_words_the_articles_use(site):
     """An editor's rule (docs/_data/search-synonyms.yaml): a synonym that no page uses
     finds nothing."""
-    words = set(search_data(site)["vocabulary"].split())
+    words = {w for group in vocabulary(Path(site.outdir)).values() for w in group}
     missing = []
     for key, values in search_data(site)["synonyms"].items():
         for value in values:
@@ -156,8 +166,7 @@ def test_no_change_rebuild_keeps_the_index_and_an_edit_rebuilds_it(build_root):
                                                    "Some words about grief and zebras"))
     app = build_root(None, srcdir=src, freshenv=False)
     assert entry.stat().st_mtime_ns != first
-    assert "zebras" in json.loads((Path(app.outdir) / "pagefind/kb-search.json")
-                                  .read_text())["vocabulary"].split()
+    assert "zebras" in vocabulary(Path(app.outdir))["z"]
 
 
 def test_a_deleted_article_leaves_the_site_and_the_index(build_root, tmp_path):

@@ -9,7 +9,8 @@
    - filler words are dropped ("my", "vs", "how to"), lay words and abbreviations are
      expanded with the editors' synonym list (dad -> father, parent; ptsd -> trauma), and
      a misspelt word is corrected against the site's own vocabulary (anxeity -> anxiety);
-     both lists come from pagefind/kb-search.json, written at build time;
+     the lists come from pagefind/kb-search.json and the vocabulary from
+     pagefind/kb-vocab/<first letter>.txt, all written at build time;
    - results are ranked by Pagefind's score for each of the reader's words (a synonym
      counts for less than the word itself) plus its score for all of them together, and
      can be filtered by topic;
@@ -22,7 +23,7 @@
 (function () {
   "use strict";
 
-  var PAGE_SIZE = 10;
+  var PAGE_SIZE = 5; // each result's preview is one more download: few, then "more"
   var SYNONYM_WEIGHT = 0.6; // an article that uses the reader's own word ranks higher
   var CORRECTED_WEIGHT = 0.9;
   var HANDOFF_KEY = "kb_highlight_terms"; // read by kb.js on the next page (highlighting)
@@ -89,35 +90,70 @@
     if (ready) return ready;
     ready = Promise.all([
       import(pagefindUrl.href).then(function (pagefind) {
-        return pagefind.options({baseUrl: siteRoot.pathname, excerptLength: 28})
+        // noWorker: searches take milliseconds here, and the worker would be another
+        // 12 KB to download before the first result.
+        return pagefind.options({baseUrl: siteRoot.pathname, excerptLength: 28,
+                                 noWorker: true})
           .then(function () { return pagefind.init(); })
           .then(function () { return pagefind; });
       }),
-      fetch(new URL("kb-search.json", pagefindUrl).href, {credentials: "same-origin"})
-        .then(function (response) {
-          if (!response.ok) throw new Error("kb-search.json: HTTP " + response.status);
-          return response.json();
-        })
-        .then(prepareLexicon),
+      fetchText("kb-search.json").then(function (text) {
+        return prepareLexicon(JSON.parse(text));
+      }),
     ]).then(function (parts) { return {pagefind: parts[0], lexicon: parts[1]}; });
+    ready.catch(function () { ready = null; }); // a failed load may be retried
     return ready;
   }
 
+  function fetchText(name) {
+    return fetch(new URL(name, pagefindUrl).href, {credentials: "same-origin"})
+      .then(function (response) {
+        if (response.status === 404) return "";
+        if (!response.ok) throw new Error(name + ": HTTP " + response.status);
+        return response.text();
+      });
+  }
+
   function prepareLexicon(data) {
-    var words = (data.vocabulary || "").split(" ").filter(Boolean);
-    var rank = Object.create(null); // word -> frequency rank (0 = most frequent)
-    words.forEach(function (word, i) { if (!(word in rank)) rank[word] = i; });
     var synonyms = Object.create(null);
     var longest = 1;
     Object.keys(data.synonyms || {}).forEach(function (key) {
-      var norm = normalize(key).join(" ");
+      var norm = normalize(key.replace(/-/g, " ")).join(" ");
       if (!norm) return;
       synonyms[norm] = data.synonyms[key];
       longest = Math.max(longest, norm.split(" ").length);
     });
     var stop = Object.create(null);
     (data.stopwords || []).forEach(function (w) { stop[normalize(w).join("") || w] = true; });
-    return {words: words, rank: rank, synonyms: synonyms, longest: longest, stop: stop};
+    return {synonyms: synonyms, longest: longest, stop: stop, letters: Object.create(null)};
+  }
+
+  // The site's words, by first letter (pagefind/kb-vocab/<letter>.txt, most frequent
+  // first): fetched only for the letters the query's words start with.
+  function vocabularyKey(word) {
+    var first = word.charAt(0);
+    return first >= "a" && first <= "z" ? first : /[0-9]/.test(first) ? "0" : "_";
+  }
+
+  function loadLetters(words, lexicon) {
+    var keys = [];
+    words.forEach(function (w) {
+      var key = vocabularyKey(w);
+      if (!(key in lexicon.letters) && keys.indexOf(key) === -1) keys.push(key);
+    });
+    return Promise.all(keys.map(function (key) {
+      return fetchText("kb-vocab/" + key + ".txt").then(function (text) {
+        var words = text.split(" ").filter(Boolean);
+        var rank = Object.create(null);
+        words.forEach(function (word, i) { if (!(word in rank)) rank[word] = i; });
+        lexicon.letters[key] = {words: words, rank: rank};
+      });
+    }));
+  }
+
+  function inVocabulary(word, lexicon) {
+    var letter = lexicon.letters[vocabularyKey(word)];
+    return !!letter && word in letter.rank;
   }
 
   /* -- Query analysis ------------------------------------------------------------------ */
@@ -155,18 +191,21 @@
   }
 
   function known(word, lexicon) {
-    return word in lexicon.rank || word in lexicon.synonyms || /^[0-9]+$/.test(word);
+    return inVocabulary(word, lexicon) || word in lexicon.synonyms || /^[0-9]+$/.test(word);
   }
 
   // The site's word closest to a word it does not use: fewest edits (one for short
-  // words, two for longer ones), then the most frequent. A word that starts another
-  // word of the site (a reader still typing) is left for Pagefind's prefix match.
+  // words, two for longer ones), then the most frequent, among the site's words with
+  // the same first letter (typos rarely change it). A word that starts another word of
+  // the site (a reader still typing) is left for Pagefind's prefix match.
   function correct(word, lexicon) {
     if (word.length < 4 || known(word, lexicon)) return word;
     var max = word.length <= 5 ? 1 : 2;
+    var letter = lexicon.letters[vocabularyKey(word)];
+    var candidates = letter ? letter.words : [];
     var best = null, bestDistance = max + 1;
-    for (var i = 0; i < lexicon.words.length; i++) {
-      var candidate = lexicon.words[i];
+    for (var i = 0; i < candidates.length; i++) {
+      var candidate = candidates[i];
       if (candidate.length > word.length && candidate.lastIndexOf(word, 0) === 0) return word;
       if (candidate.length < 3) continue;
       var d = distance(word, candidate, Math.min(max, bestDistance - 1));
@@ -179,6 +218,11 @@
   // words that may stand for it ([their word or its correction, ...synonyms]).
   function analyse(query, lexicon) {
     var tokens = normalize(query.replace(/-/g, " "));
+    return loadLetters(tokens.filter(function (t) { return !lexicon.stop[t]; }), lexicon)
+      .then(function () { return analyseTokens(tokens, lexicon); });
+  }
+
+  function analyseTokens(tokens, lexicon) {
     var allSmall = tokens.every(function (t) { return lexicon.stop[t]; });
     var groups = [];
     var corrections = [];
@@ -213,7 +257,7 @@
     });
     // A phrase of the synonym list, or a word the site never uses: search only for what
     // it stands for (Pagefind would match the phrase's words anywhere on a page).
-    if (terms.length > 1 && (word.indexOf(" ") !== -1 || !(word in lexicon.rank))) {
+    if (terms.length > 1 && (word.indexOf(" ") !== -1 || !inVocabulary(word, lexicon))) {
       terms.shift();
     }
     return {typed: typed, word: word, terms: terms};
@@ -366,9 +410,10 @@
     var started;
     load().then(function (engine) {
       started = performance.now();
-      var plan = analyse(state.q, engine.lexicon);
-      return rank(engine.pagefind, plan, topicSelect ? topicSelect.value : "")
-        .then(function (ranked) { return {plan: plan, ranked: ranked}; });
+      return analyse(state.q, engine.lexicon).then(function (plan) {
+        return rank(engine.pagefind, plan, topicSelect ? topicSelect.value : "")
+          .then(function (ranked) { return {plan: plan, ranked: ranked}; });
+      });
     }).then(function (found) {
       if (mine !== generation) return null;
       var ranked = found.ranked;

@@ -9,7 +9,7 @@ static folder, locally and on Read the Docs alike. It has no synonyms and no typ
 tolerance, so ``docs/_static/kb-search.js`` puts a small query layer in front of it:
 stop words dropped, lay words expanded from ``docs/_data/search-synonyms.yaml``, and
 misspelt words corrected against the site's own vocabulary, which this module writes
-beside the index (``pagefind/kb-search.json``).
+beside the index (``pagefind/kb-search.json`` and ``pagefind/kb-vocab/<letter>.txt``).
 
 What is indexed: articles and the site pages (crisis, about, privacy...), each page's
 content only (``data-pagefind-body``), without the reference list, related articles and
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 BUNDLE = "pagefind"
 DATA_FILE = "kb-search.json"
+VOCAB_DIR = "kb-vocab"
 # Parts of a page that are about other pages, or not prose: left out of the index.
 EXCLUDE_SELECTORS = (
     ".kb-related", ".kb-cta", ".kb-reflist", ".kb-cite-tip", ".kb-review", ".kb-byline",
@@ -239,6 +240,39 @@ def _stale_and_changed(app: Sphinx, outdir: Path, stamp: float) -> tuple[list[Pa
     return stale, changed
 
 
+def vocabulary_key(word: str) -> str:
+    """Which vocabulary file holds a word: its first letter (kb-search.js does the same)."""
+    first = word[:1]
+    return first if "a" <= first <= "z" else "0" if first.isdigit() else "_"
+
+
+def search_files(synonyms, stopwords, words) -> dict[str, str]:
+    """The query layer's data, beside Pagefind's index: the editors' lists in one small
+    file, and the site's vocabulary split by first letter, so a query fetches only the
+    letters of its own words (a few kilobytes however large the site grows)."""
+    files = {DATA_FILE: json.dumps({"synonyms": synonyms, "stopwords": stopwords},
+                                   ensure_ascii=False, sort_keys=True,
+                                   separators=(",", ":"))}
+    by_key: dict[str, list[str]] = {}
+    for word in words:  # most frequent first, kept in that order
+        by_key.setdefault(vocabulary_key(word), []).append(word)
+    for key, group in by_key.items():
+        files[f"{VOCAB_DIR}/{key}.txt"] = " ".join(group)
+    return files
+
+
+def _same_files(bundle: Path, files: dict[str, str]) -> bool:
+    vocab = bundle / VOCAB_DIR
+    present = {f"{VOCAB_DIR}/{p.name}" for p in vocab.glob("*.txt")} if vocab.is_dir() else set()
+    if present != {name for name in files if name.startswith(VOCAB_DIR + "/")}:
+        return False
+    for name, text in files.items():
+        path = bundle / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            return False
+    return True
+
+
 @guarded("building the search index")
 def _build_finished(app: Sphinx, exc) -> None:
     if exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml":
@@ -249,23 +283,17 @@ def _build_finished(app: Sphinx, exc) -> None:
     synonyms, problems = load_synonyms(srcdir / cfg.kb_search_synonyms_file)
     for problem in problems:
         _warn(problem)
-    data = {
-        "synonyms": synonyms,
-        "stopwords": load_stopwords(srcdir / cfg.kb_search_stopwords_file),
-        "vocabulary": " ".join(vocabulary(app.env)),
-    }
-    payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    files = search_files(synonyms, load_stopwords(srcdir / cfg.kb_search_stopwords_file),
+                         vocabulary(app.env))
 
     bundle = outdir / BUNDLE
     entry = bundle / "pagefind-entry.json"
-    data_file = bundle / DATA_FILE
     stamp = entry.stat().st_mtime if entry.is_file() else 0.0
     stale, changed = _stale_and_changed(app, outdir, stamp)
     for path in stale:
         logger.info("removing %s: its page is no longer in the source", path)
         path.unlink()
-    if (not changed and not stale and data_file.is_file()
-            and data_file.read_text(encoding="utf-8") == payload):
+    if not changed and not stale and _same_files(bundle, files):
         return  # nothing a reader could find has changed
 
     exe = pagefind_executable()
@@ -285,7 +313,9 @@ def _build_finished(app: Sphinx, exc) -> None:
         _warn(f"Pagefind could not build the search index (exit {run.returncode}): "
               f"{(run.stderr or run.stdout).strip()[-2000:]}")
         return
-    (fresh / DATA_FILE).write_text(payload, encoding="utf-8")
+    for name, text in files.items():
+        (fresh / name).parent.mkdir(parents=True, exist_ok=True)
+        (fresh / name).write_text(text, encoding="utf-8")
     # Unused Pagefind interfaces: the site ships its own (kb-search.js).
     for name in ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
                  "pagefind-modular-ui.css", "pagefind-component-ui.js",
