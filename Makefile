@@ -15,6 +15,8 @@ SPHINXOPTS ?= -n -W --keep-going
 SPHINXBUILD = $(BIN)/sphinx-build
 STAGING    := $(BUILDDIR)/staging/html
 DOCTREES   := $(BUILDDIR)/doctrees
+LIVE_HOST  ?= 127.0.0.1
+LIVE_PORT  ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help html livehtml new check linkcheck test bench clean
@@ -23,7 +25,8 @@ help:
 	@echo "RFC Counseling knowledge base"
 	@echo ""
 	@echo "  make html        build the site into $(BUILDDIR)/html (creates .venv on first use)"
-	@echo "  make livehtml    live preview at http://127.0.0.1:8000, reloads as you write (drafts shown)"
+	@echo "  make livehtml    live preview at http://127.0.0.1:8000, reloads as you write (drafts shown;"
+	@echo "                   LIVE_PORT=8001 for another port)"
 	@echo "  make new TITLE=\"...\" TOPICS=\"grief,...\"   start a new article (asks if run without TITLE)"
 	@echo "  make check       the writer's checks: front matter, citations, readability, spelling, links"
 	@echo "  make linkcheck   check external links (needs the network)"
@@ -59,8 +62,11 @@ html: $(VENV)/.stamp-build
 	@mv $(BUILDDIR)/html.new $(BUILDDIR)/html && rm -rf $(BUILDDIR)/html.old
 	@echo "Built: $(BUILDDIR)/html/index.html"
 
+# KB_LIVE_RELOAD: the pages' Content-Security-Policy allows sphinx-autobuild's reload
+# script for this address (docs/_ext/kb/csp.py).
 livehtml: $(VENV)/.stamp-writer
-	KB_DRAFTS=1 $(BIN)/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/live-doctrees \
+	KB_DRAFTS=1 KB_LIVE_RELOAD=$(LIVE_HOST):$(LIVE_PORT) $(BIN)/sphinx-autobuild -b html \
+	  $(SPHINXOPTS) -d $(BUILDDIR)/live-doctrees --host $(LIVE_HOST) --port $(LIVE_PORT) \
 	  --watch references.bib $(SOURCEDIR) $(BUILDDIR)/live $(O)
 
 new: $(VENV)/.stamp-writer

@@ -164,7 +164,7 @@ def test_make_livehtml_serves_a_live_preview_with_drafts(repo_copy):
         port = probe.getsockname()[1]
     venv = Path(sys.executable).parent.parent
     server = subprocess.Popen(
-        ["make", "livehtml", f"VENV={venv}", f"O=--port {port} --host 127.0.0.1"],
+        ["make", "livehtml", f"VENV={venv}", f"LIVE_PORT={port}"],
         cwd=repo_copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
     try:
@@ -179,7 +179,14 @@ def test_make_livehtml_serves_a_live_preview_with_drafts(repo_copy):
                 time.sleep(1)
         assert page is not None, "live preview did not start"
         assert 'class="kb-draft-banner"' in page
-        assert "/websocket-reload" in page  # the reload script is injected
+        assert "/websocket-reload" in page  # the reload script is injected ...
+        # ... and the page's Content-Security-Policy lets exactly that script run
+        from bs4 import BeautifulSoup
+        from kb.csp import inline_scripts, sha256
+        policy = BeautifulSoup(page, "lxml").select_one(
+            'meta[http-equiv="Content-Security-Policy"]')["content"]
+        reload_script = [s for s in inline_scripts(page) if "websocket-reload" in s]
+        assert len(reload_script) == 1 and sha256(reload_script[0]) in policy
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)

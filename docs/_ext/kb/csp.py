@@ -89,12 +89,26 @@ def policy(hashes) -> str:
     ])
 
 
+def live_reload_hashes() -> set[str]:
+    """``make livehtml`` (sphinx-autobuild) adds an inline script that reloads the page
+    after each rebuild; the Makefile sets KB_LIVE_RELOAD to the address it serves on, so
+    the preview's pages allow that one script. Published builds never set it."""
+    address = os.environ.get("KB_LIVE_RELOAD")
+    if not address:
+        return set()
+    try:
+        from sphinx_autobuild.middleware import web_socket_script
+    except ImportError:
+        return set()
+    return {sha256(body) for body in inline_scripts(web_socket_script(address))}
+
+
 def _builder_inited(app: Sphinx) -> None:
     app.kb_build_started = time.time()
     if app.builder.format != "html":
         return
     dirs = getattr(app.builder.templates, "pathchain", [])
-    app.kb_csp_hashes = template_hashes(dirs)
+    app.kb_csp_hashes = template_hashes(dirs) | live_reload_hashes()
     app.kb_csp = policy(app.kb_csp_hashes)
 
 
