@@ -63,9 +63,11 @@ html: $(VENV)/.stamp-build
 	@echo "Built: $(BUILDDIR)/html/index.html"
 
 # KB_LIVE_RELOAD: the pages' Content-Security-Policy allows sphinx-autobuild's reload
-# script for this address (docs/_ext/kb/csp.py).
+# script for this address (docs/_ext/kb/csp.py). KB_SEARCH_INDEX=background: an edit shows
+# as soon as its page is written; the search index follows (docs/_ext/kb/search.py).
 livehtml: $(VENV)/.stamp-writer
-	KB_DRAFTS=1 KB_LIVE_RELOAD=$(LIVE_HOST):$(LIVE_PORT) $(BIN)/sphinx-autobuild -b html \
+	KB_DRAFTS=1 KB_SEARCH_INDEX=background KB_LIVE_RELOAD=$(LIVE_HOST):$(LIVE_PORT) \
+	  $(BIN)/sphinx-autobuild -b html \
 	  $(SPHINXOPTS) -d $(BUILDDIR)/live-doctrees --host $(LIVE_HOST) --port $(LIVE_PORT) \
 	  --watch references.bib $(SOURCEDIR) $(BUILDDIR)/live $(O)
 

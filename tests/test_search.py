@@ -192,3 +192,23 @@ def test_search_bundle_is_not_built_for_other_builders(build_root):
     assert (Path(app.outdir) / "pagefind/pagefind.js").is_file()
     app = build_root(None, buildername="dummy", dest="dummy")
     assert not (Path(app.outdir) / "pagefind").exists()
+
+
+def test_the_live_preview_writes_the_index_in_the_background(build_root):
+    """make livehtml sets KB_SEARCH_INDEX=background: the build ends once the pages are
+    written; a child process writes the index and swaps it in when complete."""
+    app = build_root(None, dest="background", kb_search_index="background")
+    out = Path(app.outdir)
+    assert warnings_of(app) == []
+    entry = out / "pagefind/pagefind-entry.json"
+    deadline = time.monotonic() + 60
+    while not entry.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert entry.is_file(), "the background index never appeared"
+    assert (out / "pagefind/kb-search.json").is_file()
+    assert (out / "pagefind/kb-vocab/g.txt").read_text().split()[0] in ("good", "grief")
+    # no half-written bundle is left behind
+    deadline = time.monotonic() + 10
+    while [p for p in out.glob(".pagefind.*")] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [p.name for p in out.glob(".pagefind.*")] == []

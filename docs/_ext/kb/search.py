@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from fnmatch import fnmatch
 from html import escape
@@ -301,18 +302,30 @@ def _build_finished(app: Sphinx, exc) -> None:
         _warn("the search index was not built: Pagefind is not installed (it is pinned in "
               "requirements.txt as pagefind-bin; run `make html`, which installs it)")
         return
-    fresh = outdir / f".{BUNDLE}.new"
+    language = (cfg.language or "en").split("_")[0]
+    mode = os.environ.get("KB_SEARCH_INDEX") or cfg.kb_search_index
+    if mode == "background":
+        _index_in_background(outdir, language, files)
+        return
+    error = index_site(exe, outdir, language, files)
+    if error:
+        _warn(error)
+
+
+def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str]) -> str | None:
+    """Run Pagefind over the built site into a fresh folder, add the query layer's files,
+    and swap it in for the old bundle. Returns what went wrong, or None."""
+    fresh = outdir / f".{BUNDLE}.{os.getpid()}.new"
     shutil.rmtree(fresh, ignore_errors=True)
     command = [str(exe), "--site", str(outdir), "--output-path", str(fresh),
-               "--force-language", (cfg.language or "en").split("_")[0], "--silent"]
+               "--force-language", language, "--silent"]
     for selector in EXCLUDE_SELECTORS:
         command += ["--exclude-selectors", selector]
     run = subprocess.run(command, capture_output=True, text=True, check=False)
     if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
         shutil.rmtree(fresh, ignore_errors=True)
-        _warn(f"Pagefind could not build the search index (exit {run.returncode}): "
-              f"{(run.stderr or run.stdout).strip()[-2000:]}")
-        return
+        return (f"Pagefind could not build the search index (exit {run.returncode}): "
+                f"{(run.stderr or run.stdout).strip()[-2000:]}")
     for name, text in files.items():
         (fresh / name).parent.mkdir(parents=True, exist_ok=True)
         (fresh / name).write_text(text, encoding="utf-8")
@@ -321,12 +334,37 @@ def _build_finished(app: Sphinx, exc) -> None:
                  "pagefind-modular-ui.css", "pagefind-component-ui.js",
                  "pagefind-component-ui.css", "pagefind-highlight.js"):
         (fresh / name).unlink(missing_ok=True)
-    old = outdir / f".{BUNDLE}.old"
+    bundle = outdir / BUNDLE
+    old = outdir / f".{BUNDLE}.{os.getpid()}.old"
     shutil.rmtree(old, ignore_errors=True)
     if bundle.exists():
         bundle.rename(old)
     fresh.rename(bundle)
     shutil.rmtree(old, ignore_errors=True)
+    return None
+
+
+def _index_in_background(outdir: Path, language: str, files: dict[str, str]) -> None:
+    """The live preview (``make livehtml``) shows an edit as soon as its pages are
+    written; the search index follows a few seconds later, in a child process."""
+    job = outdir / f".{BUNDLE}-job.json"
+    job.write_text(json.dumps({"outdir": str(outdir), "language": language,
+                               "files": files}), encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    subprocess.Popen([sys.executable, "-m", "kb.search", str(job)], env=env,
+                     start_new_session=True, stdin=subprocess.DEVNULL)
+    logger.info("search index: updating in the background")
+
+
+def _main(job_file: str) -> int:
+    job = json.loads(Path(job_file).read_text(encoding="utf-8"))
+    exe = pagefind_executable()
+    error = "Pagefind is not installed" if exe is None else index_site(
+        exe, Path(job["outdir"]), job["language"], job["files"])
+    if error:
+        print(f"search index: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def setup_search(app: Sphinx) -> None:
@@ -334,6 +372,10 @@ def setup_search(app: Sphinx) -> None:
     app.add_config_value("kb_search_stopwords_file", "_data/search-stopwords.txt", "env")
     app.add_config_value("kb_search_exclude", ["index", "bibliography", "contributing/*"],
                          "env")
+    # "wait": the build ends when the index is written (make html, Read the Docs);
+    # "background": the live preview's pages show first, the index follows. The
+    # environment variable KB_SEARCH_INDEX overrides it.
+    app.add_config_value("kb_search_index", "wait", "", types=[str])
     app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _builder_inited)
     app.connect("doctree-read", _doctree_read)
@@ -342,3 +384,7 @@ def setup_search(app: Sphinx) -> None:
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _page_context, priority=600)
     app.connect("build-finished", _build_finished)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))
