@@ -1,33 +1,38 @@
 """Real-browser fixtures: the real site (built once, by the ``site`` fixture of
-tests/conftest.py) served on loopback, and one headless Debian Chromium for the session.
+tests/conftest.py) served on loopback, and one headless Debian Chromium for the session,
+driven by Playwright.
 
-Chromium and chromedriver come from Debian (``apt-get install chromium chromium-driver``;
-.ci/run installs them). If they are missing the browser tests fail: a skipped privacy or
-accessibility check would look like a passing one.
+Chromium comes from Debian (``apt-get install chromium``; .ci/run installs it) and is
+launched by path: ``playwright install`` (which downloads browsers) is never needed. If it is
+missing the browser tests fail: a skipped privacy or accessibility check would look like a
+passing one.
+
+Every test gets a fresh browser context (no cookies, storage or cache from other tests)
+through the ``page`` fixture, which records every request the context's pages and workers
+make, every console message and every uncaught page error. A test fails if any request went
+to an origin other than the loopback server's, or if any console message of type "error"
+(Content-Security-Policy violations are reported as such) or any page error occurred. A test
+that provokes an error on purpose says so with ``@pytest.mark.browser_errors_expected``.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import json
-import shutil
+import os
+import re
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.actions.action_builder import ActionBuilder
-from selenium.webdriver.support.ui import WebDriverWait
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-INSTALL_HINT = ("install Debian's packages: apt-get install -y chromium chromium-driver "
-                "(.ci/run does this)")
+INSTALL_HINT = "install Debian's package: apt-get install -y chromium (.ci/run does this)"
 
-CHROMIUM_FLAGS = [
+CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -37,18 +42,33 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
-    "--window-size=1280,900",
-    "--lang=en-US",
     # Belt and braces: no host name resolves, so nothing the browser does can reach the
-    # network; a page's request still shows in the performance log, which the tests read.
+    # network; a page's request to another origin is still recorded (and fails the test).
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 
+DEVICES = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True,
+              "device_scale_factor": 2},
+}
+
+# Reports CSP violations as console errors even if a future Chromium stops logging them
+# itself: the page fixture fails the test on any console error. Runs before the page's own
+# scripts (and is not subject to the page's CSP).
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("Content-Security-Policy violation: " + e.violatedDirective +
+                " blocked " + (e.blockedURI || "inline code") + " in " + e.sourceFile +
+                ":" + e.lineNumber);
+});
+"""
+
 # Contrast of text elements against what is painted behind them, in the page. Colors are
 # the computed ones (CSS Color 4 rgb()/rgba() strings); backgrounds are composited up the
-# ancestor chain until an opaque one, over white at the root. arguments[0]: an element or
-# a CSS selector (all matches are measured, in one round trip).
-CONTRAST_JS = r"""
+# ancestor chain until an opaque one, over white at the root. The argument: an element or a
+# CSS selector (all matches are measured, in one round trip).
+CONTRAST_JS = r"""(target) => {
 const parse = (s) => {
   const m = s.match(/rgba?\(([^)]+)\)/);
   if (!m) return null;
@@ -81,10 +101,18 @@ const measure = (el) => {
   return {ratio: (l1 + 0.05) / (l2 + 0.05), text: el.textContent.trim().slice(0, 40),
           fg: getComputedStyle(el).color, bg: [bg.r, bg.g, bg.b].map(Math.round).join(",")};
 };
-const target = arguments[0];
 if (typeof target === "string") return [...document.querySelectorAll(target)].map(measure);
 return measure(target);
-"""
+}"""
+
+# The page's background luminance (0 black .. 1 white), body over the root's background.
+BACKGROUND_LUMINANCE_JS = r"""() => {
+  const parse = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+  let [r, g, b, a] = parse(getComputedStyle(document.body).backgroundColor);
+  if (a === 0) [r, g, b] = parse(getComputedStyle(document.documentElement).backgroundColor);
+  const ch = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b);
+}"""
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -122,49 +150,116 @@ class Server:
         return urljoin(self.origin + "/", path)
 
 
-class Browser:
-    """The session's WebDriver with the few helpers the tests share."""
+@dataclass
+class Recorder:
+    """What a browser context did: requests (every one, from pages and workers), console
+    messages and uncaught page errors, in order."""
 
-    def __init__(self, driver, server: Server):
-        self.driver = driver
+    requests: list[str] = field(default_factory=list)
+    console: list[tuple[str, str, str]] = field(default_factory=list)  # (type, text, where)
+    page_errors: list[str] = field(default_factory=list)
+    checked: int = 0  # problems already reported
+
+    def attach(self, context):
+        context.on("request", lambda request: self.requests.append(request.url))
+        context.on("console", self._on_console)
+        context.on("weberror", lambda error: self.page_errors.append(str(error.error)))
+
+    def _on_console(self, message):
+        where = message.location or {}
+        self.console.append((message.type, message.text,
+                             f"{where.get('url', '')}:{where.get('lineNumber', '')}"))
+
+    def outside(self, origin: str) -> list[str]:
+        """Requests to any origin but *origin* (data: and blob: URLs never leave the page)."""
+        def own(url: str) -> bool:
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob"):
+                return True
+            return f"{parts.scheme}://{parts.netloc}" == origin
+        return [url for url in self.requests if not own(url)]
+
+    def problems(self, origin: str, expected: re.Pattern | None) -> list[str]:
+        found = [f"request to another origin: {url}" for url in self.outside(origin)]
+        found += [f"console error: {text} ({where})" for kind, text, where in self.console
+                  if kind == "error" and not (expected and expected.search(text))]
+        found += [f"page error: {text}" for text in self.page_errors
+                  if not (expected and expected.search(text))]
+        return found
+
+
+class Tab:
+    """A page of the site in a fresh browser context, with the helpers the tests share."""
+
+    def __init__(self, page, server: Server, recorder: Recorder, device: str):
+        self.page = page
         self.server = server
+        self.recorder = recorder
+        self.device = device
 
-    def get(self, path: str):
-        """Load a page of the site and wait until it has fully loaded."""
-        self.driver.get(self.server.url(path))
-        self.wait_for(lambda d: d.execute_script("return document.readyState") == "complete")
+    @property
+    def keyboard(self):
+        return self.page.keyboard
 
-    def wait_for(self, condition, timeout: float = 10, message: str = ""):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition, message)
+    @property
+    def requests(self) -> list[str]:
+        """The URL of every request the context made so far (pages and workers)."""
+        return self.recorder.requests
 
-    def js(self, script: str, *args):
-        return self.driver.execute_script(script, *args)
+    @property
+    def console(self) -> list[tuple[str, str, str]]:
+        return self.recorder.console
+
+    def goto(self, path: str, wait_until: str = "load"):
+        """Load a page of the site and wait until it has loaded."""
+        response = self.page.goto(self.server.url(path), wait_until=wait_until)
+        assert response is not None and response.ok, (path, response and response.status)
+        return response
+
+    def js(self, script: str, arg=None):
+        """page.evaluate: *script* is an expression or a function of one argument."""
+        return self.page.evaluate(script, arg)
+
+    def locator(self, selector: str):
+        return self.page.locator(selector)
 
     def set_theme(self, theme: str):
-        self.js("document.body.dataset.theme = arguments[0];", theme)
+        """As furo's toggle does: body[data-theme] now and localStorage "theme" for the
+        next pages ("light", "dark" or "auto")."""
+        self.js("(t) => { localStorage.setItem('theme', t); document.body.dataset.theme = t; }",
+                theme)
+
+    def theme(self) -> str:
+        return self.js("document.body.dataset.theme")
+
+    def background_luminance(self) -> float:
+        return self.js(BACKGROUND_LUMINANCE_JS)
 
     def contrast(self, target):
-        """{ratio, text, fg, bg} for an element; a list of them for a CSS selector."""
-        return self.js(CONTRAST_JS, target)
+        """{ratio, text, fg, bg} for an element (Locator); a list of them for a CSS selector."""
+        if isinstance(target, str):
+            return self.js(CONTRAST_JS, target)
+        return target.evaluate(CONTRAST_JS)
 
-    def network_log(self) -> list[dict]:
-        """Network.requestWillBeSent events since the last call (the log is drained)."""
-        events = []
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            if message.get("method") == "Network.requestWillBeSent":
-                events.append(message["params"])
-        return events
+    def tab(self, shift: bool = False):
+        self.page.keyboard.press("Shift+Tab" if shift else "Tab")
 
-    def reset(self):
-        """A neutral state between tests: blank page, focus and storage cleared."""
-        self.driver.get(self.server.url("index.html"))
-        self.js("localStorage.clear(); sessionStorage.clear();")
-        self.driver.get("about:blank")
-        park = ActionBuilder(self.driver)  # the pointer left over nothing
-        park.pointer_action.move_to_location(0, 0)
-        park.perform()
-        self.network_log()
+    def active(self) -> dict:
+        """A description of the focused element: tag, classes, text, id, href."""
+        return self.js("""() => { const a = document.activeElement;
+            return a ? {tag: a.tagName.toLowerCase(), cls: a.className || '', id: a.id,
+                        text: (a.textContent || '').trim(), href: a.getAttribute('href')}
+                     : null; }""")
+
+    def active_matches(self, selector: str) -> bool:
+        return self.js("(s) => !!(document.activeElement && document.activeElement.matches(s))",
+                       selector)
+
+    def set_size(self, width: int, height: int):
+        self.page.set_viewport_size({"width": width, "height": height})
+
+    def park_pointer(self):
+        self.page.mouse.move(0, 0)
 
 
 @pytest.fixture(scope="session")
@@ -177,27 +272,92 @@ def server(site):
 
 
 @pytest.fixture(scope="session")
-def _driver(tmp_path_factory):
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
-    if missing:
-        pytest.fail(f"browser tests need {' and '.join(missing)}: {INSTALL_HINT}",
-                    pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    # The driver path is given, so Selenium Manager (which would use the network) never runs.
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
+def _playwright(server):
+    # after the site is built: the build must not fork while Playwright's driver and
+    # threads are running (a forked child can deadlock on a lock held by another thread)
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def _chromium(_playwright):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"browser tests need {CHROMIUM}: {INSTALL_HINT}", pytrace=False)
+    browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                          headless=True)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
-def browser(_driver, server):
-    """The shared browser, reset to a blank state for each test."""
-    b = Browser(_driver, server)
-    b.reset()
-    yield b
+def device(request) -> str:
+    """"desktop" (1280x900) unless a test parametrizes it indirectly, e.g. with "phone"."""
+    return getattr(request, "param", "desktop")
+
+
+_RECORDER = pytest.StashKey[tuple]()
+
+
+@pytest.fixture
+def page(_chromium, server, device, request):
+    """A fresh context and page; everything they do is recorded and checked (see the
+    module docstring)."""
+    context = _chromium.new_context(locale="en-US", service_workers="allow",
+                                    **DEVICES[device])
+    context.set_default_timeout(10_000)
+    context.add_init_script(CSP_REPORTER)
+    recorder = Recorder()
+    recorder.attach(context)
+    pg = context.new_page()
+    request.node.stash[_RECORDER] = (recorder, pg, server)
+    yield pg
+    # anything that arrived after the check at the end of the test body
+    late = check_recorded(request.node) if pg and not pg.is_closed() else []
+    context.close()
+    if late:
+        pytest.fail("after the test: " + "\n".join(late), pytrace=False)
+
+
+@pytest.fixture
+def tab(page, server, device, request) -> Tab:
+    return Tab(page, server, request.node.stash[_RECORDER][0], device)
+
+
+def _expected_errors(item) -> re.Pattern | None:
+    marker = item.get_closest_marker("browser_errors_expected")
+    if marker is None:
+        return None
+    if "match" not in marker.kwargs or "reason" not in marker.kwargs:
+        raise pytest.UsageError("browser_errors_expected needs match=<regex> and reason=...")
+    return re.compile(marker.kwargs["match"])
+
+
+def check_recorded(item) -> list[str]:
+    """New problems the context recorded (each reported once)."""
+    recorder, pg, server = item.stash[_RECORDER]
+    try:
+        pg.evaluate("0")  # a round trip, so events already sent are delivered first
+    except Exception:  # the page may be closed or crashed; report what was recorded
+        pass
+    problems = recorder.problems(server.origin, _expected_errors(item))
+    new, recorder.checked = problems[recorder.checked:], len(problems)
+    return new
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After a browser test's body: fail it for requests to other origins, console errors
+    and page errors, or for an expected error that never came."""
+    result = yield
+    if _RECORDER in item.stash:
+        problems = check_recorded(item)
+        expected = _expected_errors(item)
+        if expected is not None:
+            recorder = item.stash[_RECORDER][0]
+            texts = [t for k, t, _ in recorder.console if k == "error"] + recorder.page_errors
+            if not any(expected.search(t) for t in texts):
+                problems.append(f"browser_errors_expected: no error matched {expected.pattern!r}")
+        if problems:
+            pytest.fail("the browser recorded problems:\n" + "\n".join(problems),
+                        pytrace=False)
+    return result

@@ -30,27 +30,27 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_text_contrast_meets_aa(browser, theme):
+def test_text_contrast_meets_aa(tab, theme):
     failures = []
     for page, checks in CHECKS.items():
-        browser.get(page)
-        browser.set_theme(theme)
+        tab.goto(page)
+        tab.set_theme(theme)
         # tooltips are measured as shown
-        browser.js("document.querySelectorAll('.kb-cite-tip')"
-                   ".forEach((t) => t.style.display = 'block')")
+        tab.js("document.querySelectorAll('.kb-cite-tip')"
+               ".forEach((t) => t.style.display = 'block')")
         for what, selector in checks.items():
-            results = browser.contrast(selector)
+            results = tab.contrast(selector)
             assert results, f"{page}: nothing matches {selector} ({what})"
             failures += [f"{page} {what}: {r['text']!r} {r['fg']} on rgb({r['bg']}) "
                          f"= {r['ratio']:.2f}" for r in results if r["ratio"] < AA]
     assert failures == []
 
 
-def test_themes_really_switch(browser):
+def test_themes_really_switch(tab):
     """Guards the test above: setting data-theme changes the page's colors."""
-    browser.get(ARTICLE)
+    tab.goto(ARTICLE)
     colors = {}
     for theme in ("light", "dark"):
-        browser.set_theme(theme)
-        colors[theme] = browser.js("return getComputedStyle(document.body).backgroundColor")
+        tab.set_theme(theme)
+        colors[theme] = tab.js("getComputedStyle(document.body).backgroundColor")
     assert colors["light"] != colors["dark"], colors
