@@ -84,10 +84,10 @@ bibtex_tooltips = True
 html_theme = "furo"
 html_title = "RFC Counseling Knowledge Base"
 html_static_path = ["_static"]
-html_css_files = ["kb.css", "kb-layout.css", "kb-search.css"]
+html_css_files = ["kb.css", "kb-layout.css"]
 # kb.js keeps searches in the browser (query in the URL fragment, never sent to the host)
-# and makes citation tooltips keyboard- and screen-reader-friendly. The search page adds
-# kb-search.js (docs/_templates/kb-search.html).
+# and makes citation tooltips keyboard- and screen-reader-friendly. The search page (its
+# template, kb-search.js and kb-search.css) ships with the extension, in docs/_ext/kb/.
 html_js_files = ["kb.js"]
 html_favicon = "_static/favicon.svg"
 html_copy_source = False

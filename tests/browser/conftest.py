@@ -158,10 +158,12 @@ class Recorder:
     requests: list[str] = field(default_factory=list)
     console: list[tuple[str, str, str]] = field(default_factory=list)  # (type, text, where)
     page_errors: list[str] = field(default_factory=list)
+    blocked_by_csp: list[str] = field(default_factory=list)  # requests never sent
     checked: int = 0  # problems already reported
 
     def attach(self, context):
         context.on("request", lambda request: self.requests.append(request.url))
+        context.on("requestfailed", self._on_failed)
         context.on("console", self._on_console)
         context.on("weberror", lambda error: self.page_errors.append(str(error.error)))
 
@@ -170,14 +172,29 @@ class Recorder:
         self.console.append((message.type, message.text,
                              f"{where.get('url', '')}:{where.get('lineNumber', '')}"))
 
+    def _on_failed(self, request):
+        if request.failure in ("csp", "net::ERR_BLOCKED_BY_CSP"):
+            self.blocked_by_csp.append(request.url)
+
     def outside(self, origin: str) -> list[str]:
-        """Requests to any origin but *origin* (data: and blob: URLs never leave the page)."""
+        """Requests to any origin but *origin* (data: and blob: URLs never leave the page;
+        nor does a request the Content-Security-Policy blocked: Playwright reports it as a
+        request that failed with "csp", and nothing was sent)."""
         def own(url: str) -> bool:
             parts = urlsplit(url)
             if parts.scheme in ("data", "blob"):
                 return True
             return f"{parts.scheme}://{parts.netloc}" == origin
-        return [url for url in self.requests if not own(url)]
+        blocked = list(self.blocked_by_csp)
+        left = []
+        for url in self.requests:
+            if own(url):
+                continue
+            if url in blocked:
+                blocked.remove(url)
+                continue
+            left.append(url)
+        return left
 
     def problems(self, origin: str, expected: re.Pattern | None) -> list[str]:
         found = [f"request to another origin: {url}" for url in self.outside(origin)]

@@ -6,7 +6,7 @@ fetches a few kilobytes of index instead of the whole site's (Sphinx's one
 ``searchindex.js`` grows with every article); it stems English, matches prefixes, gives
 highlighted excerpts and filters, and runs entirely in the reader's browser from the
 static folder, locally and on Read the Docs alike. It has no synonyms and no typo
-tolerance, so ``docs/_static/kb-search.js`` puts a small query layer in front of it:
+tolerance, so ``kb/static/kb-search.js`` puts a small query layer in front of it:
 stop words dropped, lay words expanded from ``docs/_data/search-synonyms.yaml``, and
 misspelt words corrected against the site's own vocabulary, which this module writes
 beside the index (``pagefind/kb-search.json`` and ``pagefind/kb-vocab/<letter>.txt``).
@@ -182,11 +182,14 @@ def vocabulary(env) -> list[str]:
 # -- Writing ----------------------------------------------------------------------------
 
 def _config_inited(app: Sphinx, config) -> None:
-    # The search page's template ships with the extension, so every project using it
-    # (the site, the test projects, the benchmark corpus) gets the same page.
-    here = str(Path(__file__).parent / "templates")
-    if here not in config.templates_path:
-        config.templates_path.append(here)
+    # The search page's template, script and styles ship with the extension, so every
+    # project using it (the site, the test projects, the benchmark corpus) gets the same
+    # page.
+    here = Path(__file__).parent
+    if str(here / "templates") not in config.templates_path:
+        config.templates_path.append(str(here / "templates"))
+    if str(here / "static") not in config.html_static_path:
+        config.html_static_path.append(str(here / "static"))
 
 
 def _builder_inited(app: Sphinx) -> None:
@@ -257,8 +260,9 @@ def search_files(synonyms, stopwords, words) -> dict[str, str]:
     by_key: dict[str, list[str]] = {}
     for word in words:  # most frequent first, kept in that order
         by_key.setdefault(vocabulary_key(word), []).append(word)
-    for key, group in by_key.items():
-        files[f"{VOCAB_DIR}/{key}.txt"] = " ".join(group)
+    # every letter has its file, even empty: the browser never asks for a missing one
+    for key in [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["0", "_"]:
+        files[f"{VOCAB_DIR}/{key}.txt"] = " ".join(by_key.get(key, []))
     return files
 
 

@@ -286,8 +286,8 @@
         return {job: job, results: (found && found.results) || []};
       });
     })).then(function (answers) {
-      // Per page: its best score for each of the reader's words (any of the group's
-      // terms, synonyms weighted down) plus its score for all the words at once.
+      // Per page: its scores for each of the reader's words (the word and its synonyms,
+      // synonyms weighted down) plus its score for all the words at once.
       // Pagefind's scores already weigh rare words above common ones.
       var pages = Object.create(null);
       answers.forEach(function (answer) {
@@ -298,15 +298,22 @@
           var score = (result.score || 0) * answer.job.weight;
           if (g === -1) {
             page.all = score;
-          } else if (!(g in page.groups) || page.groups[g] < score) {
-            page.groups[g] = score;
+          } else {
+            (page.groups[g] = page.groups[g] || []).push(score);
           }
         });
       });
       return Object.keys(pages).map(function (id) {
         var page = pages[id];
         var value = page.all;
-        Object.keys(page.groups).forEach(function (g) { value += page.groups[g]; });
+        Object.keys(page.groups).forEach(function (g) {
+          // the best of the word's alternatives, plus half of the others: a page that
+          // says "death", "grief" and "loss" is more about "died" than one with one of them
+          var scores = page.groups[g];
+          var best = Math.max.apply(null, scores);
+          var rest = scores.reduce(function (a, b) { return a + b; }, 0) - best;
+          value += best + 0.5 * rest;
+        });
         return {result: page.result, score: value};
       }).sort(function (a, b) { return b.score - a.score; });
     });
@@ -418,9 +425,11 @@
       if (mine !== generation) return null;
       var ranked = found.ranked;
       var rankedAt = performance.now();
+      // Words to highlight on the page a reader opens: theirs (or its correction), or
+      // what a phrase of theirs stands for; not every synonym.
       var terms = [];
       found.plan.groups.forEach(function (g) {
-        g.terms.forEach(function (t) { terms = terms.concat(t.text.split(" ")); });
+        terms = terms.concat(g.terms[0].text.split(" "));
       });
       var list = document.createElement("ol");
       list.className = "kb-search-list";
