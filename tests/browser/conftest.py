@@ -1,6 +1,6 @@
 """Real-browser fixtures: the real site (built once, by the ``site`` fixture of
-tests/conftest.py) served on loopback, and one headless Debian Chromium for the session,
-driven by Playwright.
+tests/conftest.py) served on loopback, and one headless Debian Chromium for all the browser
+tests, driven by Playwright.
 
 Chromium comes from Debian (``apt-get install chromium``; .ci/run installs it) and is
 launched by path: ``playwright install`` (which downloads browsers) is never needed. If it is
@@ -275,8 +275,6 @@ class Tab:
     def set_size(self, width: int, height: int):
         self.page.set_viewport_size({"width": width, "height": height})
 
-    def park_pointer(self):
-        self.page.mouse.move(0, 0)
 
 
 @pytest.fixture(scope="session")
@@ -288,15 +286,19 @@ def server(site):
     srv.httpd.server_close()
 
 
-@pytest.fixture(scope="session")
+# One Playwright driver and one Chromium for all the browser tests: started after the site
+# is built and stopped when tests/browser is done ("package" scope), not at the end of the
+# session. Playwright stops its driver by closing the driver's stdin; a process forked
+# while the driver runs (sphinx-sitemap forks a multiprocessing Manager in every in-process
+# build, which lives until the session exits) inherits that pipe, the driver never sees
+# the end of its input, and the session hangs at exit.
+@pytest.fixture(scope="package")
 def _playwright(server):
-    # after the site is built: the build must not fork while Playwright's driver and
-    # threads are running (a forked child can deadlock on a lock held by another thread)
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _chromium(_playwright):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"browser tests need {CHROMIUM}: {INSTALL_HINT}", pytrace=False)
@@ -337,6 +339,7 @@ def page(_chromium, server, device, request):
 
 @pytest.fixture
 def tab(page, server, device, request) -> Tab:
+    """The test's page with the shared helpers (and its recorder)."""
     return Tab(page, server, request.node.stash[_RECORDER][0], device)
 
 
@@ -365,7 +368,14 @@ def check_recorded(item) -> list[str]:
 def pytest_runtest_call(item):
     """After a browser test's body: fail it for requests to other origins, console errors
     and page errors, or for an expected error that never came."""
-    result = yield
+    try:
+        result = yield
+    except BaseException:
+        if _RECORDER in item.stash:  # shown with the failure, not hidden behind it
+            problems = check_recorded(item)
+            if problems:
+                item.add_report_section("call", "browser problems", "\n".join(problems))
+        raise
     if _RECORDER in item.stash:
         problems = check_recorded(item)
         expected = _expected_errors(item)
