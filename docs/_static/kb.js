@@ -9,7 +9,11 @@
       this file gives them to Sphinx's highlighter ("sphinx_highlight_terms"), which
       uses and removes them.
    2. Citation tooltips (WCAG 2.2 SC 1.4.13): each tip is the link's accessible
-      description (aria-describedby); Escape hides tips until focus or hover moves. */
+      description (aria-describedby); Escape hides tips until focus or hover moves.
+   3. furo's drawer buttons (the menu and the page contents, on narrow screens) are
+      <label>s for hidden checkboxes, which a keyboard cannot reach (WCAG 2.2 SC 2.1.1).
+      They become buttons: focusable, Enter or Space opens the drawer and moves focus into
+      it, Escape closes it and returns focus, and aria-expanded tells its state. */
 (function () {
   "use strict";
 
@@ -147,4 +151,48 @@
     if (shift) tip.style.left = Math.round(shift) + "px";
   }
   onReady(setUpTips);
+
+  /* -- 3. Drawer buttons from the keyboard --------------------------------------------- */
+
+  var DRAWERS = {__navigation: ".sidebar-drawer", __toc: ".toc-drawer"};
+
+  function setUpDrawerButtons() {
+    var labels = document.querySelectorAll("label.nav-overlay-icon, label.toc-overlay-icon");
+    Array.prototype.forEach.call(labels, function (label) {
+      var id = label.getAttribute("for");
+      var box = document.getElementById(id);
+      var drawer = DRAWERS[id] && document.querySelector(DRAWERS[id]);
+      if (!box || !drawer) return;
+      label.setAttribute("role", "button");
+      label.setAttribute("tabindex", "0");
+      if (!label.hasAttribute("aria-label")) {
+        label.setAttribute("aria-label", id === "__toc" ? "Contents of this page" : "Menu");
+      }
+      function sync() { label.setAttribute("aria-expanded", box.checked ? "true" : "false"); }
+      sync();
+      box.addEventListener("change", sync);
+      label.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        box.checked = !box.checked;
+        sync();
+        if (box.checked) {
+          var first = drawer.querySelector("a[href], input, button");
+          if (first) first.focus();
+        }
+      });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" && event.key !== "Esc") return;
+      Object.keys(DRAWERS).forEach(function (id) {
+        var box = document.getElementById(id);
+        if (!box || !box.checked) return;
+        box.checked = false;
+        box.dispatchEvent(new Event("change"));
+        var button = document.querySelector('label[role="button"][for="' + id + '"]');
+        if (button && button.offsetParent !== null) button.focus();
+      });
+    });
+  }
+  onReady(setUpDrawerButtons);
 })();

@@ -51,15 +51,8 @@ def report(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-_SEARCH_PENDING = pytest.mark.xfail(
-    raises=SearchResultsMissing, strict=True,
-    reason="the new in-browser search (#kb-search-results) is not in this branch yet; "
-           "remove this mark when it lands (strict: the test then fails until it is removed)")
-
-
 @pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=_SEARCH_PENDING) if k == "search"
-                                  else k for k in PAGES])
+@pytest.mark.parametrize("kind", list(PAGES))
 def test_axe_finds_no_wcag_violations(tab, kind, theme):
     page = PAGES[kind]
     # the theme a reader chose with furo's toggle: localStorage "theme", read before paint

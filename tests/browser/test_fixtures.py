@@ -11,14 +11,22 @@ pytestmark = pytest.mark.browser
 
 
 def test_requests_of_workers_are_recorded(tab, server):
-    tab.goto("index.html")
-    tab.js("""async () => {
-        const code = "fetch(" + JSON.stringify(location.origin + "/robots.txt?from-worker") +
-                     ").then(() => postMessage('ok'));";
-        const url = URL.createObjectURL(new Blob([code], {type: "text/javascript"}));
-        const worker = new Worker(url);
-        await new Promise((resolve) => { worker.onmessage = resolve; });
-    }""")
+    # a same-origin worker script (the pages' policy allows workers from the site only)
+    worker = server.root / "kb-test-worker.js"
+    worker.write_text("fetch(self.location.origin + '/robots.txt?from-worker')"
+                      ".then(() => postMessage('ok'));")
+    try:
+        tab.goto("index.html")
+        tab.js("""async () => {
+            const worker = new Worker('kb-test-worker.js');
+            await Promise.race([
+                new Promise((resolve) => { worker.onmessage = resolve; }),
+                new Promise((_, reject) => setTimeout(
+                    () => reject(new Error('the worker never answered')), 5000)),
+            ]);
+        }""")
+    finally:
+        worker.unlink()
     assert server.url("robots.txt?from-worker") in tab.requests
     assert any(target == "/robots.txt?from-worker" for target, _ in server.requests)
 

@@ -190,3 +190,34 @@ def test_phone_every_page_in_the_drawer_is_reachable_through_it(tab, server):
         tab.page.wait_for_load_state()
         assert h1(tab) == text, path
         assert_drawer_closed(tab)  # a new page starts with the drawer closed
+
+
+@pytest.mark.parametrize("device", ["phone"], indirect=True)
+def test_phone_drawer_opens_and_closes_from_the_keyboard(tab):
+    """furo's menu button is a <label>; kb.js makes it a real button (WCAG 2.2 SC 2.1.1)."""
+    tab.goto("articles/anxiety.html")
+    menu = "header.mobile-header label.nav-overlay-icon"
+    # reachable with Tab from the top of the page
+    for _ in range(30):
+        tab.tab()
+        if tab.active_matches(menu):
+            break
+    assert tab.active_matches(menu), "Tab never reaches the menu button"
+    assert tab.js(f"() => document.querySelector('{menu}').getAttribute('aria-expanded')") \
+        == "false"
+    assert tab.locator(menu).get_attribute("aria-label") == "Menu"
+    tab.keyboard.press("Enter")
+    tab.page.wait_for_function("""() => document.querySelector('.sidebar-drawer')
+                                         .getBoundingClientRect().left === 0""", timeout=3000)
+    # focus moved into the open drawer, and the button says it is open
+    assert tab.active_matches(".sidebar-drawer a")
+    assert tab.locator(menu).get_attribute("aria-expanded") == "true"
+    tab.tab()
+    assert tab.active_matches(".sidebar-drawer a, .sidebar-drawer input")
+    tab.keyboard.press("Escape")
+    assert_drawer_closed(tab)
+    assert tab.active_matches(menu)
+    assert tab.locator(menu).get_attribute("aria-expanded") == "false"
+    # Space works too
+    tab.keyboard.press(" ")
+    tab.page.wait_for_function("""() => document.getElementById('__navigation').checked""")
