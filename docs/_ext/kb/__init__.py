@@ -13,11 +13,13 @@ from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
 from .structured import setup_structured
+from .upstream import setup_upstream
 
 __version__ = "0.1.0"
 
 
 def setup(app: Sphinx) -> dict:
+    setup_upstream(app)
     setup_identity(app)
     setup_frontmatter(app)
     setup_citations(app)
@@ -28,7 +30,7 @@ def setup(app: Sphinx) -> dict:
     setup_guards(app)
     return {
         "version": __version__,
-        "env_version": 1,
+        "env_version": 2,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }
