@@ -739,6 +739,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", choices=("real", "minimal"), default="real",
                         help="home page of the kb corpus: the real docs/index.md (default) "
                              "or a minimal one with only its toctree")
+    parser.add_argument("--sphinx-search", choices=("on", "off"), default="on",
+                        help="Sphinx's own search index (searchindex.js) in the kb build: "
+                             "on (the site as it is; default) or off (app.builder.search = "
+                             "False, as when the site's search does not use it)")
     parser.add_argument("--query", default="lorem", help="the first search query")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the kb builds N times; report the best time and the "
@@ -759,7 +763,8 @@ def main(argv: list[str] | None = None) -> int:
         root = args.corpus_dir / f"n{size:04d}"
         t0 = time.perf_counter()
         manifest = make_corpus(root, size, args.entries, args.cites, args.words, args.seed,
-                               args.home, source=skeleton)
+                               args.home, source=skeleton,
+                               sphinx_search=args.sphinx_search == "on")
         skeletons.add(manifest["params"]["skeleton"])
         print(f"corpus {root}: {size} articles, {args.entries} entries, "
               f"{len(manifest['cited_keys'])} cited ({time.perf_counter() - t0:.1f} s)",
@@ -817,6 +822,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {"sizes": sizes, "stacks": args.stacks, "entries": args.entries,
                        "cites_per_article": args.cites, "words": args.words,
                        "seed": args.seed, "repeat": args.repeat, "home": args.home,
+                       "sphinx_search": args.sphinx_search,
                        "stock_cap_s": args.stock_cap,
                        "incremental_jobs": args.incremental_jobs, "query": args.query,
                        "skeleton": sorted(skeletons),

@@ -7,6 +7,9 @@ the repository::
     dest/docs/conf.py, _ext/...  the real site skeleton: everything in docs/ but articles/
     dest/docs/articles/bench-XXXX.md
 
+``sphinx_search=False`` adds a two-line extension that sets ``app.builder.search =
+False`` (no searchindex.js), to measure what Sphinx's own search index costs.
+
 The real articles are not copied: they link to each other and cite the real
 references.bib. Skeleton pages that link to real articles (crisis.md, about/index.md, and
 the home page if it lists articles) get those links turned into plain text, so the corpus
@@ -243,9 +246,22 @@ def skeleton_fingerprint(source: Path = DOCS) -> str:
     return digest.hexdigest()
 
 
+NO_SPHINX_SEARCH = '''"""Benchmark only: no searchindex.js (what the site's own search needs)."""
+
+
+def _off(app):
+    app.builder.search = False
+
+
+def setup(app):
+    app.connect("builder-inited", _off)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+'''
+
+
 def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
                 cites_per_article: int = 5, words: int = 1200, seed: int = 0,
-                home: str = "real", source: Path = DOCS) -> dict:
+                home: str = "real", source: Path = DOCS, sphinx_search: bool = True) -> dict:
     """Write (or reuse) the corpus in *dest*; return its manifest.
 
     The skeleton is read from *source* (default: the repository's docs/). The manifest
@@ -267,6 +283,7 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
         "words": words,
         "seed": seed,
         "home": home,
+        "sphinx_search": sphinx_search,
         "skeleton": skeleton_fingerprint(source),
     }
     manifest_path = dest / "corpus.json"
@@ -295,6 +312,11 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
             unlinked.append(page.relative_to(docs).as_posix())
     if home == "minimal":
         (docs / "index.md").write_text(_home_page(source), encoding="utf-8")
+    if not sphinx_search:
+        (docs / "_ext" / "bench_nosearch.py").write_text(NO_SPHINX_SEARCH, encoding="utf-8")
+        with open(docs / "conf.py", "a", encoding="utf-8") as conf:
+            conf.write('\n# Benchmark: Sphinx\'s search index off (bench.py --sphinx-search off)\n'
+                       'extensions.append("bench_nosearch")\n')
 
     # references.bib
     keys, bib = [], ["% Synthetic entries for the build benchmark (benchmarks/corpus.py).\n"]

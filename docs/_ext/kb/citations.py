@@ -81,6 +81,7 @@ class KBBibtexDomain(BibtexDomain):
         "kb_bib_stamp": None,  # (style, (bib path, mtime)...) the cache belongs to
         "kb_order": {},  # key -> position in the APA-sorted list
         "kb_texts": {},  # key -> its formatted reference as text, to see what changed
+        "kb_sort_keys": {},  # key -> APA sort key, cached while the .bib is unchanged
     }
 
     def clear_doc(self, docname: str) -> None:
@@ -114,7 +115,7 @@ class KBBibtexDomain(BibtexDomain):
             # otherwise both are reused, so a rebuild does not pay for the whole .bib
             for key, suffix in apa.year_suffixes(entries.values()).items():
                 entries[key].fields["yearsuffix"] = suffix
-            self.data.update(kb_bib_stamp=stamp, kb_formatted={})
+            self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         for key in cited_by:
@@ -124,7 +125,18 @@ class KBBibtexDomain(BibtexDomain):
                 except Exception as exc:  # FieldIsMissing and friends: kb.guards reports
                     logger.debug("could not format %s: %s", key, exc)
         cited = [entries[key] for key in cited_by]
-        order = {entry.key: i for i, entry in enumerate(style.sort(cited))}
+        sorting_key = getattr(getattr(style.sort, "__self__", None), "sorting_key", None)
+        if sorting_key is not None:
+            # pybtex sorts with sorted(entries, key=sorting_key); the keys (plain text
+            # after LaTeX decoding, slow) are kept while the .bib is unchanged
+            sort_keys = self.data.setdefault("kb_sort_keys", {})
+            for entry in cited:
+                if entry.key not in sort_keys:
+                    sort_keys[entry.key] = sorting_key(entry)
+            cited = sorted(cited, key=lambda entry: sort_keys[entry.key])
+        else:
+            cited = style.sort(cited)
+        order = {entry.key: i for i, entry in enumerate(cited)}
         old_index = self.data["kb_cited_by"]
         self.data.update(kb_cited_by={k: list(v) for k, v in cited_by.items()},
                          kb_doc_keys={k: list(v) for k, v in doc_keys.items()},
