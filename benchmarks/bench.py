@@ -39,9 +39,10 @@ larger one (it would take at least as long): both are recorded as such.
 
 The table shows each figure of both stacks side by side with the ratio stock / kb, and
 the issue's goals with the measured value; ``benchmarks/results.json`` keeps every value.
-With ``--repeat N`` the kb cycle runs N times and the table shows the best time (the run
-least disturbed by other work on the machine); the JSON also keeps the median and every
-value. The run fails if a kb build warns or fails, or a page lacks its reference list.
+With ``--repeat N`` the kb incremental builds run N times (``--repeat-clean M``: the clean
+builds M times) and the table shows the best time (the run least disturbed by other work
+on the machine) with the load average before that run; the JSON also keeps the median
+and every value. The run fails if a kb build warns or fails, or a page lacks its reference list.
 
     make bench                                  # sizes 100,500,2000, both stacks
     make bench BENCH_ARGS="--quick"             # 100 articles only
@@ -455,14 +456,28 @@ def print_line(stack: str, size: int, phase: str, r: dict) -> None:
         print("    " + r["stderr"].strip()[:2000].replace("\n", "\n    "))
 
 
-def run_stack(project: Project, size: int, repeat: int, cap_s: float | None,
-              inc_jobs: str, capped_before: dict, query: str, search_kind: str) -> dict:
-    """Every build of one stack at one size; returns its entry of results.json."""
+def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
+              cap_s: float | None, inc_jobs: str, capped_before: dict, query: str,
+              search_kind: str) -> dict:
+    """Every build of one stack at one size; returns its entry of results.json. The
+    clean builds run *repeat_clean* times, the incremental sequence *repeat* times: a
+    repeat after the first puts the edited files back and rebuilds (not measured), so
+    every sequence starts from the same state."""
     cycles: dict[str, list[dict]] = {p: [] for p in PHASES}
     builddirs = {"clean -j 1": ("j1", "1"), "clean -j auto": ("jauto", "auto")}
     extra = {}
-    for cycle in range(repeat):
-        for phase in PHASES:
+    for cycle in range(max(repeat, repeat_clean)):
+        phases = [p for p in CLEAN if cycle < repeat_clean]
+        if cycle < repeat:
+            phases += INCREMENTAL
+        if cycle and "clean -j auto" not in phases and INCREMENTAL[0] in phases:
+            if project._pristine:  # back to the sources of the clean build
+                project.restore()
+                folder = project.root / "_build" / "jauto"
+                run_measured(sphinx_command(project.stack, project.docs, folder / "html",
+                                            folder / "doctrees", inc_jobs),
+                             project.root, cap_s)
+        for phase in phases:
             if phase in CLEAN:
                 folder, jobs = builddirs[phase]
             else:
@@ -745,8 +760,10 @@ def main(argv: list[str] | None = None) -> int:
                              "False, as when the site's search does not use it)")
     parser.add_argument("--query", default="lorem", help="the first search query")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="run the kb builds N times; report the best time and the "
-                             "largest memory (default 1; the stock stack runs once)")
+                        help="run the kb incremental builds N times; report the best time "
+                             "and the largest memory (default 1; the stock stack runs once)")
+    parser.add_argument("--repeat-clean", type=int, default=1,
+                        help="run the kb clean builds N times (default 1)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile a clean -j 1 kb build of the largest size")
     parser.add_argument("--corpus-dir", type=Path, default=HERE / "_corpus")
@@ -773,11 +790,12 @@ def main(argv: list[str] | None = None) -> int:
             if stack == "kb":
                 project = Project("kb", root, manifest, args.seed)
                 last_project = project
-                entry = run_stack(project, size, max(1, args.repeat), None,
-                                  args.incremental_jobs, {}, args.query, "pagefind")
+                entry = run_stack(project, size, max(1, args.repeat),
+                                  max(1, args.repeat_clean), None, args.incremental_jobs, {},
+                                  args.query, "pagefind")
             else:
                 project = Project("stock", make_stock(root), manifest, args.seed)
-                entry = run_stack(project, size, 1, args.stock_cap, args.incremental_jobs,
+                entry = run_stack(project, size, 1, 1, args.stock_cap, args.incremental_jobs,
                                   capped_before, args.query, "sphinx")
                 for phase, m in entry["phases"].items():
                     if m.get("capped"):
@@ -821,7 +839,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "parameters": {"sizes": sizes, "stacks": args.stacks, "entries": args.entries,
                        "cites_per_article": args.cites, "words": args.words,
-                       "seed": args.seed, "repeat": args.repeat, "home": args.home,
+                       "seed": args.seed, "repeat": args.repeat,
+                       "repeat_clean": args.repeat_clean, "home": args.home,
                        "sphinx_search": args.sphinx_search,
                        "stock_cap_s": args.stock_cap,
                        "incremental_jobs": args.incremental_jobs, "query": args.query,

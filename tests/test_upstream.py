@@ -65,3 +65,59 @@ def test_the_pinned_version_gets_it():
     assert upstream._pybtex_version() in upstream.PYBTEX_VERSIONS
     assert upstream.patch_pybtex_plugin_lookup()
     assert getattr(pybtex.plugin.entry_points, "kb_memoised", False)
+
+
+class FakeBuilder:
+    """Records which of Sphinx's read/write paths ran."""
+
+    def __init__(self):
+        self.calls = []
+
+    def _read_parallel(self, docnames, nproc):
+        self.calls.append(("read parallel", len(docnames), nproc))
+
+    def _read_serial(self, docnames):
+        self.calls.append(("read serial", len(docnames)))
+
+    def _write_parallel(self, docnames, nproc):
+        self.calls.append(("write parallel", len(docnames), nproc))
+
+    def _write_serial(self, docnames):
+        self.calls.append(("write serial", len(docnames)))
+
+
+def test_small_parallel_builds_run_serially_on_sphinx_9_0():
+    import sphinx
+
+    assert sphinx.version_info[:2] in upstream.SPHINX_VERSIONS  # the pinned Sphinx
+    builder = FakeBuilder()
+    assert upstream.patch_small_parallel_builds(builder)
+    few, many = ["a"] * (upstream.MIN_PARALLEL_PAGES - 1), ["a"] * upstream.MIN_PARALLEL_PAGES
+    builder._read_parallel(few, nproc=2)
+    builder._read_parallel(many, nproc=2)
+    builder._write_parallel(few, nproc=1)
+    builder._write_parallel(many, nproc=1)
+    assert builder.calls == [("read serial", len(few)), ("read parallel", len(many), 2),
+                             ("write serial", len(few)), ("write parallel", len(many), 1)]
+
+
+def test_other_sphinx_versions_keep_their_parallel_code():
+    builder = FakeBuilder()
+    assert not upstream.patch_small_parallel_builds(builder, version_info=(9, 1, 0))
+    builder._read_parallel(["a"], nproc=2)
+    assert builder.calls == [("read parallel", 1, 2)]
+    # a builder without the private methods is left alone too
+    assert not upstream.patch_small_parallel_builds(object())
+
+
+def test_sitemap_override_only_for_the_known_sphinx_sitemap(monkeypatch):
+    from kb import sitemap
+
+    assert sitemap._sitemap_module() is not None  # the pinned 2.9.0
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "2.10.0")
+    assert sitemap._sitemap_module() is None
+
+    class App:
+        extensions = {"sphinx_sitemap": None}
+
+    assert sitemap.setup_sitemap(App()) is False  # nothing disconnected or connected

@@ -12,6 +12,7 @@ from .frontmatter import setup_frontmatter
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
+from .sitemap import setup_sitemap
 from .structured import setup_structured
 from .upstream import setup_upstream
 
@@ -28,6 +29,7 @@ def setup(app: Sphinx) -> dict:
     setup_listings(app)
     setup_structured(app)
     setup_guards(app)
+    setup_sitemap(app)
     return {
         "version": __version__,
         "env_version": 2,
