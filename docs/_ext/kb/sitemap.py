@@ -40,8 +40,11 @@ def _sitemap_module():
 
 
 def _builder_inited(app: Sphinx) -> None:
+    # What sphinx-sitemap's record_builder_type sets, without the Manager process. It
+    # reads the queue as env.app.sitemap_links: env.app is this app (not read here, as
+    # that attribute is deprecated).
     app.builder.env.is_directory_builder = type(app.builder).__name__ == "DirectoryHTMLBuilder"
-    app.builder.env.app.sitemap_links = queue.Queue()
+    app.sitemap_links = queue.Queue()
     app.kb_generated_pages = set()
 
 
@@ -54,7 +57,7 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
 
 
 def _all_pages(app: Sphinx, exc) -> None:
-    if exc is not None or not hasattr(app.builder.env.app, "sitemap_links"):
+    if exc is not None or not hasattr(app, "sitemap_links"):
         return
     module = _sitemap_module()
     pages = set(app.env.found_docs) | getattr(app, "kb_generated_pages", set())
