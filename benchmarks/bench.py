@@ -734,6 +734,53 @@ def parse_stacks(text: str) -> list[str]:
     return [s for s in STACKS if s in values]
 
 
+def markdown(report: dict) -> str:
+    """The figures of a results.json as Markdown tables (for the READMEs)."""
+    results = report["results"]
+    by = {(r["stack"], r["size"]): r for r in results}
+    lines = ["| articles | build | kb s | kb CPU s | load | re-read | HTML written (articles) "
+             "| stock s | load | stock / kb |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in sorted({r["size"] for r in results}):
+        kb, stock = by.get(("kb", size)), by.get(("stock", size))
+        for phase in PHASES:
+            k = kb["phases"][phase] if kb else {}
+            s = stock["phases"][phase] if stock else {}
+
+            def val(m, name, fmt):
+                v = m.get(name) if m and not m.get("skipped") else None
+                return "-" if v is None else fmt.format(v)
+
+            written = ("-" if not k or k.get("skipped") else
+                       f"{k['written']} ({k['written_articles']})")
+            lines.append(
+                f"| {size:,} | {phase} | {fmt_time(k)} | {val(k, 'cpu_s', '{:.1f}')} | "
+                f"{val(k, 'loadavg_1min_before', '{:.2f}')} | {val(k, 'reread', '{}')} | "
+                f"{written} | {fmt_time(s) if s else '-'} | "
+                f"{val(s, 'loadavg_1min_before', '{:.2f}')} | {ratio(k, s)['text']} |")
+    lines += ["", "| articles | stack | output MiB | peak memory MiB (tree PSS) | search: first "
+              "query KiB | page + query KiB |", "|---:|---|---:|---:|---:|---:|"]
+    for (stack, size), entry in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        search = entry.get("search", {})
+        if search.get("status") == "ok":
+            first = f"{search['search_bytes'] / 1024:.0f}"
+            total = f"{search['total_bytes'] / 1024:.0f}"
+        else:
+            first, total = search.get("status", "-"), "-"
+        out = entry.get("output_bytes")
+        mem = peak_memory(entry)
+        out_text = "-" if out is None else f"{out / 2**20:.1f}"
+        mem_text = "-" if mem is None else f"{mem:.0f}"
+        lines.append(f"| {size:,} | {stack} | {out_text} | {mem_text} | {first} | {total} |")
+    if report.get("goals"):
+        lines += ["", "| goal (kb) | target | measured | met |", "|---|---|---|---|"]
+        for g in report["goals"]:
+            value = "-" if g["value"] is None else f"{g['value']} {g['unit']}".strip()
+            detail = f" ({g['detail']})" if g["detail"] else ""
+            lines.append(f"| {g['goal']} | {g['target']} | {value}{detail} | "
+                         f"{'yes' if g['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Measure build time, memory and search size of the knowledge base on "
@@ -766,9 +813,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the kb clean builds N times (default 1)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile a clean -j 1 kb build of the largest size")
+    parser.add_argument("--markdown", type=Path, metavar="RESULTS_JSON",
+                        help="print the figures of an existing results.json as Markdown "
+                             "tables and exit (no build)")
     parser.add_argument("--corpus-dir", type=Path, default=HERE / "_corpus")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
+        return 0
     sizes = [100] if args.quick else args.sizes
 
     # One copy of docs/ for every size, so an edit made meanwhile cannot mix versions.
