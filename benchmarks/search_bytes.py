@@ -185,7 +185,7 @@ def _second_query(page, query: str, kind: str, timeout_s: float):
     value = page.evaluate("() => window.kbSearchTimings[window.kbSearchTimings.length - 1]")
     if isinstance(value, dict):
         value = next((value[k] for k in ("ms", "duration", "time") if k in value), value)
-    return round(value, 1) if isinstance(value, (int, float)) else value
+    return round(float(value), 1) if isinstance(value, (int, float)) else value
 
 
 def main(argv: list[str] | None = None) -> int:
