@@ -1,33 +1,52 @@
-"""Build-time and memory benchmark of the knowledge base on generated corpora.
+"""Build-time, memory and search-size benchmark of the knowledge base, with the stock
+stack measured in the same run as the baseline.
 
-For each corpus size and each ``-j`` value, three Sphinx builds run in their own child
-process, with the flags of ``make html`` (``-b html -n -W --keep-going``, plus ``-q``):
+For each corpus size (default 100, 500 and 2,000 articles; ``--quick``: 100) and each
+stack, the same generated articles and references.bib are built:
 
-* clean      - no output and no saved environment;
-* no-change  - the same command again, nothing edited;
-* one-touch  - after touching (mtime only) one article in the middle of the corpus.
+* ``kb``: the site (docs/ skeleton, the kb extension), flags of ``make html``
+  (``-b html -n -W --keep-going``);
+* ``stock``: plain Sphinx + myst-parser + sphinxcontrib-bibtex + furo, a flat toctree
+  of every article and one ``{bibliography}`` per article filtered to the page's
+  citations (``corpus.make_stock``); no ``-W``, since stock sphinxcontrib-bibtex warns
+  about every work cited on two pages; its warnings are counted.
 
-Each build records wall time, CPU time (user + sys of the child and its workers), peak
-RSS (``ru_maxrss`` from ``os.wait4`` on that child: the largest resident set of the child
-or of any worker it waited for, not their sum), the peak summed PSS of the whole process
-tree (sampled from /proc every 0.2 s: Sphinx, its ``-j`` workers and sphinx-sitemap's
-multiprocessing manager), the 1-minute load average before it started, and how many pages
-were re-read (doctrees written) and re-written (HTML files written). With ``--repeat N``
-the table shows the best time of N (the run least disturbed by other work on the
-machine); results.json also keeps the median and every value. It fails the run if a build
-exits non-zero or writes anything to stderr (with ``-q`` only warnings and errors go
-there), or if the first article, the touched article or the bibliography page lacks its
-reference list.
+Builds, in order, each in its own child process with ``-q``:
 
-Results: a table on stdout and ``benchmarks/results.json``. For consecutive sizes the
-growth ratio of each time is compared with the size ratio (linear); above 1.5x the size
-ratio it is flagged "superlinear", and the clean build of the largest size is profiled
-(``--profile`` forces this).
+=================  ==========================================================================
+clean -j 1         output and saved environment deleted, ``-j 1``
+clean -j auto      output and saved environment deleted (another folder), ``-j auto``
+no-change          the same command again                         } on the ``-j auto``
+edit-article       one article's text changed                      } folder, with
+add-bib-entry      a new entry appended to references.bib, cited    } ``--incremental-jobs``
+                   by no article                                   } (default auto)
+cite-new-entry     another new entry, cited by one article
+change-topics      one article's topics changed
+=================  ==========================================================================
 
-    .venv/bin/python benchmarks/bench.py                  # sizes 100,500, -j 1
-    .venv/bin/python benchmarks/bench.py --jobs 1,2
-    .venv/bin/python benchmarks/bench.py --quick          # sizes 20,100
-    make bench BENCH_ARGS="--jobs 1,2 --repeat 3"
+Each build records wall and CPU time, peak RSS (largest process) and peak tree PSS (sum
+over Sphinx and its child processes, sampled every 0.2 s), the 1-minute load average
+before it, pages re-read (doctrees written) and re-written (HTML written; article pages
+separately, with their names when few). After the clean ``-j auto`` build: the output
+size (bytes of the built folder) and the bytes of a first search (``search_bytes.py``,
+headless Chromium; "n/a (no pagefind bundle)" until the site has one; the stock stack's
+built-in search is measured the same way).
+
+Stock builds have a time cap (``--stock-cap``, default 600 s): a build that reaches it is
+killed and recorded as "> cap", a lower bound, never as a time. The incremental builds
+after a capped clean build are not run, and a build capped at one size is not run at a
+larger one (it would take at least as long): both are recorded as such.
+
+The table shows each figure of both stacks side by side with the ratio stock / kb, and
+the issue's goals with the measured value; ``benchmarks/results.json`` keeps every value.
+With ``--repeat N`` the kb incremental builds run N times (``--repeat-clean M``: the clean
+builds M times) and the table shows the best time (the run least disturbed by other work
+on the machine) with the load average before that run; the JSON also keeps the median
+and every value. The run fails if a kb build warns or fails, or a page lacks its reference list.
+
+    make bench                                  # sizes 100,500,2000, both stacks
+    make bench BENCH_ARGS="--quick"             # 100 articles only
+    .venv/bin/python benchmarks/bench.py --help
 """
 
 from __future__ import annotations
@@ -35,10 +54,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import pstats
+import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -49,18 +71,32 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import make_corpus, snapshot_skeleton  # noqa: E402
+import corpus as corpus_mod  # noqa: E402
+import search_bytes  # noqa: E402
+from corpus import make_corpus, make_stock, snapshot_skeleton  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SUPERLINEAR_FACTOR = 1.5
-PHASES = ("clean", "no-change", "one-touch")
-PACKAGES = ("sphinx", "docutils", "myst-parser", "sphinxcontrib-bibtex", "pybtex", "furo")
+CLEAN = ("clean -j 1", "clean -j auto")
+INCREMENTAL = ("no-change", "edit-article", "add-bib-entry", "cite-new-entry",
+               "change-topics")
+PHASES = CLEAN + INCREMENTAL
+STACKS = ("kb", "stock")
+PACKAGES = ("sphinx", "docutils", "myst-parser", "sphinxcontrib-bibtex", "pybtex", "furo",
+            "sphinx-sitemap", "sphinxext-opengraph", "playwright")
+#: The issue's goals (N = 500 unless stated).
+GOAL_SIZE, GOAL_BIG = 500, 2000
+GOAL_FULL_S, GOAL_NO_CHANGE_S, GOAL_EDIT_S = 30.0, 3.0, 3.0
+GOAL_GROWTH, GOAL_MEMORY_MIB = 4.4, 1024.0
+#: Extra works appended to references.bib by the add-bib-entry / cite-new-entry builds.
+EXTRA_ENTRY_UNCITED, EXTRA_ENTRY_CITED = 9000, 9001
 
 
-def sphinx_command(srcdir: Path, outdir: Path, doctrees: Path, jobs: int) -> list[str]:
-    return [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-n", "-W", "--keep-going",
-            "-j", str(jobs), "-d", str(doctrees), str(srcdir), str(outdir)]
+def sphinx_command(stack: str, srcdir: Path, outdir: Path, doctrees: Path,
+                   jobs: str) -> list[str]:
+    flags = ["-n", "-W", "--keep-going"] if stack == "kb" else ["--keep-going"]
+    return [sys.executable, "-m", "sphinx", "-b", "html", "-q", *flags, "-j", str(jobs),
+            "-d", str(doctrees), str(srcdir), str(outdir)]
 
 
 def child_env() -> dict:
@@ -126,23 +162,43 @@ class TreeMemorySampler(threading.Thread):
         self.join()
 
 
-def run_measured(cmd: list[str], cwd: Path) -> dict:
-    """Run *cmd*; return wall and CPU seconds, peak memory (MiB), exit code and output."""
+def run_measured(cmd: list[str], cwd: Path, cap_s: float | None = None) -> dict:
+    """Run *cmd*; wall and CPU seconds, peak memory (MiB), exit code and output. With
+    *cap_s*, a run still going after that many seconds is killed (with its workers) and
+    returned with ``capped`` set."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=child_env())
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=child_env(),
+                                start_new_session=True)
         sampler = TreeMemorySampler(proc.pid)
         sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        capped = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if cap_s is not None and time.perf_counter() - start > cap_s:
+                capped = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
         wall = time.perf_counter() - start
         sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4
+        if capped:  # workers of a killed build: make sure none is left
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
     return {
-        "wall_s": round(wall, 3),
+        "wall_s": None if capped else round(wall, 3),
+        "capped": capped,
+        "cap_s": cap_s,
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
@@ -155,11 +211,16 @@ def run_measured(cmd: list[str], cwd: Path) -> dict:
     }
 
 
-def files_written_since(root: Path, suffix: str, since_ns: int) -> int:
+def written_since(root: Path, suffix: str, since_ns: int) -> list[str]:
+    """Files under *root* (not _static) with *suffix* modified since *since_ns*."""
     if not root.exists():
-        return 0
-    return sum(1 for p in root.rglob(f"*{suffix}")
-               if "_static" not in p.parts and p.stat().st_mtime_ns >= since_ns)
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob(f"*{suffix}")
+                  if "_static" not in p.parts and p.stat().st_mtime_ns >= since_ns)
+
+
+def folder_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
 def ref_id(key: str) -> str:
@@ -167,10 +228,12 @@ def ref_id(key: str) -> str:
     return make_id("ref-" + key)
 
 
-def check_output(outdir: Path, manifest: dict, docnames: list[str]) -> list[str]:
-    """Problems with the built HTML: reference lists and citation links."""
+def check_kb_output(outdir: Path, cited: dict[str, list[str]], bib_keys: set[str]
+                    ) -> list[str]:
+    """Problems with the built HTML: reference lists and citation links of the pages in
+    *cited* (docname -> keys), and the bibliography page lists exactly *bib_keys*."""
     problems = []
-    for docname in docnames:
+    for docname, keys in sorted(cited.items()):
         page = outdir / f"{docname}.html"
         if not page.exists():
             problems.append(f"{page.name} was not written")
@@ -178,7 +241,7 @@ def check_output(outdir: Path, manifest: dict, docnames: list[str]) -> list[str]
         html = page.read_text(encoding="utf-8")
         if "kb-reflist" not in html:
             problems.append(f"{page.name} has no reference list")
-        for key in manifest["articles"][docname]:
+        for key in keys:
             if f'id="{ref_id(key)}"' not in html:
                 problems.append(f"{page.name}: {key} is missing from its reference list")
             if f'href="#{ref_id(key)}"' not in html:
@@ -186,40 +249,169 @@ def check_output(outdir: Path, manifest: dict, docnames: list[str]) -> list[str]
         if "{cite" in html or "cite:p" in html:
             problems.append(f"{page.name}: an unresolved citation mark")
     bib = outdir / "bibliography.html"
-    expected = len(manifest["cited_keys"])
     found = bib.read_text(encoding="utf-8").count('class="kb-ref"') if bib.exists() else 0
-    if found != expected:
-        problems.append(f"bibliography.html lists {found} works, expected {expected}")
+    if found != len(bib_keys):
+        problems.append(f"bibliography.html lists {found} works, expected {len(bib_keys)}")
     return problems
 
 
-def build(corpus: Path, builddir: Path, jobs: int, manifest: dict, touched: str,
-          phase: str) -> dict:
+def check_stock_output(outdir: Path, cited: dict[str, list[str]]) -> list[str]:
+    problems = []
+    for docname, keys in sorted(cited.items()):
+        page = outdir / f"{docname}.html"
+        if not page.exists():
+            problems.append(f"{page.name} was not written")
+            continue
+        html = page.read_text(encoding="utf-8")
+        if "{cite" in html or "cite:p" in html:
+            problems.append(f"{page.name}: an unresolved citation mark")
+        if html.count('class="citation"') < len(keys):
+            problems.append(f"{page.name}: its bibliography lists fewer than {len(keys)} works")
+    return problems
+
+
+class Project:
+    """One stack's copy of a corpus: ``root/docs``, ``root/references.bib``; the edits of
+    the incremental builds, and putting the edited files back before a clean build."""
+
+    def __init__(self, stack: str, root: Path, manifest: dict, seed: int):
+        self.stack, self.root, self.seed = stack, root, seed
+        self.docs, self.bib = root / "docs", root / "references.bib"
+        self.manifest = manifest
+        self.cited = {d: list(k) for d, k in manifest["articles"].items()}
+        self.bib_keys = set(manifest["cited_keys"])
+        names = list(manifest["articles"])
+        n = len(names)
+        self.first = names[0]
+        self.edited = names[n // 2]
+        self.citing = names[n // 3]
+        self.retopic = names[(n // 4) or min(1, n - 1)]
+        self.topics = list(corpus_mod.yaml.safe_load(
+            (root.parent / "docs" / "_data" / "topics.yaml" if stack == "stock"
+             else self.docs / "_data" / "topics.yaml").read_text("utf-8")))
+        self._pristine: dict[Path, str] = {}
+
+    def path(self, docname: str) -> Path:
+        return self.docs / f"{docname}.md"
+
+    def _edit(self, path: Path, text: str) -> None:
+        self._pristine.setdefault(path, path.read_text(encoding="utf-8"))
+        path.write_text(text, encoding="utf-8")
+
+    def restore(self) -> None:
+        for path, text in self._pristine.items():
+            path.write_text(text, encoding="utf-8")
+        self._pristine.clear()
+        self.cited = {d: list(k) for d, k in self.manifest["articles"].items()}
+        self.bib_keys = set(self.manifest["cited_keys"])
+
+    @staticmethod
+    def _before_part1(text: str, paragraph: str) -> str:
+        marker = "\n## Part 1:"
+        if marker not in text:
+            marker = "\n## References"
+        return text.replace(marker, f"\n{paragraph}\n{marker}", 1)
+
+    def edit_article(self) -> str:
+        path = self.path(self.edited)
+        self._edit(path, self._before_part1(
+            path.read_text(encoding="utf-8"),
+            "Edited for the benchmark: lorem ipsum dolor sit amet, consectetur elit.\n"))
+        return self.edited
+
+    def add_entry(self, i: int) -> str:
+        key, text = corpus_mod._entry(self.seed, i)
+        self._edit(self.bib, self.bib.read_text(encoding="utf-8") + "\n" + text)
+        return key
+
+    def cite_new_entry(self) -> str:
+        key = self.add_entry(EXTRA_ENTRY_CITED)
+        path = self.path(self.citing)
+        self._edit(path, self._before_part1(
+            path.read_text(encoding="utf-8"),
+            f"A newly cited work for the benchmark {{cite:p}}`{key}`.\n"))
+        self.cited[self.citing] = [*self.cited[self.citing], key]
+        self.bib_keys.add(key)
+        return key
+
+    def change_topics(self) -> tuple[list[str], list[str]]:
+        path = self.path(self.retopic)
+        text = path.read_text(encoding="utf-8")
+        match = re.search(r"^topics: \[(.*)\]$", text, re.M)
+        old = [t.strip() for t in match.group(1).split(",")]
+        new = [next(t for t in self.topics if t not in old)]
+        self._edit(path, text.replace(match.group(0), f"topics: [{', '.join(new)}]", 1))
+        return old, new
+
+
+def build(project: Project, builddir: Path, jobs: str, phase: str,
+          cap_s: float | None) -> dict:
+    """One build of *phase* (its edit made first); the measurement and its checks."""
     outdir, doctrees = builddir / "html", builddir / "doctrees"
-    if phase == "clean":
+    expect = {}
+    if phase in CLEAN:
+        project.restore()
         shutil.rmtree(builddir, ignore_errors=True)
-    elif phase == "one-touch":
-        os.utime(corpus / "docs" / f"{touched}.md")
+    elif phase == "edit-article":
+        project.edit_article()
+        expect = {"reread": [project.edited], "articles": [project.edited]}
+    elif phase == "add-bib-entry":
+        project.add_entry(EXTRA_ENTRY_UNCITED)
+        expect = {"reread": [], "articles": []}
+    elif phase == "cite-new-entry":
+        project.cite_new_entry()
+        expect = {"reread": [project.citing], "articles": [project.citing]}
+    elif phase == "change-topics":
+        old, new = project.change_topics()
+        expect = {"reread": [project.retopic], "topic_pages": [f"topics/{t}" for t in old + new]}
+    elif phase == "no-change":
+        expect = {"reread": [], "articles": []}
     since = time.time_ns()
     load_before = os.getloadavg()[0]
-    result = run_measured(sphinx_command(corpus / "docs", outdir, doctrees, jobs), corpus)
+    cmd = sphinx_command(project.stack, project.docs, outdir, doctrees, jobs)
+    result = run_measured(cmd, project.root, cap_s)
     result["loadavg_1min_before"] = round(load_before, 2)
-    result["reread"] = files_written_since(doctrees, ".doctree", since)
-    result["written"] = files_written_since(outdir, ".html", since)
-    first = next(iter(manifest["articles"]))
-    problems = []
+    reread = [p[:-len(".doctree")] for p in written_since(doctrees, ".doctree", since)]
+    written = [p[:-len(".html")] for p in written_since(outdir, ".html", since)]
+    articles = [p for p in written if p.startswith("articles/bench-")]
+    result.update(reread=len(reread), written=len(written), written_articles=len(articles),
+                  reread_pages=reread if len(reread) <= 20 else None,
+                  written_pages=written if len(written) <= 40 else None)
+    result["warnings"] = len([line for line in result["stderr"].splitlines()
+                              if "WARNING" in line or "ERROR" in line])
+    problems, notes = [], []
+    if result["capped"]:
+        result.update(problems=[], notes=[f"capped at {cap_s:.0f} s"])
+        return result
     if result["returncode"] != 0:
         problems.append(f"sphinx exited with status {result['returncode']}")
-    if result["stderr"].strip():
-        problems.append("warnings or errors on stderr")
-    problems += check_output(outdir, manifest, sorted({first, touched}))
-    result["problems"] = problems
-    # Not failures, but a regression of incremental builds worth a look.
-    expected = {"no-change": 0, "one-touch": 1}.get(phase)
-    result["notes"] = ([f"{phase} rebuild re-read {result['reread']} pages, expected "
-                        f"{expected}"] if expected is not None and result["reread"] != expected
-                       else [])
+    if project.stack == "kb":
+        if result["stderr"].strip():
+            problems.append("warnings or errors on stderr")
+        pages = {d: project.cited[d] for d in {project.first, project.edited,
+                                               project.citing}}
+        problems += check_kb_output(outdir, pages, project.bib_keys)
+        if "reread" in expect and sorted(reread) != sorted(expect["reread"]):
+            notes.append(f"re-read {reread if len(reread) < 10 else len(reread)}, "
+                         f"expected {expect['reread']}")
+        if "articles" in expect and sorted(articles) != sorted(expect["articles"]):
+            notes.append(f"rewrote article pages {articles if len(articles) < 10 else len(articles)}"
+                         f", expected {expect['articles']}")
+        for page in expect.get("topic_pages", ()):
+            if page not in written:
+                notes.append(f"{page} was not rewritten")
+        if phase == "cite-new-entry" and "bibliography" not in written:
+            notes.append("bibliography.html was not rewritten")
+    else:
+        pages = {d: project.cited[d] for d in {project.first, project.edited}}
+        problems += check_stock_output(outdir, pages)
+    result["problems"], result["notes"] = problems, notes
     return result
+
+
+def skipped(reason: str, cap_s: float | None = None) -> dict:
+    return {"skipped": reason, "capped": cap_s is not None, "cap_s": cap_s, "wall_s": None,
+            "problems": [], "notes": [reason]}
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -227,47 +419,271 @@ def summarize(runs: list[dict]) -> dict:
     machine, with the median and every value kept; the largest memory; everything else
     from the last run."""
     result = dict(runs[-1])
-    for name in ("wall_s", "cpu_s"):
-        result[name] = min(r[name] for r in runs)
-        result[f"{name}_median"] = round(statistics.median(r[name] for r in runs), 3)
-        result[f"{name}_all"] = [r[name] for r in runs]
-    result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
-    if all(r["peak_tree_pss_mib"] is not None for r in runs):
-        result["peak_tree_pss_mib"] = max(r["peak_tree_pss_mib"] for r in runs)
-    result["problems"] = sorted({p for r in runs for p in r["problems"]})
-    result["notes"] = sorted({n for r in runs for n in r["notes"]})
-    result["stderr"] = "".join(dict.fromkeys(r["stderr"] for r in runs if r["stderr"]))
+    result.pop("stdout", None)
+    timed = [r for r in runs if r.get("wall_s") is not None]
+    if timed and len(runs) > 1:
+        for name in ("wall_s", "cpu_s"):
+            best = min(timed, key=lambda r: r[name])
+            result[name] = best[name]
+            result[f"{name}_median"] = round(statistics.median(r[name] for r in timed), 3)
+            result[f"{name}_all"] = [r[name] for r in timed]
+        best = min(timed, key=lambda r: r["wall_s"])
+        result["loadavg_1min_before"] = best["loadavg_1min_before"]
+        result["loadavg_1min_before_all"] = [r.get("loadavg_1min_before") for r in runs]
+        for name in ("peak_rss_mib", "peak_tree_pss_mib"):
+            values = [r[name] for r in runs if r.get(name) is not None]
+            result[name] = max(values) if values else None
+    result["problems"] = sorted({p for r in runs for p in r.get("problems", [])})
+    result["notes"] = sorted({n for r in runs for n in r.get("notes", [])})
+    result["stderr"] = "".join(dict.fromkeys(r.get("stderr", "") for r in runs))[:4000]
     result["repeats"] = len(runs)
-    result["loadavg_1min_before_all"] = [r["loadavg_1min_before"] for r in runs]
     return result
 
 
+def print_line(stack: str, size: int, phase: str, r: dict) -> None:
+    if r.get("skipped"):
+        print(f"  {stack:<5} {size:>5} {phase:<14} not run: {r['skipped']}", flush=True)
+        return
+    wall = f"> {r['cap_s']:.0f}" if r["capped"] else f"{r['wall_s']:.2f}"
+    print(f"  {stack:<5} {size:>5} {phase:<14} {wall:>8} s (cpu {r['cpu_s']:7.2f} s, load "
+          f"{r['loadavg_1min_before']:4.2f}) RSS {r['peak_rss_mib']:5.0f} MiB, tree PSS "
+          f"{r['peak_tree_pss_mib'] or 0:5.0f} MiB  reread {r['reread']:>4} written "
+          f"{r['written']:>4} (articles {r['written_articles']:>4})"
+          + (f" warnings {r['warnings']}" if r["warnings"] else "")
+          + (f"  PROBLEMS: {'; '.join(r['problems'])}" if r["problems"] else "")
+          + (f"  NOTE: {'; '.join(r['notes'])}" if r["notes"] else ""), flush=True)
+    if stack == "kb" and r["stderr"].strip():
+        print("    " + r["stderr"].strip()[:2000].replace("\n", "\n    "))
+
+
+def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
+              cap_s: float | None, inc_jobs: str, capped_before: dict, query: str,
+              search_kind: str) -> dict:
+    """Every build of one stack at one size; returns its entry of results.json. The
+    clean builds run *repeat_clean* times, the incremental sequence *repeat* times: a
+    repeat after the first puts the edited files back and rebuilds (not measured), so
+    every sequence starts from the same state."""
+    cycles: dict[str, list[dict]] = {p: [] for p in PHASES}
+    builddirs = {"clean -j 1": ("j1", "1"), "clean -j auto": ("jauto", "auto")}
+    extra = {}
+    for cycle in range(max(repeat, repeat_clean)):
+        phases = [p for p in CLEAN if cycle < repeat_clean]
+        if cycle < repeat:
+            phases += INCREMENTAL
+        if cycle and "clean -j auto" not in phases and INCREMENTAL[0] in phases:
+            if project._pristine:  # back to the sources of the clean build
+                project.restore()
+                folder = project.root / "_build" / "jauto"
+                run_measured(sphinx_command(project.stack, project.docs, folder / "html",
+                                            folder / "doctrees", inc_jobs),
+                             project.root, cap_s)
+        for phase in phases:
+            if phase in CLEAN:
+                folder, jobs = builddirs[phase]
+            else:
+                folder, jobs = "jauto", inc_jobs
+            builddir = project.root / "_build" / folder
+            clean_jauto = cycles["clean -j auto"][-1] if cycles["clean -j auto"] else None
+            if phase in capped_before:
+                r = skipped(f"capped at {capped_before[phase]} articles already, so at "
+                            f"least {cap_s:.0f} s here", cap_s)
+            elif phase not in CLEAN and (clean_jauto is None or clean_jauto.get("capped")):
+                r = skipped("the clean build was capped")
+            else:
+                r = build(project, builddir, jobs, phase, cap_s)
+                if phase == "clean -j auto" and not r["capped"] and cycle == 0:
+                    outdir = builddir / "html"
+                    extra["output_bytes"] = folder_bytes(outdir)
+                    extra["output_pages"] = len(list(outdir.rglob("*.html")))
+                    try:
+                        extra["search"] = search_bytes.measure(outdir, query=query,
+                                                               kind=search_kind)
+                        extra["search"].pop("responses", None)
+                    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                        extra["search"] = {"status": f"failed: {exc!r}"[:300]}
+            cycles[phase].append(r)
+            print_line(project.stack, size, phase, r)
+    project.restore()
+    entry = {"stack": project.stack, "size": size, "incremental_jobs": inc_jobs,
+             "edited": project.edited, "citing": project.citing,
+             "retopic": project.retopic, **extra}
+    entry["phases"] = {p: summarize(cycles[p]) for p in PHASES}
+    entry["ok"] = not any(entry["phases"][p]["problems"] for p in PHASES)
+    return entry
+
+
+def fmt_time(m: dict | None) -> str:
+    if not m:
+        return "-"
+    if m.get("capped"):
+        return f"> {m['cap_s']:.0f}"
+    if m.get("wall_s") is None:
+        return "not run"
+    return f"{m['wall_s']:.2f}"
+
+
+def ratio(kb: dict | None, stock: dict | None) -> dict:
+    """stock / kb wall time: a value, a lower bound when the stock build was capped."""
+    if not kb or kb.get("wall_s") is None or not stock:
+        return {"text": "-"}
+    if stock.get("capped"):
+        value = stock["cap_s"] / kb["wall_s"]
+        return {"lower_bound": round(value, 2), "text": f"> {value:.1f}x"}
+    if stock.get("wall_s") is None:
+        return {"text": "-"}
+    value = stock["wall_s"] / kb["wall_s"]
+    return {"value": round(value, 2), "text": f"{value:.1f}x"}
+
+
 def growth(results: list[dict]) -> list[dict]:
-    """Growth of each time between consecutive sizes, per -j value."""
+    """Growth of each time between consecutive sizes, with the exponent k of N^k."""
     rows = []
-    for jobs in sorted({r["jobs"] for r in results}):
-        runs = sorted((r for r in results if r["jobs"] == jobs), key=lambda r: r["size"])
+    for stack in STACKS:
+        runs = sorted((r for r in results if r["stack"] == stack), key=lambda r: r["size"])
         for a, b in zip(runs, runs[1:]):
-            ideal = b["size"] / a["size"]
-            row = {"jobs": jobs, "from": a["size"], "to": b["size"], "linear": ideal}
+            size_ratio = b["size"] / a["size"]
+            row = {"stack": stack, "from": a["size"], "to": b["size"], "linear": size_ratio}
             for phase in PHASES:
-                ratio = b[phase]["wall_s"] / a[phase]["wall_s"]
-                cpu_ratio = b[phase]["cpu_s"] / a[phase]["cpu_s"]
-                row[phase] = {"ratio": round(ratio, 2), "cpu_ratio": round(cpu_ratio, 2),
-                              "superlinear": ratio > ideal * SUPERLINEAR_FACTOR}
-            row["peak_rss_ratio"] = round(
-                b["clean"]["peak_rss_mib"] / a["clean"]["peak_rss_mib"], 2)
+                ta, tb = a["phases"][phase].get("wall_s"), b["phases"][phase].get("wall_s")
+                if ta and tb:
+                    g = tb / ta
+                    cpu = b["phases"][phase]["cpu_s"] / a["phases"][phase]["cpu_s"]
+                    row[phase] = {"ratio": round(g, 2),
+                                  "exponent": round(math.log(g) / math.log(size_ratio), 3),
+                                  "cpu_ratio": round(cpu, 2),
+                                  "cpu_exponent": round(math.log(cpu) / math.log(size_ratio), 3)}
+                elif ta and b["phases"][phase].get("capped"):
+                    g = b["phases"][phase]["cap_s"] / ta
+                    row[phase] = {"ratio_lower_bound": round(g, 2),
+                                  "exponent_lower_bound":
+                                      round(math.log(g) / math.log(size_ratio), 3)}
             rows.append(row)
     return rows
 
 
-def profile_clean_build(corpus: Path, dest: Path, top: int = 25) -> dict:
-    """Profile a clean serial build in-process under cProfile; return the top functions."""
-    builddir = corpus / "_build" / "profile"
+def peak_memory(entry: dict) -> float | None:
+    """The largest footprint of any build of *entry*: tree PSS, else RSS."""
+    values = [m.get("peak_tree_pss_mib") or m.get("peak_rss_mib")
+              for m in entry["phases"].values() if m.get("peak_rss_mib") is not None]
+    return max(values) if values else None
+
+
+def goals(results: list[dict], rows: list[dict]) -> list[dict]:
+    """The issue's goals, each with the measured value (None: not measured this run)."""
+    kb = {r["size"]: r for r in results if r["stack"] == "kb"}
+    out = []
+
+    def goal(name, target, value, met, unit="", detail=""):
+        out.append({"goal": name, "target": target, "value": value, "unit": unit,
+                    "met": met, "detail": detail})
+
+    mid = kb.get(GOAL_SIZE)
+    if mid:
+        ph = mid["phases"]
+        full = ph["clean -j auto"]["wall_s"]
+        goal(f"full build -j auto, N={GOAL_SIZE}", f"<= {GOAL_FULL_S:.0f} s", full,
+             full is not None and full <= GOAL_FULL_S, "s")
+        for phase, limit in (("no-change", GOAL_NO_CHANGE_S), ("edit-article", GOAL_EDIT_S)):
+            t = ph[phase]["wall_s"]
+            goal(f"{phase} rebuild, N={GOAL_SIZE}", f"<= {limit:.0f} s", t,
+                 t is not None and t <= limit, "s")
+    for size, entry in sorted(kb.items()):
+        if size < GOAL_SIZE:
+            continue
+        j1, jauto = (entry["phases"][p]["wall_s"] for p in CLEAN)
+        goal(f"-j auto faster than -j 1, N={size}", "< -j 1",
+             None if not (j1 and jauto) else round(jauto / j1, 3),
+             bool(j1 and jauto and jauto < j1), "x of -j 1", f"{jauto} s vs {j1} s")
+    for size, entry in sorted(kb.items()):
+        m = entry["phases"]["add-bib-entry"]
+        if m.get("wall_s") is not None:
+            goal(f"add an uncited .bib entry, N={size}: article pages rewritten", "0",
+                 m["written_articles"], m["written_articles"] == 0, "pages",
+                 f"re-read {m['reread']}, HTML written {m['written']}")
+        m = entry["phases"]["cite-new-entry"]
+        if m.get("wall_s") is not None:
+            goal(f"cite a new .bib entry from one article, N={size}: article pages rewritten",
+                 "1", m["written_articles"], m["written_articles"] == 1, "pages",
+                 f"re-read {m['reread']}, HTML written {m['written']}")
+    for row in rows:
+        if row["stack"] == "kb" and (row["from"], row["to"]) == (GOAL_SIZE, GOAL_BIG):
+            for phase in CLEAN:
+                g = row.get(phase, {})
+                goal(f"growth {GOAL_SIZE} -> {GOAL_BIG}, {phase}",
+                     f"<= {GOAL_GROWTH}x (exponent <= 1.07)", g.get("ratio"),
+                     g.get("ratio") is not None and g["ratio"] <= GOAL_GROWTH, "x",
+                     f"exponent {g.get('exponent')}; CPU time {g.get('cpu_ratio')}x, "
+                     f"exponent {g.get('cpu_exponent')}")
+    big = kb.get(GOAL_BIG)
+    if big:
+        mem = peak_memory(big)
+        goal(f"peak memory, N={GOAL_BIG} (largest tree PSS of any build)",
+             f"<= {GOAL_MEMORY_MIB:.0f} MiB", mem,
+             mem is not None and mem <= GOAL_MEMORY_MIB, "MiB")
+    return out
+
+
+def print_table(results: list[dict]) -> None:
+    by = {(r["stack"], r["size"]): r for r in results}
+    sizes = sorted({r["size"] for r in results})
+    head = (f"{'N':>5} {'build':<14} {'kb s':>8} {'cpu s':>7} {'load':>5} {'reread':>6} "
+            f"{'written':>7} {'art.':>5} {'PSS MiB':>7} | {'stock s':>8} {'load':>5} "
+            f"{'written':>7} | {'stock/kb':>9}")
+    print(head)
+    print("-" * len(head))
+    for size in sizes:
+        kb, stock = by.get(("kb", size)), by.get(("stock", size))
+        for phase in PHASES:
+            k = kb["phases"][phase] if kb else None
+            s = stock["phases"][phase] if stock else None
+
+            def num(m, name, width, fmt="{:.0f}"):
+                v = m.get(name) if m and not m.get("skipped") else None
+                return f"{fmt.format(v) if v is not None else '-':>{width}}"
+
+            print(f"{size:>5} {phase:<14} {fmt_time(k):>8} {num(k, 'cpu_s', 7, '{:.2f}')} "
+                  f"{num(k, 'loadavg_1min_before', 5, '{:.2f}')} {num(k, 'reread', 6)} "
+                  f"{num(k, 'written', 7)} {num(k, 'written_articles', 5)} "
+                  f"{num(k, 'peak_tree_pss_mib', 7)} | {fmt_time(s):>8} "
+                  f"{num(s, 'loadavg_1min_before', 5, '{:.2f}')} {num(s, 'written', 7)} | "
+                  f"{ratio(k, s)['text']:>9}")
+        for stack, entry in (("kb", kb), ("stock", stock)):
+            if not entry:
+                continue
+            search = entry.get("search", {})
+            if search.get("status") == "ok":
+                stext = (f"search {search['search_bytes'] / 1024:.0f} KiB "
+                         f"({search['search_requests']} requests), page + query "
+                         f"{search['total_bytes'] / 1024:.0f} KiB, 2nd query "
+                         f"{search['second_query_ms']}")
+            else:
+                stext = f"search {search.get('status', 'not measured')}"
+            out = entry.get("output_bytes")
+            mem = peak_memory(entry)
+            print(f"{'':>5} {stack:<5} output "
+                  f"{'-' if out is None else f'{out / 2**20:.1f} MiB'}, "
+                  f"peak memory {'-' if mem is None else f'{mem:.0f} MiB'}; {stext}")
+    print("kb s / stock s: wall time (best of the repeats for kb); '> N': capped at N s "
+          "(a lower bound). load: 1-minute load average before the build. written: HTML "
+          "pages written (art.: article pages). PSS: peak summed PSS of the build's "
+          "processes.")
+
+
+def print_goals(items: list[dict]) -> None:
+    print("\ngoals (kb):")
+    for g in items:
+        value = "-" if g["value"] is None else f"{g['value']} {g['unit']}".strip()
+        print(f"  {'MET    ' if g['met'] else 'NOT MET'}  {g['goal']}: {value} "
+              f"(target {g['target']})" + (f"; {g['detail']}" if g["detail"] else ""))
+
+
+def profile_clean_build(project: Project, dest: Path, top: int = 25) -> dict:
+    """Profile a clean serial kb build under cProfile; return the top functions."""
+    builddir = project.root / "_build" / "profile"
     shutil.rmtree(builddir, ignore_errors=True)
-    cmd = sphinx_command(corpus / "docs", builddir / "html", builddir / "doctrees", 1)
+    cmd = sphinx_command("kb", project.docs, builddir / "html", builddir / "doctrees", "1")
     cmd[1:3] = ["-m", "cProfile", "-o", str(dest), "-m", "sphinx"]
-    subprocess.run(cmd, cwd=corpus, env=child_env(), check=False,
+    subprocess.run(cmd, cwd=project.root, env=child_env(), check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stats = pstats.Stats(str(dest))
     rows = []
@@ -280,9 +696,8 @@ def profile_clean_build(corpus: Path, dest: Path, top: int = 25) -> dict:
         rows.append({"function": f"{short}:{line}({func})", "file": filename,
                      "calls": nc, "tottime_s": round(tt, 3), "cumtime_s": round(ct, 3)})
     rows.sort(key=lambda r: r["cumtime_s"], reverse=True)
-    ours = [r for r in rows if "/_ext/kb/" in r["file"] or "sphinxcontrib/bibtex" in r["file"]]
     return {"profile": str(dest), "total_s": round(stats.total_tt, 3),
-            "top_cumulative": rows[:top], "top_kb_and_bibtex": ours[:top]}
+            "top_cumulative": rows[:top]}
 
 
 def versions() -> dict:
@@ -295,22 +710,21 @@ def versions() -> dict:
     return found
 
 
-def print_table(results: list[dict]) -> None:
-    head = (f"{'articles':>8} {'-j':>2}  {'build':<9} {'wall s':>7} {'cpu s':>7} "
-            f"{'peak RSS MiB':>12} {'tree PSS MiB':>12} {'re-read':>7} {'written':>7}  ok")
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        for phase in PHASES:
-            m = r[phase]
-            pss = m.get("peak_tree_pss_mib")
-            print(f"{r['size']:>8} {r['jobs']:>2}  {phase:<9} {m['wall_s']:7.2f} "
-                  f"{m['cpu_s']:7.2f} {m['peak_rss_mib']:12.0f} "
-                  f"{pss if pss is None else round(pss):>12} {m['reread']:>7} "
-                  f"{m['written']:>7}  {'NO' if m['problems'] else 'yes'}")
-    print("wall/cpu: best of the repeats; cpu = user + sys of sphinx and its workers. "
-          "peak RSS: largest single process (ru_maxrss); tree PSS: sampled sum over sphinx "
-          "and its child processes. re-read/written: doctrees/HTML pages written.")
+def machine() -> dict:
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = round(int(f.readline().split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    os_name = platform.platform()
+    try:
+        os_name = platform.freedesktop_os_release().get("PRETTY_NAME", os_name)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "ram_gib": mem, "os": os_name,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "packages": versions()}
 
 
 def parse_ints(text: str) -> list[int]:
@@ -320,71 +734,133 @@ def parse_ints(text: str) -> list[int]:
     return values
 
 
+def parse_stacks(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values or any(v not in STACKS for v in values):
+        raise argparse.ArgumentTypeError(f"expected kb, stock or kb,stock: {text}")
+    return [s for s in STACKS if s in values]
+
+
+def markdown(report: dict) -> str:
+    """The figures of a results.json as Markdown tables (for the READMEs)."""
+    results = report["results"]
+    by = {(r["stack"], r["size"]): r for r in results}
+    lines = ["| articles | build | kb s | kb CPU s | load | re-read | HTML written (articles) "
+             "| stock s | load | stock / kb |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in sorted({r["size"] for r in results}):
+        kb, stock = by.get(("kb", size)), by.get(("stock", size))
+        for phase in PHASES:
+            k = kb["phases"][phase] if kb else {}
+            s = stock["phases"][phase] if stock else {}
+
+            def val(m, name, fmt):
+                v = m.get(name) if m and not m.get("skipped") else None
+                return "-" if v is None else fmt.format(v)
+
+            written = ("-" if not k or k.get("skipped") else
+                       f"{k['written']} ({k['written_articles']})")
+            lines.append(
+                f"| {size:,} | {phase} | {fmt_time(k)} | {val(k, 'cpu_s', '{:.1f}')} | "
+                f"{val(k, 'loadavg_1min_before', '{:.2f}')} | {val(k, 'reread', '{}')} | "
+                f"{written} | {fmt_time(s) if s else '-'} | "
+                f"{val(s, 'loadavg_1min_before', '{:.2f}')} | {ratio(k, s)['text']} |")
+    lines += ["", "| articles | stack | output MiB | peak memory MiB (tree PSS) | search: first "
+              "query KiB | page + query KiB |", "|---:|---|---:|---:|---:|---:|"]
+    for (stack, size), entry in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        search = entry.get("search", {})
+        if search.get("status") == "ok":
+            first = f"{search['search_bytes'] / 1024:.0f}"
+            total = f"{search['total_bytes'] / 1024:.0f}"
+        else:
+            first, total = search.get("status", "-"), "-"
+        out = entry.get("output_bytes")
+        mem = peak_memory(entry)
+        out_text = "-" if out is None else f"{out / 2**20:.1f}"
+        mem_text = "-" if mem is None else f"{mem:.0f}"
+        lines.append(f"| {size:,} | {stack} | {out_text} | {mem_text} | {first} | {total} |")
+    goal_items = goals(results, growth(results))  # the current criteria
+    if goal_items:
+        lines += ["", "| goal (kb) | target | measured | met |", "|---|---|---|---|"]
+        for g in goal_items:
+            value = "-" if g["value"] is None else f"{g['value']} {g['unit']}".strip()
+            detail = f" ({g['detail']})" if g["detail"] else ""
+            lines.append(f"| {g['goal']} | {g['target']} | {value}{detail} | "
+                         f"{'yes' if g['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Measure build time and memory of the knowledge base on generated "
-                    "corpora.")
-    parser.add_argument("--sizes", type=parse_ints, default=[100, 500],
-                        help="numbers of articles, comma-separated (default 100,500)")
-    parser.add_argument("--jobs", type=parse_ints, default=[1],
-                        help="sphinx -j values, comma-separated (default 1)")
-    parser.add_argument("--quick", action="store_true", help="sizes 20,100 only")
+        description="Measure build time, memory and search size of the knowledge base on "
+                    "generated corpora, against the stock stack.")
+    parser.add_argument("--sizes", type=parse_ints, default=[100, 500, 2000],
+                        help="numbers of articles, comma-separated (default 100,500,2000)")
+    parser.add_argument("--quick", action="store_true", help="100 articles only")
+    parser.add_argument("--stacks", type=parse_stacks, default=list(STACKS),
+                        help="kb, stock or kb,stock (default both)")
+    parser.add_argument("--stock-cap", type=float, default=600.0,
+                        help="time cap of each stock build in seconds (default 600)")
+    parser.add_argument("--incremental-jobs", default="auto",
+                        help="-j of the incremental builds (default auto)")
     parser.add_argument("--entries", type=int, default=300, help="entries in references.bib")
     parser.add_argument("--cites", type=int, default=5, help="citations per article")
     parser.add_argument("--words", type=int, default=1200, help="words per article")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", choices=("real", "minimal"), default="real",
-                        help="home page of the corpus: the real docs/index.md (listings, "
-                             "search box; default) or a minimal one with only its toctree")
+                        help="home page of the kb corpus: the real docs/index.md (default) "
+                             "or a minimal one with only its toctree")
+    parser.add_argument("--sphinx-search", choices=("on", "off"), default="on",
+                        help="Sphinx's own search index (searchindex.js) in the kb build: "
+                             "on (the site as it is; default) or off (app.builder.search = "
+                             "False, as when the site's search does not use it)")
+    parser.add_argument("--query", default="lorem", help="the first search query")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="run each clean/no-change/one-touch cycle N times; report the "
-                             "best time and the largest memory (default 1)")
+                        help="run the kb incremental builds N times; report the best time "
+                             "and the largest memory (default 1; the stock stack runs once)")
+    parser.add_argument("--repeat-clean", type=int, default=1,
+                        help="run the kb clean builds N times (default 1)")
     parser.add_argument("--profile", action="store_true",
-                        help="profile a clean build of the largest size even when nothing "
-                             "is superlinear")
+                        help="also profile a clean -j 1 kb build of the largest size")
+    parser.add_argument("--markdown", type=Path, metavar="RESULTS_JSON",
+                        help="print the figures of an existing results.json as Markdown "
+                             "tables and exit (no build)")
     parser.add_argument("--corpus-dir", type=Path, default=HERE / "_corpus")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
-    sizes = [20, 100] if args.quick else args.sizes
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
+        return 0
+    sizes = [100] if args.quick else args.sizes
 
     # One copy of docs/ for every size, so an edit made meanwhile cannot mix versions.
     skeleton = snapshot_skeleton(args.corpus_dir / "_skeleton")
-    results = []
-    skeletons = set()
+    results, skeletons = [], set()
+    capped_before: dict[str, int] = {}  # stock phase -> smallest size it was capped at
+    last_project = None
     for size in sizes:
-        corpus = args.corpus_dir / f"n{size:04d}"
+        root = args.corpus_dir / f"n{size:04d}"
         t0 = time.perf_counter()
-        manifest = make_corpus(corpus, size, args.entries, args.cites, args.words, args.seed,
-                               args.home, source=skeleton)
+        manifest = make_corpus(root, size, args.entries, args.cites, args.words, args.seed,
+                               args.home, source=skeleton,
+                               sphinx_search=args.sphinx_search == "on")
         skeletons.add(manifest["params"]["skeleton"])
-        print(f"corpus {corpus.relative_to(REPO) if corpus.is_relative_to(REPO) else corpus}"
-              f": {size} articles, {args.entries} entries, "
+        print(f"corpus {root}: {size} articles, {args.entries} entries, "
               f"{len(manifest['cited_keys'])} cited ({time.perf_counter() - t0:.1f} s)",
               flush=True)
-        touched = f"articles/bench-{size // 2:04d}"
-        for jobs in args.jobs:
-            builddir = corpus / "_build" / f"j{jobs}"
-            cycles = {phase: [] for phase in PHASES}
-            for _ in range(args.repeat):
-                for phase in PHASES:
-                    r = build(corpus, builddir, jobs, manifest, touched, phase)
-                    cycles[phase].append(r)
-                    print(f"  {size:>5} articles -j {jobs} {phase:<9} {r['wall_s']:7.2f} s "
-                          f"(cpu {r['cpu_s']:6.2f} s, load {r['loadavg_1min_before']:4.2f}) "
-                          f"RSS {r['peak_rss_mib']:4.0f} MiB, tree PSS "
-                          f"{r['peak_tree_pss_mib'] or 0:4.0f} MiB  reread {r['reread']:>4} "
-                          f"written {r['written']:>4}"
-                          + (f"  PROBLEMS: {'; '.join(r['problems'])}" if r["problems"]
-                             else "")
-                          + (f"  NOTE: {'; '.join(r['notes'])}" if r["notes"] else ""),
-                          flush=True)
-                    if r["stderr"].strip():
-                        print("    " + r["stderr"].strip().replace("\n", "\n    "))
-            entry = {"size": size, "jobs": jobs, "touched": touched}
-            for phase in PHASES:
-                entry[phase] = summarize(cycles[phase])
-                entry[phase].pop("stdout", None)
-            entry["ok"] = not any(entry[p]["problems"] for p in PHASES)
+        for stack in args.stacks:
+            if stack == "kb":
+                project = Project("kb", root, manifest, args.seed)
+                last_project = project
+                entry = run_stack(project, size, max(1, args.repeat),
+                                  max(1, args.repeat_clean), None, args.incremental_jobs, {},
+                                  args.query, "pagefind")
+            else:
+                project = Project("stock", make_stock(root), manifest, args.seed)
+                entry = run_stack(project, size, 1, 1, args.stock_cap, args.incremental_jobs,
+                                  capped_before, args.query, "sphinx")
+                for phase, m in entry["phases"].items():
+                    if m.get("capped"):
+                        capped_before.setdefault(phase, size)
             results.append(entry)
 
     print()
@@ -393,57 +869,62 @@ def main(argv: list[str] | None = None) -> int:
         print("WARNING: docs/ changed between sizes; the corpora were built from different "
               "versions of the site and their times are not comparable")
     rows = growth(results)
-    superlinear = False
-    if rows:
-        print()
-        for row in rows:
-            parts = []
-            for phase in PHASES:
-                g = row[phase]
-                flag = " SUPERLINEAR" if g["superlinear"] else ""
-                superlinear |= g["superlinear"]
-                parts.append(f"{phase} {g['ratio']:.2f}x (cpu {g['cpu_ratio']:.2f}x){flag}")
-            print(f"growth {row['from']} -> {row['to']} articles, -j {row['jobs']} "
-                  f"(linear = {row['linear']:.2f}x, flagged above "
-                  f"{row['linear'] * SUPERLINEAR_FACTOR:.2f}x): " + ", ".join(parts)
-                  + f"; peak RSS {row['peak_rss_ratio']:.2f}x")
-        if not superlinear:
-            print("no time grew superlinearly")
+    for row in rows:
+        parts = []
+        for phase in PHASES:
+            g = row.get(phase)
+            if g and "ratio" in g:
+                parts.append(f"{phase} {g['ratio']:.2f}x (N^{g['exponent']:.2f})")
+            elif g:
+                parts.append(f"{phase} > {g['ratio_lower_bound']:.2f}x")
+        print(f"growth {row['stack']} {row['from']} -> {row['to']} (linear "
+              f"{row['linear']:.1f}x): " + ", ".join(parts))
+    goal_items = goals(results, rows)
+    print_goals(goal_items)
 
     profile = None
-    if superlinear or args.profile:
-        size = max(sizes)
-        corpus = args.corpus_dir / f"n{size:04d}"
-        print(f"\nprofiling a clean -j 1 build of {size} articles ...", flush=True)
-        profile = profile_clean_build(corpus, args.corpus_dir / f"profile-n{size:04d}.prof")
-        print(f"top cumulative, kb and sphinxcontrib-bibtex (of {profile['total_s']} s "
-              f"profiled):")
-        for r in profile["top_kb_and_bibtex"][:15]:
+    if args.profile and last_project is not None:
+        print(f"\nprofiling a clean -j 1 kb build of {max(sizes)} articles ...", flush=True)
+        profile = profile_clean_build(
+            last_project, args.corpus_dir / f"profile-n{max(sizes):04d}.prof")
+        for r in profile["top_cumulative"][:20]:
             print(f"  {r['cumtime_s']:8.2f} s cum {r['tottime_s']:7.2f} s own "
                   f"{r['calls']:>9} calls  {r['function']}")
 
-    ok = all(r["ok"] for r in results)
+    ok = all(r["ok"] for r in results if r["stack"] == "kb")
+    for r in results:
+        for m in r["phases"].values():
+            m.pop("stderr", None) if r["stack"] == "stock" else None
     report = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "packages": versions()},
-        "parameters": {"sizes": sizes, "jobs": args.jobs, "entries": args.entries,
+        "machine": machine(),
+        "parameters": {"sizes": sizes, "stacks": args.stacks, "entries": args.entries,
                        "cites_per_article": args.cites, "words": args.words,
-                       "seed": args.seed, "repeat": args.repeat, "home": args.home,
+                       "seed": args.seed, "repeat": args.repeat,
+                       "repeat_clean": args.repeat_clean, "home": args.home,
+                       "sphinx_search": args.sphinx_search,
+                       "stock_cap_s": args.stock_cap,
+                       "incremental_jobs": args.incremental_jobs, "query": args.query,
                        "skeleton": sorted(skeletons),
-                       "command": " ".join(sphinx_command(Path("docs"), Path("OUT"),
-                                                          Path("DOCTREES"), 0))
-                       .replace("-j 0", "-j N")},
+                       "command_kb": " ".join(sphinx_command(
+                           "kb", Path("docs"), Path("OUT"), Path("DOCTREES"), "N")),
+                       "command_stock": " ".join(sphinx_command(
+                           "stock", Path("docs"), Path("OUT"), Path("DOCTREES"), "N"))},
         "results": results,
+        "ratios": {f"{r['size']} {p}": ratio(r["phases"][p], s["phases"][p])
+                   for r in results if r["stack"] == "kb"
+                   for s in results if s["stack"] == "stock" and s["size"] == r["size"]
+                   for p in PHASES},
         "growth": rows,
-        "superlinear": superlinear,
+        "goals": goal_items,
+        "all_goals_met": bool(goal_items) and all(g["met"] for g in goal_items),
         "profile": profile,
         "ok": ok,
     }
     args.output.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"\nwrote {args.output}")
     if not ok:
-        print("FAILED: a build warned, failed or produced a wrong page (see above)")
+        print("FAILED: a kb build warned, failed or produced a wrong page (see above)")
     return 0 if ok else 1
 
 

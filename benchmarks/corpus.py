@@ -7,6 +7,9 @@ the repository::
     dest/docs/conf.py, _ext/...  the real site skeleton: everything in docs/ but articles/
     dest/docs/articles/bench-XXXX.md
 
+``sphinx_search=False`` adds a two-line extension that sets ``app.builder.search =
+False`` (no searchindex.js), to measure what Sphinx's own search index costs.
+
 The real articles are not copied: they link to each other and cite the real
 references.bib. Skeleton pages that link to real articles (crisis.md, about/index.md, and
 the home page if it lists articles) get those links turned into plain text, so the corpus
@@ -40,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 
 #: Bump when the generated text changes, so existing corpora are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Not copied from docs/: the real articles, build output, caches.
 SKELETON_EXCLUDE = ("articles", "_build", "__pycache__", "*.pyc", ".DS_Store")
@@ -124,6 +127,14 @@ def _paragraph(rng: random.Random, target_words: int) -> list[str]:
     return sentences
 
 
+def _list_items(rng: random.Random, sentences: list[str]) -> list[str]:
+    """3-5 list items made of *sentences* (every sentence kept: they carry citations)."""
+    n = min(len(sentences), rng.randint(3, 5))
+    cuts = sorted(rng.sample(range(1, len(sentences)), n - 1)) if n > 1 else []
+    return [". ".join(sentences[a:b]) + "."
+            for a, b in zip([0, *cuts], [*cuts, len(sentences)])]
+
+
 def _article(seed: int, i: int, keys: list[str], topics: list[str], cites: int,
              words: int) -> tuple[str, list[str]]:
     """The Markdown of article *i* and the keys it cites, in order of first citation."""
@@ -159,11 +170,22 @@ def _article(seed: int, i: int, keys: list[str], topics: list[str], cites: int,
         "",
     ]
     intro = min(2, n_paragraphs)
+    admonition_at = rng.randrange(intro, n_paragraphs) if n_paragraphs > intro else -1
     for p, para in enumerate(paragraphs):
         if p >= intro and (p - intro) % 3 == 0:
             heading = " ".join(rng.sample(LOREM, 3)).capitalize()
             lines += [f"## Part {(p - intro) // 3 + 1}: {heading}", ""]
-        lines += [". ".join(para) + ".", ""]
+        if p == admonition_at:
+            # One admonition per article, like a "note" or "tip" box in the real ones.
+            kind = rng.choice(("note", "tip", "important"))
+            lines += [f"```{{{kind}}}", ". ".join(para) + ".", "```", ""]
+        elif p >= intro and (p - intro) % 3 == 1:
+            # A bulleted list in every section: a lead-in sentence, then 3-5 short items.
+            lines += [para[0] + ":", ""]
+            lines += [f"- {item}" for item in _list_items(rng, para[1:] or ["Lorem ipsum"])]
+            lines += [""]
+        else:
+            lines += [". ".join(para) + ".", ""]
     lines += ["## References", "", "```{references}", "```", ""]
     return "\n".join(lines), list(dict.fromkeys(cited))
 
@@ -224,9 +246,22 @@ def skeleton_fingerprint(source: Path = DOCS) -> str:
     return digest.hexdigest()
 
 
+NO_SPHINX_SEARCH = '''"""Benchmark only: no searchindex.js (what the site's own search needs)."""
+
+
+def _off(app):
+    app.builder.search = False
+
+
+def setup(app):
+    app.connect("builder-inited", _off)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+'''
+
+
 def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
                 cites_per_article: int = 5, words: int = 1200, seed: int = 0,
-                home: str = "real", source: Path = DOCS) -> dict:
+                home: str = "real", source: Path = DOCS, sphinx_search: bool = True) -> dict:
     """Write (or reuse) the corpus in *dest*; return its manifest.
 
     The skeleton is read from *source* (default: the repository's docs/). The manifest
@@ -248,6 +283,7 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
         "words": words,
         "seed": seed,
         "home": home,
+        "sphinx_search": sphinx_search,
         "skeleton": skeleton_fingerprint(source),
     }
     manifest_path = dest / "corpus.json"
@@ -276,6 +312,11 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
             unlinked.append(page.relative_to(docs).as_posix())
     if home == "minimal":
         (docs / "index.md").write_text(_home_page(source), encoding="utf-8")
+    if not sphinx_search:
+        (docs / "_ext" / "bench_nosearch.py").write_text(NO_SPHINX_SEARCH, encoding="utf-8")
+        with open(docs / "conf.py", "a", encoding="utf-8") as conf:
+            conf.write('\n# Benchmark: Sphinx\'s search index off (bench.py --sphinx-search off)\n'
+                       'extensions.append("bench_nosearch")\n')
 
     # references.bib
     keys, bib = [], ["% Synthetic entries for the build benchmark (benchmarks/corpus.py).\n"]
@@ -299,6 +340,53 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
                 "cited_keys": sorted({k for ks in articles.values() for k in ks})}
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+STOCK_CONF = """\
+# The stock stack, for comparison (benchmarks/bench.py): plain Sphinx, myst-parser,
+# sphinxcontrib-bibtex and furo; a flat toctree of every article and one filtered
+# {bibliography} per article. No kb extension.
+project = "Stock benchmark"
+extensions = ["myst_parser", "sphinxcontrib.bibtex"]
+root_doc = "index"
+exclude_patterns = ["_build"]
+myst_enable_extensions = ["colon_fence", "deflist", "smartquotes"]
+suppress_warnings = ["myst.header"]
+bibtex_bibfiles = ["../references.bib"]
+bibtex_reference_style = "author_year"
+html_theme = "furo"
+"""
+
+STOCK_BIBLIOGRAPHY = "```{bibliography}\n:filter: docname in docnames\n```"
+
+
+def stock_article(text: str) -> str:
+    """An article of the corpus for the stock stack: its ``{references}`` block becomes
+    a ``{bibliography}`` filtered to the works cited on the page."""
+    return text.replace("```{references}\n```", STOCK_BIBLIOGRAPHY)
+
+
+def make_stock(corpus: Path) -> Path:
+    """The same articles and .bib as the kb corpus in *corpus*, as a stock project in
+    ``corpus/stock`` (``docs/`` and ``references.bib``, the same layout). Rewritten from
+    the corpus each time, so it always matches it; returns the project folder."""
+    corpus = Path(corpus)
+    dest = corpus / "stock"
+    docs = dest / "docs"
+    if docs.exists():
+        shutil.rmtree(docs)
+    (docs / "articles").mkdir(parents=True)
+    shutil.copy2(corpus / "references.bib", dest / "references.bib")
+    (docs / "conf.py").write_text(STOCK_CONF, encoding="utf-8")
+    names = sorted(p.stem for p in (corpus / "docs" / "articles").glob("bench-*.md"))
+    for name in names:
+        text = (corpus / "docs" / "articles" / f"{name}.md").read_text(encoding="utf-8")
+        (docs / "articles" / f"{name}.md").write_text(stock_article(text), encoding="utf-8")
+    (docs / "index.md").write_text(
+        "# Stock benchmark\n\nA generated corpus on the stock stack.\n\n```{toctree}\n"
+        ":maxdepth: 1\n\n" + "".join(f"articles/{n}\n" for n in names) + "```\n",
+        encoding="utf-8")
+    return dest
 
 
 def main() -> None:

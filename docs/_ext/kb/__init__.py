@@ -14,12 +14,15 @@ from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
 from .search import setup_search
+from .sitemap import setup_sitemap
 from .structured import setup_structured
+from .upstream import setup_upstream
 
 __version__ = "0.1.0"
 
 
 def setup(app: Sphinx) -> dict:
+    setup_upstream(app)
     setup_identity(app)
     setup_frontmatter(app)
     setup_citations(app)
@@ -30,6 +33,7 @@ def setup(app: Sphinx) -> dict:
     setup_search(app)
     setup_csp(app)
     setup_guards(app)
+    setup_sitemap(app)
     return {
         "version": __version__,
         "env_version": 2,

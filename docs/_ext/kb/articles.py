@@ -12,6 +12,7 @@ changed.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import datetime as dt
 import math
 from collections import defaultdict
@@ -149,8 +150,9 @@ def related_index(articles: dict[str, Article], doc_keys: dict[str, set[str]]
             for other in by_source[key]:
                 scores[other] += 1
         scores.pop(docname, None)
-        best = sorted(scores, key=lambda d: (-scores[d], -articles[d].published.toordinal(), d))
-        related[docname] = best[:RELATED_COUNT]
+        related[docname] = heapq.nsmallest(
+            RELATED_COUNT, scores,
+            key=lambda d: (-scores[d], -articles[d].published.toordinal(), d))
     return related
 
 
@@ -161,7 +163,16 @@ def _env_updated(app: Sphinx, env) -> Iterable[str]:
     for ref in domain.citation_refs:
         doc_keys[ref.docname].update(t.key for t in ref.targets)
     articles = {d: a for d, a in env.kb_articles.items() if d in env.all_docs}
-    new = related_index(articles, doc_keys)
+    # The index depends only on each article's topics, date and sources: it is computed
+    # again only when one of them changed (not for an edit of an article's text).
+    inputs = sorted((d, a.topics, a.published, tuple(sorted(doc_keys.get(d, ()))))
+                    for d, a in articles.items())
+    cached = getattr(env, "kb_related_cache", None)
+    if cached is not None and cached[0] == inputs:
+        new = dict(cached[1])
+    else:
+        new = related_index(articles, doc_keys)
+        env.kb_related_cache = (inputs, dict(new))
     titles = {d: (article_title(env, d), articles[d].description) for d in articles}
     old = getattr(env, "kb_related", {})
     old_titles = getattr(env, "kb_related_titles", {})

@@ -14,6 +14,9 @@ each citation by scanning all citations, which is O(N^2) with a list per article
   cited entries log entries).
 * Only the bibliography page depends on other pages; ``env-updated`` returns it when the
   index changed, so an edit to one article does not rewrite the others.
+* No page depends on references.bib as a file: when it changes, ``env-updated`` compares
+  each cited work's formatted reference with the last build's and returns the pages
+  citing a work that changed. Adding an entry nobody cites rewrites no article.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 import sphinxcontrib.bibtex
+from pybtex.backends.plaintext import Backend as TextBackend
 from pybtex.database import BibliographyData
 from pybtex.database.input.bibtex import Parser
 from sphinx.errors import ExtensionError
@@ -76,6 +80,8 @@ class KBBibtexDomain(BibtexDomain):
         "kb_formatted": {},  # key -> pybtex FormattedEntry, cached while the .bib is unchanged
         "kb_bib_stamp": None,  # (style, (bib path, mtime)...) the cache belongs to
         "kb_order": {},  # key -> position in the APA-sorted list
+        "kb_texts": {},  # key -> its formatted reference as text, to see what changed
+        "kb_sort_keys": {},  # key -> APA sort key, cached while the .bib is unchanged
     }
 
     def clear_doc(self, docname: str) -> None:
@@ -103,12 +109,13 @@ class KBBibtexDomain(BibtexDomain):
                     doc_keys[ref.docname][target.key] = None
         style_name = self.env.config.bibtex_default_style
         stamp = (style_name, *sorted((str(p), f.mtime) for p, f in self.bibdata.bibfiles.items()))
-        if self.data["kb_bib_stamp"] != stamp:
+        bib_changed = self.data["kb_bib_stamp"] != stamp
+        if bib_changed:
             # references.bib was parsed anew: letters and formatted entries start over;
             # otherwise both are reused, so a rebuild does not pay for the whole .bib
             for key, suffix in apa.year_suffixes(entries.values()).items():
                 entries[key].fields["yearsuffix"] = suffix
-            self.data.update(kb_bib_stamp=stamp, kb_formatted={})
+            self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         for key in cited_by:
@@ -118,14 +125,42 @@ class KBBibtexDomain(BibtexDomain):
                 except Exception as exc:  # FieldIsMissing and friends: kb.guards reports
                     logger.debug("could not format %s: %s", key, exc)
         cited = [entries[key] for key in cited_by]
-        order = {entry.key: i for i, entry in enumerate(style.sort(cited))}
+        sorting_key = getattr(getattr(style.sort, "__self__", None), "sorting_key", None)
+        if sorting_key is not None:
+            # pybtex sorts with sorted(entries, key=sorting_key); the keys (plain text
+            # after LaTeX decoding, slow) are kept while the .bib is unchanged
+            sort_keys = self.data.setdefault("kb_sort_keys", {})
+            for entry in cited:
+                if entry.key not in sort_keys:
+                    sort_keys[entry.key] = sorting_key(entry)
+            cited = sorted(cited, key=lambda entry: sort_keys[entry.key])
+        else:
+            cited = style.sort(cited)
+        order = {entry.key: i for i, entry in enumerate(cited)}
         old_index = self.data["kb_cited_by"]
         self.data.update(kb_cited_by={k: list(v) for k, v in cited_by.items()},
                          kb_doc_keys={k: list(v) for k, v in doc_keys.items()},
                          kb_order=order)
+        outdated: set[str] = set()
+        if bib_changed:
+            # Pages do not depend on references.bib as a whole (a new or edited entry
+            # would re-read every article): rewrite exactly the pages citing a work whose
+            # formatted reference changed, appeared or disappeared (a year letter that
+            # moved, a fixed typo, a key that was unknown), and the bibliography page.
+            old_texts = self.data.setdefault("kb_texts", {})
+            plain = TextBackend()
+            texts = {key: formatted[key].text.render(plain) for key in cited_by
+                     if key in formatted}
+            changed = {key for key in old_texts.keys() | texts.keys()
+                       if old_texts.get(key) != texts.get(key)}
+            if changed:
+                outdated.update(ref.docname for ref in self.citation_refs
+                                if any(t.key in changed for t in ref.targets))
+                outdated.update(self.data["kb_bibpage"])
+            self.data["kb_texts"] = texts
         if old_index != self.data["kb_cited_by"]:
-            return list(self.data["kb_bibpage"])
-        return []
+            outdated.update(self.data["kb_bibpage"])
+        return sorted(outdated)
 
     def target_doc(self, fromdocname: str) -> str | None:
         """Where a citation on *fromdocname* links: its own list, else the bibliography."""
@@ -183,9 +218,9 @@ class ReferencesDirective(SphinxDirective):
     """``{references}``: the works this article cites, in APA order."""
 
     def run(self) -> list[nodes.Node]:
+        # No dependency on references.bib: env_updated rewrites the pages whose works
+        # changed, so a new entry does not re-read every article.
         domain = self.env.get_domain("cite")
-        for bibfile in domain.bibdata.bibfiles:
-            self.env.note_dependency(str(bibfile))
         if self.env.docname in domain.data["kb_lists"]:
             logger.warning("a page can have only one {references} list",
                            location=self.get_location(), type="kb", subtype="citation")
@@ -198,9 +233,7 @@ class CitedWorksDirective(SphinxDirective):
     """``{cited-works}``: every work cited on the site, with links to its articles."""
 
     def run(self) -> list[nodes.Node]:
-        domain = self.env.get_domain("cite")
-        for bibfile in domain.bibdata.bibfiles:
-            self.env.note_dependency(str(bibfile))
+        domain = self.env.get_domain("cite")  # rewritten by env_updated, not re-read
         domain.data["kb_bibpage"][self.env.docname] = self.lineno
         return [cited_works(classes=["kb-references", "kb-bibliography"])]
 

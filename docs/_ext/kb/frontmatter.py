@@ -126,8 +126,13 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
             "(add a line with just --- after the last key)", 1)
     block = "\n".join(lines[1:end])
     try:
-        node = yaml.compose(block, Loader=_Loader)
-        data = yaml.load(block, Loader=_Loader)
+        # Parse once: the node gives each key's line, the data is built from the node.
+        loader = _Loader(block)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 2 if mark else 1

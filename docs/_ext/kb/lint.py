@@ -33,6 +33,8 @@ SAFE_MESSAGING = [
      "do not describe methods or notes; focus on help and hope"),
 ]
 _SAFE = [(re.compile(rx, re.I), fix) for rx, fix in SAFE_MESSAGING]
+# One pass over a line finds whether any rule can match; most lines match none.
+_SAFE_ANY = re.compile("|".join(f"(?:{rx})" for rx, _ in SAFE_MESSAGING), re.I)
 
 # -- raw HTML the site does not allow ---------------------------------------------------------
 _SCRIPT = re.compile(r"<\s*(script|iframe|object|embed|style)\b", re.I)
@@ -73,22 +75,26 @@ def code_lines(text: str) -> set[int]:
 def without_code_spans(line: str) -> str:
     """The line with inline code (`...`) blanked: quoting a phrase is not using it. The
     content of roles such as {cite:p}`key` is kept."""
-    out, i = [], 0
-    while i < len(line):
-        if line[i] != "`":
-            out.append(line[i])
-            i += 1
-            continue
-        j = i
-        while j < len(line) and line[j] == "`":
-            j += 1
-        close = line.find(line[i:j], j)
-        if close == -1:
+    if "`" not in line:
+        return line
+    out, i, n = [], 0, len(line)
+    while True:
+        start = line.find("`", i)
+        if start == -1:
             out.append(line[i:])
             break
-        span = line[i:close + (j - i)]
-        out.append(span if i and line[i - 1] == "}" else " " * len(span))
-        i = close + (j - i)
+        out.append(line[i:start])
+        j = start
+        while j < n and line[j] == "`":
+            j += 1
+        close = line.find(line[start:j], j)
+        if close == -1:
+            out.append(line[start:])
+            break
+        end = close + (j - start)
+        span = line[start:end]
+        out.append(span if start and line[start - 1] == "}" else " " * len(span))
+        i = end
     return "".join(out)
 
 
@@ -104,6 +110,8 @@ def prose_lines(text: str, quoted: bool = True):
 def check_safe_messaging(text: str) -> list[Problem]:
     problems = []
     for number, line in prose_lines(text, quoted=False):
+        if not _SAFE_ANY.search(line):
+            continue
         for pattern, fix in _SAFE:
             for match in pattern.finditer(line):
                 problems.append(Problem(number, f"'{match.group(0)}' goes against "

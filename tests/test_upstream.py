@@ -1,0 +1,123 @@
+"""kb.upstream: the memoised pybtex plugin look-up gives the same plugins, looks each up
+once, and leaves another pybtex version alone."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pybtex.plugin
+import pytest
+
+from kb import upstream
+
+LOOKUPS = (("pybtex.database.input", "bibtex"), ("pybtex.backends", "text"),
+           ("pybtex.style.formatting", "apa7"), ("pybtex.style.formatting", "plain"))
+
+
+@pytest.fixture
+def fresh_plugin_module(monkeypatch):
+    """pybtex.plugin with its original entry_points, restored after the test."""
+    monkeypatch.setattr(pybtex.plugin, "entry_points", importlib.metadata.entry_points)
+    return pybtex.plugin
+
+
+def test_same_plugins_and_one_lookup_each(fresh_plugin_module, monkeypatch):
+    from kb import apa
+
+    apa.register()
+    expected = {(g, n): pybtex.plugin.find_plugin(g, n) for g, n in LOOKUPS}
+    calls = []
+    real = importlib.metadata.entry_points
+
+    def counting(**params):
+        calls.append(tuple(sorted(params.items())))
+        return real(**params)
+
+    monkeypatch.setattr(pybtex.plugin, "entry_points", counting)
+    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
+    assert upstream.patch_pybtex_plugin_lookup()
+    for _ in range(3):
+        for group, name in LOOKUPS:
+            assert pybtex.plugin.find_plugin(group, name) is expected[group, name]
+    assert len(calls) == len(set(calls))  # one look-up per (group, name), not per call
+    with pytest.raises(pybtex.plugin.PluginNotFound):
+        pybtex.plugin.find_plugin("pybtex.backends", "no-such-backend")
+    assert upstream.patch_pybtex_plugin_lookup()  # applying twice is harmless
+
+
+def test_runtime_plugins_still_win(fresh_plugin_module):
+    upstream.patch_pybtex_plugin_lookup()
+
+    class Mine(pybtex.plugin.Plugin):
+        pass
+
+    pybtex.plugin.register_plugin("pybtex.backends", "kb-test-backend", Mine)
+    assert pybtex.plugin.find_plugin("pybtex.backends", "kb-test-backend") is Mine
+
+
+def test_other_pybtex_versions_are_left_alone(fresh_plugin_module, monkeypatch):
+    monkeypatch.setattr(upstream, "_pybtex_version", lambda: "0.27.0")
+    assert not upstream.patch_pybtex_plugin_lookup()
+    assert pybtex.plugin.entry_points is importlib.metadata.entry_points
+
+
+def test_the_pinned_version_gets_it():
+    assert upstream._pybtex_version() in upstream.PYBTEX_VERSIONS
+    assert upstream.patch_pybtex_plugin_lookup()
+    assert getattr(pybtex.plugin.entry_points, "kb_memoised", False)
+
+
+class FakeBuilder:
+    """Records which of Sphinx's read/write paths ran."""
+
+    def __init__(self):
+        self.calls = []
+
+    def _read_parallel(self, docnames, nproc):
+        self.calls.append(("read parallel", len(docnames), nproc))
+
+    def _read_serial(self, docnames):
+        self.calls.append(("read serial", len(docnames)))
+
+    def _write_parallel(self, docnames, nproc):
+        self.calls.append(("write parallel", len(docnames), nproc))
+
+    def _write_serial(self, docnames):
+        self.calls.append(("write serial", len(docnames)))
+
+
+def test_small_parallel_builds_run_serially_on_sphinx_9_0():
+    import sphinx
+
+    assert sphinx.version_info[:2] in upstream.SPHINX_VERSIONS  # the pinned Sphinx
+    builder = FakeBuilder()
+    assert upstream.patch_small_parallel_builds(builder)
+    few, many = ["a"] * (upstream.MIN_PARALLEL_PAGES - 1), ["a"] * upstream.MIN_PARALLEL_PAGES
+    builder._read_parallel(few, nproc=2)
+    builder._read_parallel(many, nproc=2)
+    builder._write_parallel(few, nproc=1)
+    builder._write_parallel(many, nproc=1)
+    assert builder.calls == [("read serial", len(few)), ("read parallel", len(many), 2),
+                             ("write serial", len(few)), ("write parallel", len(many), 1)]
+
+
+def test_other_sphinx_versions_keep_their_parallel_code():
+    builder = FakeBuilder()
+    assert not upstream.patch_small_parallel_builds(builder, version_info=(9, 1, 0))
+    builder._read_parallel(["a"], nproc=2)
+    assert builder.calls == [("read parallel", 1, 2)]
+    # a builder without the private methods is left alone too
+    assert not upstream.patch_small_parallel_builds(object())
+
+
+def test_sitemap_override_only_for_the_known_sphinx_sitemap(monkeypatch):
+    from kb import sitemap
+
+    assert sitemap._sitemap_module() is not None  # the pinned 2.9.0
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "2.10.0")
+    assert sitemap._sitemap_module() is None
+
+    class App:
+        extensions = {"sphinx_sitemap": None}
+
+    assert sitemap.setup_sitemap(App()) is False  # nothing disconnected or connected
