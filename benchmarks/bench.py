@@ -369,7 +369,18 @@ def build(project: Project, builddir: Path, jobs: str, phase: str,
     since = time.time_ns()
     load_before = os.getloadavg()[0]
     cmd = sphinx_command(project.stack, project.docs, outdir, doctrees, jobs)
-    result = run_measured(cmd, project.root, cap_s)
+    # the kb build's search index step (Pagefind, after the pages are written) reports
+    # its time here: make html waits for it; the live preview does not (background)
+    timing = builddir.parent / f".{builddir.name}-search-index.txt"
+    timing.unlink(missing_ok=True)
+    os.environ["KB_SEARCH_TIMING_FILE"] = str(timing)
+    try:
+        result = run_measured(cmd, project.root, cap_s)
+    finally:
+        os.environ.pop("KB_SEARCH_TIMING_FILE", None)
+    result["search_index_s"] = (sum(float(x) for x in timing.read_text().split())
+                                if timing.exists() else 0.0)
+    timing.unlink(missing_ok=True)
     result["loadavg_1min_before"] = round(load_before, 2)
     reread = [p[:-len(".doctree")] for p in written_since(doctrees, ".doctree", since)]
     written = [p[:-len(".html")] for p in written_since(outdir, ".html", since)]
@@ -429,6 +440,7 @@ def summarize(runs: list[dict]) -> dict:
             result[f"{name}_all"] = [r[name] for r in timed]
         best = min(timed, key=lambda r: r["wall_s"])
         result["loadavg_1min_before"] = best["loadavg_1min_before"]
+        result["search_index_s"] = best.get("search_index_s")
         result["loadavg_1min_before_all"] = [r.get("loadavg_1min_before") for r in runs]
         for name in ("peak_rss_mib", "peak_tree_pss_mib"):
             values = [r[name] for r in runs if r.get(name) is not None]
@@ -449,6 +461,7 @@ def print_line(stack: str, size: int, phase: str, r: dict) -> None:
           f"{r['loadavg_1min_before']:4.2f}) RSS {r['peak_rss_mib']:5.0f} MiB, tree PSS "
           f"{r['peak_tree_pss_mib'] or 0:5.0f} MiB  reread {r['reread']:>4} written "
           f"{r['written']:>4} (articles {r['written_articles']:>4})"
+          + (f" search index {r['search_index_s']:.2f} s" if r.get("search_index_s") else "")
           + (f" warnings {r['warnings']}" if r["warnings"] else "")
           + (f"  PROBLEMS: {'; '.join(r['problems'])}" if r["problems"] else "")
           + (f"  NOTE: {'; '.join(r['notes'])}" if r["notes"] else ""), flush=True)
@@ -586,7 +599,14 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
         for phase, limit in (("no-change", GOAL_NO_CHANGE_S), ("edit-article", GOAL_EDIT_S)):
             t = ph[phase]["wall_s"]
             goal(f"{phase} rebuild, N={GOAL_SIZE}", f"<= {limit:.0f} s", t,
-                 t is not None and t <= limit, "s")
+                 t is not None and t <= limit, "s",
+                 f"search index {ph[phase].get('search_index_s', 0):.2f} s of it")
+        # the writer's loop (make livehtml) shows the page without waiting for the index
+        t, index = ph["edit-article"]["wall_s"], ph["edit-article"].get("search_index_s", 0)
+        if t is not None:
+            page = round(t - index, 3)
+            goal(f"edit-article, live preview (page shown; index follows), N={GOAL_SIZE}",
+                 f"<= {GOAL_EDIT_S:.0f} s", page, page <= GOAL_EDIT_S, "s")
     for size, entry in sorted(kb.items()):
         if size < GOAL_SIZE:
             continue
@@ -745,8 +765,9 @@ def markdown(report: dict) -> str:
     """The figures of a results.json as Markdown tables (for the READMEs)."""
     results = report["results"]
     by = {(r["stack"], r["size"]): r for r in results}
-    lines = ["| articles | build | kb s | kb CPU s | load | re-read | HTML written (articles) "
-             "| stock s | load | stock / kb |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| articles | build | kb s | of which search index s | kb CPU s | load | re-read "
+             "| HTML written (articles) | stock s | load | stock / kb |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sorted({r["size"] for r in results}):
         kb, stock = by.get(("kb", size)), by.get(("stock", size))
         for phase in PHASES:
@@ -760,7 +781,8 @@ def markdown(report: dict) -> str:
             written = ("-" if not k or k.get("skipped") else
                        f"{k['written']} ({k['written_articles']})")
             lines.append(
-                f"| {size:,} | {phase} | {fmt_time(k)} | {val(k, 'cpu_s', '{:.1f}')} | "
+                f"| {size:,} | {phase} | {fmt_time(k)} | {val(k, 'search_index_s', '{:.2f}')} | "
+                f"{val(k, 'cpu_s', '{:.1f}')} | "
                 f"{val(k, 'loadavg_1min_before', '{:.2f}')} | {val(k, 'reread', '{}')} | "
                 f"{written} | {fmt_time(s) if s else '-'} | "
                 f"{val(s, 'loadavg_1min_before', '{:.2f}')} | {ratio(k, s)['text']} |")
