@@ -228,17 +228,22 @@ def ref_id(key: str) -> str:
     return make_id("ref-" + key)
 
 
-def check_kb_output(outdir: Path, cited: dict[str, list[str]], bib_keys: set[str]
-                    ) -> list[str]:
-    """Problems with the built HTML: reference lists and citation links of the pages in
-    *cited* (docname -> keys), and the bibliography page lists exactly *bib_keys*."""
-    problems = []
+def _pages(outdir: Path, cited: dict[str, list[str]], problems: list[str]):
+    """(page, cited keys, HTML) of each page in *cited*; a missing page is a problem."""
     for docname, keys in sorted(cited.items()):
         page = outdir / f"{docname}.html"
         if not page.exists():
             problems.append(f"{page.name} was not written")
             continue
-        html = page.read_text(encoding="utf-8")
+        yield page, keys, page.read_text(encoding="utf-8")
+
+
+def check_kb_output(outdir: Path, cited: dict[str, list[str]], bib_keys: set[str]
+                    ) -> list[str]:
+    """Problems with the built HTML: reference lists and citation links of the pages in
+    *cited* (docname -> keys), and the bibliography page lists exactly *bib_keys*."""
+    problems = []
+    for page, keys, html in _pages(outdir, cited, problems):
         if "kb-reflist" not in html:
             problems.append(f"{page.name} has no reference list")
         for key in keys:
@@ -257,12 +262,7 @@ def check_kb_output(outdir: Path, cited: dict[str, list[str]], bib_keys: set[str
 
 def check_stock_output(outdir: Path, cited: dict[str, list[str]]) -> list[str]:
     problems = []
-    for docname, keys in sorted(cited.items()):
-        page = outdir / f"{docname}.html"
-        if not page.exists():
-            problems.append(f"{page.name} was not written")
-            continue
-        html = page.read_text(encoding="utf-8")
+    for page, keys, html in _pages(outdir, cited, problems):
         if "{cite" in html or "cite:p" in html:
             problems.append(f"{page.name}: an unresolved citation mark")
         if html.count('class="citation"') < len(keys):
