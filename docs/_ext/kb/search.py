@@ -38,6 +38,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from . import pagefind_delta
 from .errors import guarded
 
 logger = logging.getLogger(__name__)
@@ -224,14 +225,17 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
     context["body"] = f'<div data-pagefind-body{weight}>{filters}{context["body"]}</div>'
 
 
-def _stale_and_changed(app: Sphinx, outdir: Path, stamp: float) -> tuple[list[Path], bool]:
+def _stale_and_changed(app: Sphinx, outdir: Path,
+                       stamp: float) -> tuple[list[Path], bool, list[str]]:
     """Pages left over from earlier builds that would still be indexed (an article since
-    deleted or turned back into a draft), and whether any indexed page was written after
-    ``stamp``. One directory walk; only unexpected files are opened."""
+    deleted or turned back into a draft), whether any indexed page was written after
+    ``stamp``, and the indexed pages (paths relative to *outdir*). One directory walk;
+    only unexpected files are opened."""
     env = app.env
     expected = {Path(app.builder.get_outfilename(d)).resolve()
                 for d in env.all_docs if indexed(env, d)}
-    stale, changed = [], False
+    root_dir = outdir.resolve()
+    stale, changed, pages = [], False, []
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != BUNDLE]
         for name in files:
@@ -240,9 +244,10 @@ def _stale_and_changed(app: Sphinx, outdir: Path, stamp: float) -> tuple[list[Pa
             path = Path(root, name).resolve()
             if path in expected:
                 changed = changed or path.stat().st_mtime > stamp
+                pages.append(path.relative_to(root_dir).as_posix())
             elif "data-pagefind-body" in path.read_text(encoding="utf-8", errors="replace"):
                 stale.append(path)
-    return stale, changed
+    return stale, changed, sorted(pages)
 
 
 def vocabulary_key(word: str) -> str:
@@ -295,7 +300,7 @@ def _build_finished(app: Sphinx, exc) -> None:
     bundle = outdir / BUNDLE
     entry = bundle / "pagefind-entry.json"
     stamp = entry.stat().st_mtime if entry.is_file() else 0.0
-    stale, changed = _stale_and_changed(app, outdir, stamp)
+    stale, changed, pages = _stale_and_changed(app, outdir, stamp)
     for path in stale:
         logger.info("removing %s: its page is no longer in the source", path)
         path.unlink()
@@ -309,11 +314,12 @@ def _build_finished(app: Sphinx, exc) -> None:
         return
     language = (cfg.language or "en").split("_")[0]
     mode = os.environ.get("KB_SEARCH_INDEX") or cfg.kb_search_index
+    state_file = Path(app.doctreedir) / pagefind_delta.STATE_FILE
     if mode == "background":
-        _index_in_background(outdir, language, files)
+        _index_in_background(outdir, language, files, pages, state_file)
         return
     started = time.perf_counter()
-    error = index_site(exe, outdir, language, files)
+    error = index_site(exe, outdir, language, files, pages, state_file)
     if error:
         _warn(error)
     elif os.environ.get("KB_SEARCH_TIMING_FILE"):  # make bench: the index's share
@@ -321,20 +327,48 @@ def _build_finished(app: Sphinx, exc) -> None:
             log.write(f"{time.perf_counter() - started:.3f}\n")
 
 
-def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str]) -> str | None:
-    """Run Pagefind over the built site into a fresh folder, add the query layer's files,
-    and swap it in for the old bundle. Returns what went wrong, or None."""
+def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
+               pages: list[str] | None = None, state_file: Path | None = None) -> str | None:
+    """Index the built site into a fresh folder, add the query layer's files, and swap it
+    in for the old bundle. Returns what went wrong, or None.
+
+    With *pages* (the pages to index) and *state_file* (what the last index was made
+    from), only the pages changed since the last index are re-indexed and merged into it
+    (``kb/pagefind_delta.py``); when that cannot be done, Pagefind indexes the whole site.
+    """
+    bundle = outdir / BUNDLE
     fresh = outdir / f".{BUNDLE}.{os.getpid()}.new"
     shutil.rmtree(fresh, ignore_errors=True)
-    command = [str(exe), "--site", str(outdir), "--output-path", str(fresh),
-               "--force-language", language, "--silent"]
+    options = ["--force-language", language, "--silent"]
     for selector in EXCLUDE_SELECTORS:
-        command += ["--exclude-selectors", selector]
-    run = subprocess.run(command, capture_output=True, text=True, check=False)
-    if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
-        shutil.rmtree(fresh, ignore_errors=True)
-        return (f"Pagefind could not build the search index (exit {run.returncode}): "
-                f"{(run.stderr or run.stdout).strip()[-2000:]}")
+        options += ["--exclude-selectors", selector]
+    snapshot, full = None, True
+    if pages is not None and state_file is not None:
+        state = pagefind_delta.load_state(state_file)
+        snapshot = pagefind_delta.snapshot(outdir, pages, state)
+        try:
+            count = pagefind_delta.update(exe, options, outdir, bundle, fresh, snapshot,
+                                          state, state_file)
+            logger.info("search index: %d of %d pages re-indexed", count, len(pages))
+            full = False
+        except (pagefind_delta.Fallback, *pagefind_delta.UNEXPECTED) as why:
+            logger.info("search index: indexing every page (%s)", why)
+            shutil.rmtree(fresh, ignore_errors=True)
+    if full:
+        if state_file is not None:
+            pagefind_delta.forget(state_file)
+        run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(fresh),
+                              *options], capture_output=True, text=True, check=False)
+        if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
+            shutil.rmtree(fresh, ignore_errors=True)
+            return (f"Pagefind could not build the search index (exit {run.returncode}): "
+                    f"{(run.stderr or run.stdout).strip()[-2000:]}")
+    for name in (DATA_FILE, VOCAB_DIR):  # linked from the last bundle: written anew
+        target = fresh / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
     for name, text in files.items():
         (fresh / name).parent.mkdir(parents=True, exist_ok=True)
         (fresh / name).write_text(text, encoding="utf-8")
@@ -343,24 +377,31 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str]) ->
                  "pagefind-modular-ui.css", "pagefind-component-ui.js",
                  "pagefind-component-ui.css", "pagefind-highlight.js"):
         (fresh / name).unlink(missing_ok=True)
-    bundle = outdir / BUNDLE
     old = outdir / f".{BUNDLE}.{os.getpid()}.old"
     shutil.rmtree(old, ignore_errors=True)
     if bundle.exists():
         bundle.rename(old)
     fresh.rename(bundle)
     shutil.rmtree(old, ignore_errors=True)
+    if full and snapshot is not None:
+        why = pagefind_delta.record_state(state_file, bundle, options, snapshot)
+        if why:
+            logger.info("search index: the next index is a full run too (%s)", why)
     return None
 
 
-def _index_in_background(outdir: Path, language: str, files: dict[str, str]) -> None:
+def _index_in_background(outdir: Path, language: str, files: dict[str, str],
+                         pages: list[str], state_file: Path) -> None:
     """The live preview (``make livehtml``) shows an edit as soon as its pages are
     written; the search index follows a few seconds later, in a child process."""
     job = outdir / f".{BUNDLE}-job.json"
     job.write_text(json.dumps({"outdir": str(outdir), "language": language,
-                               "files": files}), encoding="utf-8")
+                               "files": files, "pages": pages,
+                               "state_file": str(state_file)}), encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    subprocess.Popen([sys.executable, "-m", "kb.search", str(job)], env=env,
+    # not ``-m kb.search``: the package imports this module first, and runpy warns
+    subprocess.Popen([sys.executable, "-c", "import sys; from kb.search import _main; "
+                      "sys.exit(_main(sys.argv[1]))", str(job)], env=env,
                      start_new_session=True, stdin=subprocess.DEVNULL)
     logger.info("search index: updating in the background")
 
@@ -369,7 +410,8 @@ def _main(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     exe = pagefind_executable()
     error = "Pagefind is not installed" if exe is None else index_site(
-        exe, Path(job["outdir"]), job["language"], job["files"])
+        exe, Path(job["outdir"]), job["language"], job["files"], job.get("pages"),
+        Path(job["state_file"]) if job.get("state_file") else None)
     if error:
         print(f"search index: {error}", file=sys.stderr)
         return 1

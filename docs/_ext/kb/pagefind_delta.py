@@ -1,0 +1,500 @@
+"""Re-index only the pages that changed: an incremental update of Pagefind's bundle.
+
+Pagefind has no incremental mode: every run parses every page, and at 500 articles that
+was most of an edit's rebuild (1.6-2 s of a 3.8 s build on the benchmark machine). When
+only some indexed pages changed since the last index, :func:`update` runs Pagefind over
+just those pages into a scratch bundle and merges it into the previous one:
+
+- the changed pages keep their page numbers; their old postings, filter entries and
+  fragments are replaced by the scratch run's;
+- the word list is cut into chunks exactly as Pagefind cuts it (``_cut``: 20,000
+  locations a chunk; ``_chunk_meta``: the shortest prefixes that tell neighbours apart),
+  and every file is named as Pagefind names it (the SHA-1 of its CBOR payload, each byte
+  written as ``{:x}``), gzipped at Pagefind's level;
+- everything else (Pagefind's scripts, the WebAssembly, unchanged fragments and chunks)
+  is hard-linked from the previous bundle into a fresh folder that the caller swaps in, so
+  a reader never sees a half-written index.
+
+The result is the index a full run would write: ``tests/test_search_incremental.py``
+compares them word by word and page by page. (Pagefind numbers pages in the order its
+parse finishes them, so two full runs differ in page order; nothing else depends on it.)
+
+To merge without decoding every location of every word, the words of the last index are
+kept beside the saved state (``WORDS_FILE``) with each posting already encoded, so an
+update decodes only the scratch run and re-encodes only the chunks that change.
+
+Applies to Pagefind 1.5.2's bundle format (``FORMAT``), the version pinned in
+requirements.txt. After every full run the chunking is checked against Pagefind's own;
+on anything unexpected (another version in either bundle, an unknown field, a page added
+or removed, a hash collision, more than ``MAX_SHARE`` of the pages changed, no saved
+state, no ``cbor2``) :class:`Fallback` is raised and the caller runs Pagefind over the
+whole site, as before. The state lives in Sphinx's doctree folder, not in the site.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import pickle
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+FORMAT = "1.5.2"
+HEADER = b"pagefind_dcd"
+CHUNK_SIZE = 20000          # Pagefind's chunk_index(): locations per index chunk
+GZIP_LEVEL = 6              # Pagefind's: the same payload gives the same bytes
+MAX_SHARE = 0.3             # more changed pages than this: a full run is as quick
+STATE_FILE = "kb-pagefind-state.json"
+WORDS_FILE = "kb-pagefind-words.pickle"
+STATE_VERSION = 1
+GLOB_SPECIAL = re.compile(r"[*?\[\]{},\\!]")
+UNEXPECTED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+              pickle.UnpicklingError, EOFError)
+
+
+class Fallback(Exception):
+    """The bundle cannot be updated in place; run Pagefind over the whole site."""
+
+
+def _cbor():
+    try:
+        import cbor2
+    except ImportError as error:  # pragma: no cover - pinned in requirements.txt
+        raise Fallback("cbor2 is not installed") from error
+    return cbor2
+
+
+# -- Pagefind's files ------------------------------------------------------------------------
+
+def full_hash(data: bytes) -> str:
+    """Pagefind's file hash: each byte of the SHA-1 digest as ``{:x}`` (no zero padding)."""
+    return "".join(f"{byte:x}" for byte in hashlib.sha1(data).digest())
+
+
+def read_file(path: Path) -> bytes:
+    """A bundle file's payload: gunzipped, Pagefind's signature checked and removed."""
+    data = gzip.decompress(path.read_bytes())
+    if not data.startswith(HEADER):
+        raise Fallback(f"{path.name} is not a Pagefind file")
+    return data[len(HEADER):]
+
+
+def _write_file(path: Path, payload: bytes) -> None:
+    path.write_bytes(gzip.compress(HEADER + payload, compresslevel=GZIP_LEVEL, mtime=0))
+
+
+def _entry(bundle: Path) -> dict:
+    try:
+        return json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise Fallback(f"no readable pagefind-entry.json ({error})") from error
+
+
+def _language(entry: dict) -> tuple[str, dict]:
+    languages = entry.get("languages") or {}
+    if entry.get("version") != FORMAT or len(languages) != 1:
+        raise Fallback(f"a Pagefind {entry.get('version')} bundle with {len(languages)} "
+                       f"languages (this update reads {FORMAT}, with one)")
+    return next(iter(languages.items()))
+
+
+def _meta(cbor2, bundle: Path) -> tuple[str, list]:
+    """The language and the six fields of the bundle's pf_meta."""
+    language, info = _language(_entry(bundle))
+    meta = cbor2.loads(read_file(bundle / f"pagefind.{info['hash']}.pf_meta"))
+    if not isinstance(meta, list) or len(meta) != 6 or meta[0] != FORMAT:
+        raise Fallback("an unknown pf_meta layout")
+    return language, meta
+
+
+def page_url(relpath: str) -> str:
+    """The URL Pagefind gives a page file (``about/index.html`` is ``/about/``)."""
+    url = "/" + relpath.replace(os.sep, "/")
+    return url[: -len("index.html")] if url.endswith("/index.html") else url
+
+
+# -- CBOR, for payloads assembled from already encoded postings ------------------------------
+
+def _head(major: int, n: int) -> bytes:
+    """A CBOR item head in its shortest form, as minicbor (Pagefind) and cbor2 write it."""
+    if n < 24:
+        return bytes([major << 5 | n])
+    for extra, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * size):
+            return bytes([major << 5 | extra]) + n.to_bytes(size, "big")
+    raise Fallback("a number too large for CBOR")
+
+
+def _word_payload(word: str, numbers: list[int], rests: list[bytes]) -> bytes:
+    """``[word, [[page, locations, metadata locations]...], []]``. Pagefind writes each
+    posting's page as the difference from the posting before (the first as it is)."""
+    text = word.encode("utf-8")
+    parts = [_head(4, 3), _head(3, len(text)), text, _head(4, len(numbers))]
+    previous = 0
+    for number, rest in zip(numbers, rests):
+        parts += (b"\x83", _head(0, number - previous), rest)
+        previous = number
+    parts.append(_head(4, 0))
+    return b"".join(parts)
+
+
+# -- The words of an index, postings kept encoded -------------------------------------------
+#
+# {word: (page numbers, locations per posting, encoded rest of each posting)}, in page
+# order. A posting is ``[page, locations, metadata locations]``, its page written as the
+# difference from the posting before; Pagefind sizes a chunk by locations + metadata
+# locations + 1 per posting. Only the page numbers are ever decoded.
+
+def _postings(cbor2, postings: list) -> tuple[list[int], list[int], list[bytes]]:
+    numbers, counts, rests, number = [], [], [], 0
+    for posting in postings:
+        if len(posting) != 3:
+            raise Fallback("an unknown posting layout in the index")
+        number += posting[0]
+        numbers.append(number)
+        counts.append(len(posting[1]) + len(posting[2]) + 1)
+        rests.append(cbor2.dumps(posting[1]) + cbor2.dumps(posting[2]))
+    return numbers, counts, rests
+
+
+def _read_words(cbor2, bundle: Path, chunks: list):
+    """Each ``(word, postings)`` of the bundle's index chunks."""
+    for chunk in chunks:
+        for entry in cbor2.loads(read_file(bundle / "index" / f"{chunk[2]}.pf_index"))[0]:
+            if len(entry) != 3 or entry[2]:
+                raise Fallback("an unknown word layout in the index")
+            yield entry[0], entry[1]
+
+
+def _words_from(cbor2, bundle: Path, chunks: list) -> dict:
+    """The bundle's words, checked: re-encoded and cut by this module they must give
+    Pagefind's own chunks byte for byte, or the format is not the one it knows."""
+    words = {word: _postings(cbor2, postings)
+             for word, postings in _read_words(cbor2, bundle, chunks)}
+    cut = _cut(words)
+    if _chunk_meta(cut) != [list(chunk[:2]) for chunk in chunks] or any(
+            _chunk_payload(words, chunk_words) != read_file(
+                bundle / "index" / f"{chunk[2]}.pf_index")
+            for chunk_words, chunk in zip(cut, chunks)):
+        raise Fallback("Pagefind's index is not written as this update writes it")
+    return words
+
+
+def _chunk_payload(words: dict, chunk_words: list[str]) -> bytes:
+    """``[[word...]]``"""
+    return b"".join((_head(4, 1), _head(4, len(chunk_words)),
+                     *(_word_payload(word, words[word][0], words[word][2])
+                       for word in chunk_words)))
+
+
+def _cut(words: dict) -> list[list[str]]:
+    """Pagefind's chunk_index(): words in order, a chunk closed once it holds CHUNK_SIZE
+    locations."""
+    chunks, current, size = [], [], 0
+    for word in sorted(words):
+        size += sum(words[word][1])
+        current.append(word)
+        if size >= CHUNK_SIZE:
+            chunks.append(current)
+            current, size = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _chunk_meta(chunks: list[list[str]]) -> list[list[str]]:
+    """Pagefind's chunk_meta(): each chunk's first and last word, shortened between
+    neighbours to the shortest prefixes that tell them apart."""
+    named = [[chunk[0], chunk[-1]] for chunk in chunks]
+    for left, right in zip(named, named[1:]):
+        a, b = left[1], right[0]
+        common = 0
+        for x, y in zip(b, a):
+            if x != y:
+                break
+            common += 1
+        left[1], right[0] = a[:common + 1], b[:common + 1]
+    return named
+
+
+# -- What the last index was made from ------------------------------------------------------
+
+def snapshot(outdir: Path, pages: list[str], state: dict | None = None) -> dict:
+    """``{relpath: [size, mtime_ns, sha1]}`` of the pages to index. A page whose size and
+    time match *state* keeps its recorded SHA-1 without being read again."""
+    known = (state or {}).get("pages", {})
+    result = {}
+    for rel in pages:
+        stat = (outdir / rel).stat()
+        old = known.get(rel)
+        if old and old[0] == stat.st_size and old[1] == stat.st_mtime_ns:
+            result[rel] = old
+        else:
+            digest = hashlib.sha1((outdir / rel).read_bytes()).hexdigest()
+            result[rel] = [stat.st_size, stat.st_mtime_ns, digest]
+    return result
+
+
+def load_state(path: Path) -> dict | None:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
+
+
+def forget(state_file: Path) -> None:
+    """Drop the saved state: the next index is a full run."""
+    state_file.unlink(missing_ok=True)
+    state_file.with_name(WORDS_FILE).unlink(missing_ok=True)
+
+
+def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict,
+                 urls: list[str] | None = None, words: dict | None = None) -> str | None:
+    """Save what *bundle* was made from. After a full run (*urls* and *words* None) they
+    are read from the bundle, and Pagefind's chunks are checked against ``_cut``: if they
+    differ, nothing is saved and every index stays a full run. Returns why nothing was
+    saved, or None."""
+    try:
+        cbor2 = _cbor()
+        language, meta = _meta(cbor2, bundle)
+        if urls is None:
+            urls = [json.loads(read_file(bundle / "fragment" / f"{h}.pf_fragment"))["url"]
+                    for h, _count in meta[1]]
+        if words is None:
+            words = _words_from(cbor2, bundle, meta[2])
+        name = _language(_entry(bundle))[1]["hash"]
+    except (Fallback, *UNEXPECTED) as why:
+        forget(state_file)
+        return str(why)
+    state = {"version": STATE_VERSION, "format": FORMAT, "meta": name, "language": language,
+             "options": options, "pages": pages, "urls": urls}
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    words_file = state_file.with_name(WORDS_FILE)
+    for path, data in ((words_file, pickle.dumps({"meta": name, "words": words},
+                                                 pickle.HIGHEST_PROTOCOL)),
+                       (state_file, json.dumps(state, separators=(",", ":")).encode())):
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return None
+
+
+def changed_pages(state: dict | None, bundle: Path, options: list[str],
+                  pages: dict) -> list[str]:
+    """The pages whose content differs from the last index. Raises Fallback when the last
+    index cannot be updated: no state, another bundle, other options, pages added or
+    removed."""
+    if state is None:
+        raise Fallback("no record of the last index")
+    if state.get("format") != FORMAT or state.get("options") != options:
+        raise Fallback("the last index was made by another Pagefind or with other options")
+    if state.get("meta") != _language(_entry(bundle))[1].get("hash"):
+        raise Fallback("the record describes another index")
+    if set(state.get("pages", {})) != set(pages):
+        raise Fallback("pages were added or removed")
+    return sorted(rel for rel, (_size, _time, digest) in pages.items()
+                  if state["pages"][rel][2] != digest)
+
+
+# -- The update ------------------------------------------------------------------------------
+
+def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Path,
+           pages: dict, state: dict | None, state_file: Path) -> int:
+    """Write into *fresh* the bundle for the site as it is now, from *bundle* and a
+    Pagefind run over the changed pages only, and save the new state. Returns how many
+    pages were re-indexed. Raises Fallback when a full run is needed (*fresh* may then
+    hold a partial bundle: the caller removes it)."""
+    cbor2 = _cbor()
+    changed = changed_pages(state, bundle, options, pages)
+    if len(changed) > MAX_SHARE * len(pages):
+        raise Fallback(f"{len(changed)} of {len(pages)} pages changed")
+    if any(GLOB_SPECIAL.search(rel) for rel in changed):
+        raise Fallback("a changed page's name has glob characters")
+    language, (_v, old_pages, old_chunks, old_filters, sorts, fields) = _meta(cbor2, bundle)
+    urls = state["urls"]
+    if len(urls) != len(old_pages):
+        raise Fallback("the record does not match the index")
+    try:
+        cache = pickle.loads(state_file.with_name(WORDS_FILE).read_bytes())
+    except UNEXPECTED as error:
+        raise Fallback(f"no saved words ({error})") from error
+    if cache.get("meta") != state["meta"]:
+        raise Fallback("the saved words belong to another index")
+    words = cache["words"]
+    old_meta_name = f"pagefind.{state['meta']}.pf_meta"
+
+    fresh.mkdir(parents=True)
+    _link_tree(bundle, fresh, skip={"pagefind-entry.json", "index", "filter", "fragment",
+                                    old_meta_name})
+    for folder in ("index", "filter", "fragment"):
+        (fresh / folder).mkdir()
+    if not changed:
+        for folder in ("index", "filter", "fragment"):
+            _link_tree(bundle / folder, fresh / folder)
+        _link(bundle / old_meta_name, fresh / old_meta_name)
+        shutil.copy2(bundle / "pagefind-entry.json", fresh / "pagefind-entry.json")
+        record_state(state_file, fresh, options, pages, urls, words)
+        return 0
+
+    # Pagefind over the changed pages only.
+    scratch = fresh.with_name(fresh.name + ".scratch")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(scratch),
+                              "--glob", "{" + ",".join(changed) + "}", *options],
+                             capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise Fallback(f"Pagefind exit {run.returncode} on the changed pages: "
+                           f"{(run.stderr or run.stdout).strip()[-500:]}")
+        s_language, (_v, new_pages, new_chunks, new_filters, new_sorts,
+                     new_fields) = _meta(cbor2, scratch)
+        if s_language != language:
+            raise Fallback("the changed pages were indexed in another language")
+        if sorts or new_sorts:
+            raise Fallback("the index has sort keys")
+        if not set(new_fields) <= set(fields):
+            raise Fallback("the changed pages bring new metadata fields")
+
+        # Each scratch page takes the page number its URL had.
+        number_of = {url: number for number, url in enumerate(urls)}
+        remap: dict[int, int] = {}
+        fragments: dict[str, bytes] = {}
+        for j, (fragment, _count) in enumerate(new_pages):
+            payload = read_file(scratch / "fragment" / f"{fragment}.pf_fragment")
+            url = json.loads(payload)["url"]
+            if url not in number_of:
+                raise Fallback(f"{url} is not in the last index")
+            remap[j] = number_of[url]
+            fragments[fragment] = payload
+        renumbered = set(remap.values())
+        if renumbered != {number_of.get(page_url(rel)) for rel in changed}:
+            raise Fallback("Pagefind did not index every changed page")
+
+        _merge_words(cbor2, words, scratch, new_chunks, remap, renumbered)
+        chunk_meta = _write_chunks(bundle, fresh / "index", language, words)
+        filter_meta = _write_filters(cbor2, bundle, old_filters, scratch, new_filters,
+                                     remap, renumbered, fresh / "filter", language)
+        pages_meta = [list(page) for page in old_pages]
+        for j, number in remap.items():
+            pages_meta[number] = list(new_pages[j])
+        _write_fragments(bundle, fresh / "fragment", pages_meta, fragments)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    meta = cbor2.dumps([FORMAT, pages_meta, chunk_meta, filter_meta, [], fields])
+    name = f"{language}_{full_hash(meta)[:10]}"
+    _write_file(fresh / f"pagefind.{name}.pf_meta", meta)
+    entry = _entry(bundle)
+    entry["languages"][language].update({"hash": name, "page_count": len(pages_meta)})
+    (fresh / "pagefind-entry.json").write_text(
+        json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    record_state(state_file, fresh, options, pages, urls, words)
+    return len(changed)
+
+
+def _link(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _link_tree(src: Path, dest: Path, skip: set[str] = frozenset()) -> None:
+    """Hard-link (or copy) *src*'s files and folders into *dest*, except *skip*. Nothing
+    is ever written into a linked file: every file that changes is written anew."""
+    for item in src.iterdir():
+        if item.name in skip:
+            continue
+        if item.is_dir():
+            (dest / item.name).mkdir()
+            _link_tree(item, dest / item.name)
+        else:
+            _link(item, dest / item.name)
+
+
+def _merge_words(cbor2, words: dict, scratch: Path, new_chunks, remap, renumbered) -> None:
+    """Replace, in *words*, the postings of the re-indexed pages by the scratch run's."""
+    for word, (numbers, counts, rests) in list(words.items()):
+        if renumbered.isdisjoint(numbers):
+            continue
+        keep = [i for i, n in enumerate(numbers) if n not in renumbered]
+        if keep:
+            words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
+                           [rests[i] for i in keep])
+        else:
+            del words[word]
+    for word, postings in _read_words(cbor2, scratch, new_chunks):
+        numbers, counts, rests = _postings(cbor2, postings)
+        old = words.get(word, ([], [], []))
+        merged = sorted([*zip(*old), *zip([remap[n] for n in numbers], counts, rests)],
+                        key=lambda posting: posting[0])
+        words[word] = ([m[0] for m in merged], [m[1] for m in merged],
+                       [m[2] for m in merged])
+
+
+def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:
+    name = f"{language}_{full_hash(payload)[:7]}"
+    if name in taken:
+        raise Fallback("two index files share a hash prefix")
+    taken.add(name)
+    return name
+
+
+def _write_chunks(bundle: Path, folder: Path, language: str, words: dict) -> list[list[str]]:
+    """The word index, cut as Pagefind cuts it; a chunk that did not change is linked."""
+    chunks = _cut(words)
+    meta, taken = _chunk_meta(chunks), set()
+    for named, chunk in zip(meta, chunks):
+        payload = _chunk_payload(words, chunk)
+        name = _unique_name(language, payload, taken)
+        old = bundle / "index" / f"{name}.pf_index"
+        if old.is_file():  # same hash: the same words and postings (checked below)
+            if read_file(old) != payload:
+                raise Fallback("two index chunks share a hash prefix")
+            _link(old, folder / old.name)
+        else:
+            _write_file(folder / f"{name}.pf_index", payload)
+        named.append(name)
+    return meta
+
+
+def _write_filters(cbor2, bundle, old_filters, scratch, new_filters, remap, renumbered,
+                   folder: Path, language: str) -> list[list[str]]:
+    merged: dict[str, dict[str, list[int]]] = {}
+    for name, filename in old_filters:
+        _key, values = cbor2.loads(read_file(bundle / "filter" / f"{filename}.pf_filter"))
+        merged[name] = {value: [p for p in numbers if p not in renumbered]
+                        for value, numbers in values}
+    for name, filename in new_filters:
+        _key, values = cbor2.loads(read_file(scratch / "filter" / f"{filename}.pf_filter"))
+        target = merged.setdefault(name, {})
+        for value, numbers in values:
+            target.setdefault(value, []).extend(remap[p] for p in numbers)
+    meta, taken = [], set()
+    for name, values in merged.items():
+        kept = [[value, sorted(numbers)] for value, numbers in values.items() if numbers]
+        if not kept:
+            continue
+        payload = cbor2.dumps([name, kept])
+        filename = _unique_name(language, payload, taken)
+        _write_file(folder / f"{filename}.pf_filter", payload)
+        meta.append([name, filename])
+    return meta
+
+
+def _write_fragments(bundle: Path, folder: Path, pages_meta, fragments: dict) -> None:
+    """Every page's fragment: the re-indexed pages' from the scratch run, the others
+    linked from the last bundle."""
+    for fragment, payload in fragments.items():
+        old = bundle / "fragment" / f"{fragment}.pf_fragment"
+        if old.is_file() and read_file(old) != payload:
+            raise Fallback("two fragments share a hash prefix")
+        _write_file(folder / f"{fragment}.pf_fragment", payload)
+    for fragment in {page[0] for page in pages_meta} - set(fragments):
+        _link(bundle / "fragment" / f"{fragment}.pf_fragment",
+              folder / f"{fragment}.pf_fragment")
