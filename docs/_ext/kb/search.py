@@ -327,6 +327,15 @@ def _build_finished(app: Sphinx, exc) -> None:
             log.write(f"{time.perf_counter() - started:.3f}\n")
 
 
+def pagefind_options(language: str) -> list[str]:
+    """Pagefind's options besides the folders: the same for a full run and for the
+    changed pages of an incremental one."""
+    options = ["--force-language", language, "--silent"]
+    for selector in EXCLUDE_SELECTORS:
+        options += ["--exclude-selectors", selector]
+    return options
+
+
 def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
                pages: list[str] | None = None, state_file: Path | None = None) -> str | None:
     """Index the built site into a fresh folder, add the query layer's files, and swap it
@@ -339,9 +348,7 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     bundle = outdir / BUNDLE
     fresh = outdir / f".{BUNDLE}.{os.getpid()}.new"
     shutil.rmtree(fresh, ignore_errors=True)
-    options = ["--force-language", language, "--silent"]
-    for selector in EXCLUDE_SELECTORS:
-        options += ["--exclude-selectors", selector]
+    options = pagefind_options(language)
     snapshot, full = None, True
     if pages is not None and state_file is not None:
         state = pagefind_delta.load_state(state_file)

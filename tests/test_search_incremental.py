@@ -1,0 +1,316 @@
+"""The search index after an edit: only the changed pages are re-indexed
+(docs/_ext/kb/pagefind_delta.py), and the result is the index a full Pagefind run writes,
+word by word, page by page, filter by filter. Every case the update cannot handle falls
+back to a full run. (tests/browser/test_search_incremental.py queries an updated index in
+a real browser.)"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import cbor2
+import pytest
+
+from helpers import DOCS, lay_root, warnings_of
+
+from kb import pagefind_delta as delta
+from kb.search import pagefind_executable, pagefind_options
+
+EXE = pagefind_executable()
+OPTIONS = pagefind_options("en")
+TOPICS = ["Grief and loss", "Anxiety", "Trauma", "Families"]
+
+
+def prose_words() -> list[str]:
+    """Real words, from the real articles' prose (front matter and roles left out)."""
+    words = []
+    for path in sorted((DOCS / "articles").glob("*.md")):
+        body = path.read_text(encoding="utf-8").split("---", 2)[2]
+        words += re.findall(r"[A-Za-z][a-z']+", re.sub(r"\{[^}]*\}`[^`]*`", "", body))
+    return words
+
+
+WORDS = prose_words()
+
+
+def page_html(title: str, words: list[str], topics: list[str], weight: str = "") -> str:
+    paragraphs = "".join(f"<p>{' '.join(words[i:i + 60])}.</p>"
+                         for i in range(0, len(words), 60))
+    filters = "".join(f'<span data-pagefind-filter="topic:{t}"></span>' for t in topics)
+    return (f'<!doctype html><html lang="en"><head><title>{title}</title></head><body>'
+            f'<nav>Menu words never indexed</nav><main data-pagefind-body{weight}>'
+            f'{filters}<h1>{title}</h1>{paragraphs}<div class="kb-related">Related '
+            f'pagesonly</div></main></body></html>')
+
+
+@pytest.fixture
+def static_site(tmp_path) -> Path:
+    """A static site of 60 pages of 600 real words each (more than three of Pagefind's
+    20,000-location index chunks), with topic filters, a page weighted down, a folder
+    index page and a page that is not indexed."""
+    out = tmp_path / "html"
+    rng = random.Random(7)
+    for i in range(60):
+        start = rng.randrange(len(WORDS) - 600)
+        write(out / f"articles/page-{i:02d}.html",
+              page_html(f"Page {i}", WORDS[start:start + 600], rng.sample(TOPICS, 2)))
+    write(out / "about/index.html", page_html("About us", WORDS[:300], [], weight=
+                                              ' data-pagefind-weight="0.5"'))
+    write(out / "index.html", "<!doctype html><html lang='en'><body>Home</body></html>")
+    return out
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def indexed(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")
+                  if "data-pagefind-body" in p.read_text(encoding="utf-8"))
+
+
+def full_run(site: Path, dest: Path) -> Path:
+    shutil.rmtree(dest, ignore_errors=True)
+    subprocess.run([str(EXE), "--site", str(site), "--output-path", str(dest), *OPTIONS],
+                   check=True, capture_output=True)
+    return dest
+
+
+def decode(bundle: Path) -> dict:
+    """Everything a search reads from a bundle, keyed by page URL instead of page number
+    (Pagefind numbers pages in the order its parse finishes them)."""
+    language, (version, pages, chunks, filters, sorts, fields) = delta._meta(cbor2, bundle)
+    urls, fragments = [], {}
+    for fragment, word_count in pages:
+        data = json.loads(delta.read_file(bundle / "fragment" / f"{fragment}.pf_fragment"))
+        urls.append(data["url"])
+        fragments[data["url"]] = (word_count, data)
+    words = {}
+    for chunk in chunks:
+        payload = delta.read_file(bundle / "index" / f"{chunk[2]}.pf_index")
+        for word, postings, extra in cbor2.loads(payload)[0]:
+            number, by_url = 0, {}
+            for posting in postings:
+                number += posting[0]  # page numbers are written as differences
+                by_url[urls[number]] = (posting[1], posting[2])
+            words[word] = (by_url, extra)
+    filter_pages = {}
+    for name, filename in filters:
+        _name, values = cbor2.loads(delta.read_file(bundle / "filter" /
+                                                    f"{filename}.pf_filter"))
+        filter_pages[name] = {value: sorted(urls[p] for p in numbers)
+                              for value, numbers in values}
+    entry = json.loads((bundle / "pagefind-entry.json").read_text())
+    return {"version": version, "language": language, "fragments": fragments,
+            "words": words, "filters": filter_pages, "sorts": sorts, "fields": fields,
+            "chunk ranges": [chunk[:2] for chunk in chunks],
+            "page count": entry["languages"][language]["page_count"]}
+
+
+@pytest.fixture
+def indexed_site(static_site, tmp_path):
+    """The site, its full-run bundle in html/pagefind, and the recorded state."""
+    site = static_site
+    bundle = full_run(site, site / "pagefind")
+    state_file = tmp_path / "doctrees" / delta.STATE_FILE
+    assert delta.record_state(state_file, bundle, OPTIONS,
+                              delta.snapshot(site, indexed(site))) is None
+    return site, bundle, state_file
+
+
+def run_update(site: Path, bundle: Path, state_file: Path) -> tuple[int, Path]:
+    """One incremental update, swapped in as kb/search.py does."""
+    fresh = site / ".pagefind.new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    state = delta.load_state(state_file)
+    count = delta.update(EXE, OPTIONS, site, bundle, fresh,
+                         delta.snapshot(site, indexed(site), state), state, state_file)
+    shutil.rmtree(bundle)
+    fresh.rename(bundle)
+    return count, bundle
+
+
+def edit(site: Path, rel: str, old: str, new: str) -> None:
+    path = site / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (rel, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_a_full_run_is_recorded_and_this_module_writes_its_chunks_byte_for_byte(
+        indexed_site):
+    site, bundle, state_file = indexed_site
+    state = delta.load_state(state_file)
+    index = decode(bundle)
+    assert len(index["chunk ranges"]) >= 3, "the test site must span several chunks"
+    assert state["format"] == "1.5.2" == index["version"]
+    assert sorted(state["urls"]) == sorted(index["fragments"])
+    assert "/about/" in state["urls"] and "/index.html" not in state["urls"]
+    assert set(state["pages"]) == set(indexed(site))
+    # the state is Sphinx's cache, not part of the published site
+    assert not list(site.rglob(delta.STATE_FILE)) and not list(site.rglob(delta.WORDS_FILE))
+    # record_state re-encodes every word and re-cuts the chunks, and compares the bytes
+    # with Pagefind's own files; a difference would have returned a reason, not None.
+    words = delta._words_from(cbor2, bundle, delta._meta(cbor2, bundle)[1][2])
+    assert set(words) == set(index["words"])
+
+
+def test_an_edit_re_indexes_only_the_changed_pages_and_equals_a_full_run(indexed_site,
+                                                                         tmp_path):
+    site, bundle, state_file = indexed_site
+    before = decode(bundle)
+    old_fragments = {p.name: p.stat().st_ino for p in (bundle / "fragment").iterdir()}
+    edit(site, "articles/page-03.html", "<h1>Page 3</h1>",
+         "<h1>Page 3</h1><p>A zebrafinch sang about courage.</p>")
+    edit(site, "articles/page-41.html", 'data-pagefind-filter="topic:',
+         'data-pagefind-filter="topic:Self-esteem"></span><span data-pagefind-filter="x:')
+    count, bundle = run_update(site, bundle, state_file)
+    assert count == 2
+    after = decode(bundle)
+    assert after == decode(full_run(site, tmp_path / "full"))
+    assert after != before
+    assert list(after["words"]["zebrafinch"][0]) == ["/articles/page-03.html"]
+    assert "zebrafinch" not in before["words"]
+    assert "/articles/page-41.html" in after["filters"]["topic"]["Self-esteem"]
+    # the 59 pages that did not change were linked from the last bundle, not rewritten
+    linked = [p.name for p in (bundle / "fragment").iterdir()
+              if old_fragments.get(p.name) == p.stat().st_ino]
+    assert len(linked) == 59
+    assert not list(site.glob(".pagefind*"))  # no scratch folder left behind
+
+
+def test_a_chain_of_edits_stays_equal_to_a_full_run(indexed_site, tmp_path):
+    """Words gained and lost, a page emptied, a page weighted, filters moved, a page
+    changed twice: after each update the index is what a full run gives."""
+    site, bundle, state_file = indexed_site
+    rng = random.Random(11)
+    steps = [
+        ("articles/page-00.html", "<h1>Page 0</h1>", "<h1>Page 0</h1><p>Hummingbird.</p>"),
+        ("articles/page-00.html", "Hummingbird", "Kingfisher"),
+        ("articles/page-59.html", "<main data-pagefind-body>",
+         '<main data-pagefind-body data-pagefind-weight="2">'),
+        ("about/index.html", "<h1>About us</h1>", "<h1>About the practice</h1>"),
+    ]
+    for rel, old, new in steps:
+        edit(site, rel, old, new)
+        count, bundle = run_update(site, bundle, state_file)
+        assert count == 1
+        assert decode(bundle) == decode(full_run(site, tmp_path / "full")), (rel, new)
+    # a page left with almost nothing: its words leave the index
+    path = site / "articles/page-17.html"
+    unique = {w.lower() for w in re.findall(r"[A-Za-z']+", path.read_text())}
+    path.write_text(page_html("Page 17", ["Quiet"], ["Anxiety"]), encoding="utf-8")
+    # and four more pages rewritten with other real words
+    for i in rng.sample(range(20, 40), 4):
+        start = rng.randrange(len(WORDS) - 500)
+        write(site / f"articles/page-{i:02d}.html",
+              page_html(f"Page {i}", WORDS[start:start + 500], ["Trauma"]))
+    count, bundle = run_update(site, bundle, state_file)
+    assert count == 5
+    full = decode(full_run(site, tmp_path / "full"))
+    assert decode(bundle) == full
+    assert any(w not in full["words"] for w in unique), "no word left the index"
+
+
+def test_nothing_changed_gives_the_same_bundle(indexed_site):
+    site, bundle, state_file = indexed_site
+    before = decode(bundle)
+    (site / "articles/page-05.html").touch()  # rewritten with the same content
+    count, bundle = run_update(site, bundle, state_file)
+    assert count == 0
+    assert decode(bundle) == before
+
+
+def corrupt_words(site, bundle, state_file):
+    state_file.with_name(delta.WORDS_FILE).write_bytes(b"not a pickle")
+
+
+def other_bundle(site, bundle, state_file):
+    state = json.loads(state_file.read_text())
+    state["meta"] = "en_0000000000"
+    state_file.write_text(json.dumps(state))
+
+
+def other_version(site, bundle, state_file):
+    entry = json.loads((bundle / "pagefind-entry.json").read_text())
+    entry["version"] = "1.6.0"
+    (bundle / "pagefind-entry.json").write_text(json.dumps(entry))
+
+
+def page_added(site, bundle, state_file):
+    write(site / "articles/page-new.html", page_html("New", WORDS[:200], []))
+
+
+def page_removed(site, bundle, state_file):
+    (site / "articles/page-07.html").unlink()
+
+
+def many_changed(site, bundle, state_file):
+    for i in range(30):
+        edit(site, f"articles/page-{i:02d}.html", f"<h1>Page {i}</h1>",
+             f"<h1>Page {i} again</h1>")
+
+
+def no_state(site, bundle, state_file):
+    state_file.unlink()
+
+
+@pytest.mark.parametrize("change, reason", [
+    (no_state, "no record of the last index"),
+    (other_bundle, "the record describes another index"),
+    (other_version, "a Pagefind 1.6.0 bundle"),
+    (corrupt_words, "no saved words"),
+    (page_added, "pages were added or removed"),
+    (page_removed, "pages were added or removed"),
+    (many_changed, "31 of 61 pages changed"),  # 30 here and page 50
+])
+def test_what_the_update_cannot_handle_falls_back_to_a_full_run(indexed_site, change,
+                                                                reason):
+    site, bundle, state_file = indexed_site
+    edit(site, "articles/page-50.html", "<h1>Page 50</h1>", "<h1>Page fifty</h1>")
+    change(site, bundle, state_file)
+    with pytest.raises(delta.Fallback, match=re.escape(reason)):
+        run_update(site, bundle, state_file)
+    assert (bundle / "pagefind-entry.json").is_file()  # the last bundle is untouched
+
+
+def test_other_pagefind_options_fall_back_to_a_full_run(indexed_site):
+    site, bundle, state_file = indexed_site
+    state = delta.load_state(state_file)
+    with pytest.raises(delta.Fallback, match="other options"):
+        delta.update(EXE, OPTIONS + ["--exclude-selectors", ".other"], site, bundle,
+                     site / ".fresh", delta.snapshot(site, indexed(site), state), state,
+                     state_file)
+
+
+# -- In a Sphinx build ------------------------------------------------------------------------
+
+def test_an_article_edit_re_indexes_that_page_only(build_root, tmp_path):
+    src = lay_root(tmp_path / "incremental-index", None)
+    good = (src / "articles/good.md").read_text()
+    for name in ("second", "third", "fourth"):  # four pages: one is a quarter of them
+        (src / f"articles/{name}.md").write_text(
+            good.replace("A good article", f"The {name} article"))
+    app = build_root(None, srcdir=src)
+    out = Path(app.outdir)
+    state_file = Path(app.doctreedir) / delta.STATE_FILE
+    assert "search index: indexing every page (no record of the last index)" in (
+        app._status.getvalue())
+    assert state_file.is_file() and not list(out.rglob(delta.STATE_FILE))
+    article = src / "articles/good.md"
+    article.write_text(article.read_text().replace(
+        "Some words about grief", "Some words about grief and a pangolin"))
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert warnings_of(app) == []
+    status = app._status.getvalue()
+    assert "search index: 1 of 4 pages re-indexed" in status
+    index = decode(out / "pagefind")
+    assert list(index["words"]["pangolin"][0]) == ["/articles/good.html"]
+    assert index == decode(full_run(out, Path(app.outdir).parent / "full"))
+    assert not list(out.glob(".pagefind*"))
