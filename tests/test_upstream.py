@@ -121,3 +121,26 @@ def test_sitemap_override_only_for_the_known_sphinx_sitemap(monkeypatch):
         extensions = {"sphinx_sitemap": None}
 
     assert sitemap.setup_sitemap(App()) is False  # nothing disconnected or connected
+
+
+def test_the_heap_is_frozen_at_exit_only_and_the_hook_registered_once():
+    """A sphinx-build process freezes its heap when it exits, so the interpreter's final
+    collections skip it; while the process runs (a test session building many times),
+    garbage is collected as usual."""
+    import subprocess
+    import sys
+
+    from helpers import DOCS
+
+    script = (
+        "import atexit, gc, sys\n"
+        f"sys.path.insert(0, {str(DOCS / '_ext')!r})\n"
+        "from kb import upstream\n"
+        "before = atexit._ncallbacks()\n"
+        "upstream.freeze_heap_at_exit(); upstream.freeze_heap_at_exit()\n"
+        "print(atexit._ncallbacks() - before, gc.get_freeze_count())\n"
+        "atexit._run_exitfuncs()\n"
+        "print(gc.get_freeze_count() > 1000)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.split() == ["1", "0", "True"]

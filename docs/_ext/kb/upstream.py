@@ -22,11 +22,24 @@ the builder here reads or writes them in the main process, exactly as ``-j 1`` d
 (``_read_serial`` / ``_write_serial``); from that number on, Sphinx's own parallel code
 runs unchanged. The decision is per build and per phase, so a clean ``-j auto`` build is
 still parallel.
+
+CPython: collecting garbage at exit
+-----------------------------------
+When ``sphinx-build`` returns, the interpreter runs full garbage collections over
+everything the build left (the environment, doctrees, the search index's words) before
+the process exits: about 0.55 s of a 2.5 s edit rebuild at 500 articles. Nothing needs
+collecting then. An ``atexit`` hook (atexit hooks run before that finalisation) freezes
+the heap with ``gc.freeze()``, so those collections skip it; objects are still freed as
+their modules are torn down, and files are closed by the code that opened them. It runs
+only at exit, so a process that builds many times (the test suite) collects as usual
+while it runs.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import importlib.metadata
 
 PYBTEX_VERSIONS = ("0.26.1",)
@@ -107,6 +120,15 @@ def _builder_inited(app) -> None:
     patch_small_parallel_builds(app.builder)
 
 
+def freeze_heap_at_exit() -> None:
+    """Once per process: at exit, freeze the heap so the interpreter's final garbage
+    collections skip it (see the module docstring)."""
+    if not getattr(freeze_heap_at_exit, "registered", False):
+        atexit.register(gc.freeze)
+        freeze_heap_at_exit.registered = True
+
+
 def setup_upstream(app) -> None:
     patch_pybtex_plugin_lookup()
+    freeze_heap_at_exit()
     app.connect("builder-inited", _builder_inited, priority=100)
