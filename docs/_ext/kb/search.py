@@ -17,6 +17,11 @@ call to action. Articles carry their topics as a Pagefind filter.
 
 Sphinx's own index is switched off (``builder.search = False``): nothing reads it, and
 building it costs time on every build.
+
+Pagefind has no incremental mode. After an edit, only the pages whose HTML changed are
+indexed again, and ``kb/pagefind_delta.py`` merges them into the last index (the same
+index a full run writes); a clean build, or anything that module cannot handle, runs
+Pagefind over the whole site.
 """
 
 from __future__ import annotations
