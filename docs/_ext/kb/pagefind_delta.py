@@ -208,7 +208,9 @@ def _cut(words: dict) -> list[list[str]]:
 
 def _chunk_meta(chunks: list[list[str]]) -> list[list[str]]:
     """Pagefind's chunk_meta(): each chunk's first and last word, shortened between
-    neighbours to the shortest prefixes that tell them apart."""
+    neighbours to the shortest prefixes that tell them apart; a chunk's last word is not
+    shortened where that would sort it before the chunk's (shortened) first word, as in
+    a chunk of one word."""
     named = [[chunk[0], chunk[-1]] for chunk in chunks]
     for left, right in zip(named, named[1:]):
         a, b = left[1], right[0]
@@ -217,7 +219,9 @@ def _chunk_meta(chunks: list[list[str]]) -> list[list[str]]:
             if x != y:
                 break
             common += 1
-        left[1], right[0] = a[:common + 1], b[:common + 1]
+        if a[:common + 1] >= left[0]:
+            left[1] = a[:common + 1]
+        right[0] = b[:common + 1]
     return named
 
 
