@@ -129,6 +129,9 @@ def _head(major: int, n: int) -> bytes:
     raise Fallback("a number too large for CBOR")
 
 
+_SMALL = [bytes([n]) for n in range(24)]  # unsigned integers below 24: one byte
+
+
 def _word_payload(word: str, numbers: list[int], rests: list[bytes]) -> bytes:
     """``[word, [[page, locations, metadata locations]...], []]``. Pagefind writes each
     posting's page as the difference from the posting before (the first as it is)."""
@@ -136,9 +139,10 @@ def _word_payload(word: str, numbers: list[int], rests: list[bytes]) -> bytes:
     parts = [_head(4, 3), _head(3, len(text)), text, _head(4, len(numbers))]
     previous = 0
     for number, rest in zip(numbers, rests):
-        parts += (b"\x83", _head(0, number - previous), rest)
+        step = number - previous
+        parts += (b"\x83", _SMALL[step] if step < 24 else _head(0, step), rest)
         previous = number
-    parts.append(_head(4, 0))
+    parts.append(b"\x80")
     return b"".join(parts)
 
 
@@ -151,13 +155,15 @@ def _word_payload(word: str, numbers: list[int], rests: list[bytes]) -> bytes:
 
 def _postings(cbor2, postings: list) -> tuple[list[int], list[int], list[bytes]]:
     numbers, counts, rests, number = [], [], [], 0
+    dumps = cbor2.dumps
     for posting in postings:
         if len(posting) != 3:
             raise Fallback("an unknown posting layout in the index")
-        number += posting[0]
+        step, locations, meta_locations = posting
+        number += step
         numbers.append(number)
-        counts.append(len(posting[1]) + len(posting[2]) + 1)
-        rests.append(cbor2.dumps(posting[1]) + cbor2.dumps(posting[2]))
+        counts.append(len(locations) + len(meta_locations) + 1)
+        rests.append(dumps(locations) + (dumps(meta_locations) if meta_locations else b"\x80"))
     return numbers, counts, rests
 
 
