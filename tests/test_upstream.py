@@ -74,7 +74,10 @@ class FakeBuilder:
         self.calls = []
 
     def _read_parallel(self, docnames, nproc):
+        import sphinx.builders  # how Sphinx's _read_parallel would cut the pages
+
         self.calls.append(("read parallel", len(docnames), nproc))
+        self.read_chunks = sphinx.builders.make_chunks(docnames, nproc)
 
     def _read_serial(self, docnames):
         self.calls.append(("read serial", len(docnames)))
@@ -99,6 +102,28 @@ def test_small_parallel_builds_run_serially_on_sphinx_9_0():
     builder._write_parallel(many, nproc=1)
     assert builder.calls == [("read serial", len(few)), ("read parallel", len(many), 2),
                              ("write serial", len(few)), ("write parallel", len(many), 1)]
+
+
+def test_a_large_parallel_read_is_cut_into_one_chunk_per_process():
+    """Sphinx 9.0 cuts 500 pages into 10 chunks for 2 processes (chunk size
+    sqrt(500 / 2 * 10) = 50); each chunk sends the environment back. Here: 2 chunks of
+    250, while reading only."""
+    import sphinx.builders
+    from sphinx.util.parallel import make_chunks
+
+    pages = [f"p{i}" for i in range(500)]
+    assert len(make_chunks(pages, 2)) == 10
+    builder = FakeBuilder()
+    assert upstream.patch_small_parallel_builds(builder)
+    builder._read_parallel(pages, nproc=2)
+    assert [len(c) for c in builder.read_chunks] == [250, 250]
+    assert [p for c in builder.read_chunks for p in c] == pages
+    assert sphinx.builders.make_chunks is make_chunks  # restored after the read
+    builder._write_parallel(pages, nproc=1)
+    assert sphinx.builders.make_chunks is make_chunks
+    assert upstream.chunks_per_process(list(range(10)), 3) == [[0, 1, 2, 3], [4, 5, 6],
+                                                               [7, 8, 9]]
+    assert upstream.chunks_per_process(["a", "b"], 8) == [["a"], ["b"]]
 
 
 def test_other_sphinx_versions_keep_their_parallel_code():

@@ -23,6 +23,17 @@ the builder here reads or writes them in the main process, exactly as ``-j 1`` d
 runs unchanged. The decision is per build and per phase, so a clean ``-j auto`` build is
 still parallel.
 
+Sphinx 9.0: a parallel read sends the environment back once per chunk
+---------------------------------------------------------------------
+``_read_parallel`` cuts the pages into chunks of about sqrt(10·N/nproc) (10 chunks at 500
+pages on 2 CPUs, 20 at 2,000) and forks a worker per chunk as a slot frees up. Each
+worker sends back the whole environment it has, which includes every chunk the main
+process had merged before the fork, and the main process unpickles it: the transfers
+grow as N^1.5. Here a large read is cut into one chunk per process instead, all forked
+at once from the environment as it was before the read, so the environment comes back
+``nproc`` times, each part once. Only ``make_chunks`` as the read calls it is replaced;
+the write keeps Sphinx's chunks.
+
 CPython: collecting garbage at exit
 -----------------------------------
 When ``sphinx-build`` returns, the interpreter runs full garbage collections over
@@ -38,6 +49,7 @@ while it runs.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
 import importlib.metadata
@@ -104,7 +116,8 @@ def patch_small_parallel_builds(builder, version_info=None) -> bool:
     def _read(docnames, nproc):
         if len(docnames) < MIN_PARALLEL_PAGES:
             return builder._read_serial(docnames)
-        return read_parallel(docnames, nproc=nproc)
+        with one_chunk_per_process():
+            return read_parallel(docnames, nproc=nproc)
 
     def _write(docnames, nproc):
         if len(docnames) < MIN_PARALLEL_PAGES:
@@ -114,6 +127,33 @@ def patch_small_parallel_builds(builder, version_info=None) -> bool:
     builder._read_parallel, builder._write_parallel = _read, _write
     builder.kb_small_builds_serial = True
     return True
+
+
+def chunks_per_process(arguments, nproc: int, maxbatch: int = 10) -> list:
+    """*arguments* in ``nproc`` contiguous chunks as equal as can be (fewer if there are
+    fewer arguments), in order."""
+    count = max(1, min(nproc, len(arguments)))
+    size, extra = divmod(len(arguments), count)
+    chunks, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(list(arguments[start:end]))
+        start = end
+    return chunks
+
+
+@contextlib.contextmanager
+def one_chunk_per_process():
+    """While reading: ``sphinx.builders.make_chunks`` (the name ``_read_parallel`` calls)
+    gives one chunk per process."""
+    import sphinx.builders
+
+    original = sphinx.builders.make_chunks
+    sphinx.builders.make_chunks = chunks_per_process
+    try:
+        yield
+    finally:
+        sphinx.builders.make_chunks = original
 
 
 def _builder_inited(app) -> None:
