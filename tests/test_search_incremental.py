@@ -339,3 +339,24 @@ def test_one_word_chunks_are_reproduced_byte_for_byte(tmp_path):
     assert ["al", "aliquip"] in [c[:2] for c in chunks]  # Pagefind's own name for it
     assert delta.record_state(tmp_path / delta.STATE_FILE, bundle, OPTIONS,
                               delta.snapshot(site, indexed(site))) is None
+
+
+def test_recording_pauses_the_collector_and_restores_it(indexed_site):
+    import gc
+
+    site, bundle, state_file = indexed_site
+    seen = []
+    real = delta._words_from
+    delta._words_from = lambda *args: (seen.append(gc.isenabled()), real(*args))[1]
+    try:
+        assert delta.record_state(state_file, bundle, OPTIONS,
+                                  delta.snapshot(site, indexed(site))) is None
+    finally:
+        delta._words_from = real
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # a caller that had it off keeps it off
+        delta.record_state(state_file, bundle, OPTIONS, delta.snapshot(site, indexed(site)))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

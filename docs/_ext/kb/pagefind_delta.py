@@ -33,6 +33,8 @@ whole site, as before. The state lives in Sphinx's doctree folder, not in the si
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip
 import hashlib
 import json
@@ -263,6 +265,21 @@ def forget(state_file: Path) -> None:
     state_file.with_name(WORDS_FILE).unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Reading an index back makes hundreds of thousands of small objects and no cyclic
+    garbage; with the collector on, each of its passes also scans the build's whole heap
+    (2,000 articles, in a process holding 3 million other objects: 2.9-3.4 s with, 2.1 s
+    without)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict,
                  urls: list[str] | None = None, words: dict | None = None) -> str | None:
     """Save what *bundle* was made from. After a full run (*urls* and *words* None) they
@@ -276,7 +293,8 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
             urls = [json.loads(read_file(bundle / "fragment" / f"{h}.pf_fragment"))["url"]
                     for h, _count in meta[1]]
         if words is None:
-            words = _words_from(cbor2, bundle, meta[2])
+            with _collector_paused():
+                words = _words_from(cbor2, bundle, meta[2])
         name = _language(_entry(bundle))[1]["hash"]
     except (Fallback, *UNEXPECTED) as why:
         forget(state_file)
@@ -385,8 +403,9 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
         if renumbered != {number_of.get(page_url(rel)) for rel in changed}:
             raise Fallback("Pagefind did not index every changed page")
 
-        _merge_words(cbor2, words, scratch, new_chunks, remap, renumbered)
-        chunk_meta = _write_chunks(bundle, fresh / "index", language, words)
+        with _collector_paused():
+            _merge_words(cbor2, words, scratch, new_chunks, remap, renumbered)
+            chunk_meta = _write_chunks(bundle, fresh / "index", language, words)
         filter_meta = _write_filters(cbor2, bundle, old_filters, scratch, new_filters,
                                      remap, renumbered, fresh / "filter", language)
         pages_meta = [list(page) for page in old_pages]
