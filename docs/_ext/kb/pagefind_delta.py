@@ -288,7 +288,7 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
     saved, or None."""
     try:
         cbor2 = _cbor()
-        language, meta = _meta(cbor2, bundle)
+        _language_code, meta = _meta(cbor2, bundle)
         if urls is None:
             urls = [json.loads(read_file(bundle / "fragment" / f"{h}.pf_fragment"))["url"]
                     for h, _count in meta[1]]
@@ -299,8 +299,8 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
     except (Fallback, *UNEXPECTED) as why:
         forget(state_file)
         return str(why)
-    state = {"version": STATE_VERSION, "format": FORMAT, "meta": name, "language": language,
-             "options": options, "pages": pages, "urls": urls}
+    state = {"version": STATE_VERSION, "format": FORMAT, "meta": name, "options": options,
+             "pages": pages, "urls": urls}
     state_file.parent.mkdir(parents=True, exist_ok=True)
     words_file = state_file.with_name(WORDS_FILE)
     for path, data in ((words_file, pickle.dumps({"meta": name, "words": words},
