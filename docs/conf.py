@@ -19,25 +19,34 @@ language = "en"
 kb_practice_name = "RFC Counseling"
 kb_practice_location = "Denver, Colorado"
 kb_tagline = "Plain, evidence-based articles on therapy and mental health"
-# The call to action and where it leads: a document name in this site, or an https:// URL.
+# The call to action: the button on the home page, at the end of each article and on the
+# About page. It leads to the booking page or the phone number in kb_contact below.
 kb_cta_text = "Book a free phone consultation"
-kb_cta_link = "about/index"
-kb_cta_anchor = "how-to-book-a-free-phone-consultation"
-# Crisis resources, shown in the same place on every page and on the crisis page. They are
-# configuration so a practice outside the US can change them. (988's "press 3" option for
+kb_cta_anchor = "how-to-book-a-free-phone-consultation"  # About page section (local builds)
+# The practice's contact details (the call to action, the About page, the editorial policy,
+# the accessibility page and the footer of every page read them). REQUIRED BEFORE GOING
+# LIVE: a production build stops until "booking_url" or "phone" is set. Never put an
+# example or a guessed value here. Keys: booking_url (https://...), phone (as readers should
+# see it), email, hours, reply_time (e.g. "within two working days"), address,
+# service_area (e.g. "Colorado, in person and online").
+kb_contact = {
+    "booking_url": "",
+    "phone": "",
+    "email": "",
+    "hours": "",
+    "reply_time": "",
+    "address": "",
+    "service_area": "",
+}
+# Crisis and support resources (the notice on every page and the crisis page) are data,
+# each with the page it was checked against and the date: docs/_data/crisis-resources.yaml.
+# A practice outside the US or Colorado replaces them there. (988's "press 3" option for
 # LGBTQ+ youth ended on 17 July 2025 and is deliberately not listed.)
-kb_crisis_heading = "In crisis or worried about your safety?"
-kb_crisis_resources = [
-    {"text": "Call or text 988", "href": "tel:988",
-     "detail": "988 Suicide & Crisis Lifeline, any time, day or night"},
-    {"text": "Chat at 988lifeline.org", "href": "https://988lifeline.org/chat/",
-     "detail": "988 Lifeline online chat"},
-    {"text": "Text HOME to 741741", "href": "sms:741741?&body=HOME",
-     "detail": "Crisis Text Line"},
-    {"text": "Call 911", "href": "tel:911",
-     "detail": "if you or someone else is in immediate danger"},
-]
+kb_crisis_file = "_data/crisis-resources.yaml"
 kb_crisis_page = "crisis"
+# Pages about abuse (front matter "quick_exit: true") get a quick-exit button; it replaces
+# the page with this neutral site, so the Back button does not return to it.
+kb_quick_exit_url = "https://www.weather.gov/"
 
 # -- Knowledge base ------------------------------------------------------------------------
 # Controlled vocabularies live in data files, so adding a topic or an author never needs an

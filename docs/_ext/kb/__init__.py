@@ -7,12 +7,15 @@ from sphinx.application import Sphinx
 
 from .articles import setup_articles
 from .citations import setup_citations
+from .contact import setup_contact
+from .crisis import setup_crisis
 from .csp import setup_csp
 from .drafts import setup_drafts
 from .frontmatter import setup_frontmatter
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
+from .quickexit import setup_quick_exit
 from .search import setup_search
 from .sitemap import setup_sitemap
 from .structured import setup_structured
@@ -23,6 +26,8 @@ __version__ = "0.1.0"
 
 def setup(app: Sphinx) -> dict:
     setup_upstream(app)
+    setup_crisis(app)
+    setup_contact(app)
     setup_identity(app)
     setup_frontmatter(app)
     setup_citations(app)
@@ -30,6 +35,7 @@ def setup(app: Sphinx) -> dict:
     setup_articles(app)
     setup_listings(app)
     setup_structured(app)
+    setup_quick_exit(app)
     setup_search(app)
     setup_csp(app)
     setup_guards(app)

@@ -22,6 +22,13 @@ from .frontmatter import ARTICLE_PREFIX, FrontMatterError, split_front_matter
 logger = logging.getLogger(__name__)
 
 
+def is_production(environ=os.environ) -> bool:
+    """A Read the Docs build that is not a pull-request preview (READTHEDOCS=True and
+    READTHEDOCS_VERSION_TYPE not "external"; a missing or other type counts)."""
+    return (environ.get("READTHEDOCS") == "True"
+            and environ.get("READTHEDOCS_VERSION_TYPE") != "external")
+
+
 def show_drafts(environ=os.environ) -> bool:
     """Whether this build shows drafts, from the environment."""
     override = environ.get("KB_DRAFTS")

@@ -48,12 +48,16 @@ ARTICLE_KEYS = {
     "reviewed_by": "optional; an author key of the clinical reviewer",
     "content_note": "optional; a short factual note, e.g. 'This article discusses grief.'",
     "status": "draft or published",
+    "quick_exit": "optional; true on pages about abuse: a quick-exit button and a note on "
+                  "private browsing",
 }
 REQUIRED_ARTICLE_KEYS = (
     "description", "topics", "published", "updated", "last_reviewed", "next_review",
     "status",
 )
-PAGE_KEYS = {"title": "the page title", "description": "one or two sentences"}
+PAGE_KEYS = {"title": "the page title", "description": "one or two sentences",
+             "quick_exit": "optional; true on pages about abuse"}
+BOOLEAN_KEYS = {"quick_exit"}
 
 _FENCE = re.compile(r"^---[ \t]*$")
 
@@ -85,6 +89,7 @@ class Article:
     status: str
     reviewed_by: str | None = None
     content_note: str | None = None
+    quick_exit: bool = False
     words: int = 0
     sources: tuple[str, ...] = field(default=())
 
@@ -286,6 +291,10 @@ def validate_article(fm: FrontMatter | None, docname: str, topics: dict, authors
             bad("content_note", f"'content_note' is {len(content_note)} characters; keep "
                                 f"it short and factual (at most {CONTENT_NOTE_MAX})")
 
+    quick_exit = data.get("quick_exit", False)
+    if not isinstance(quick_exit, bool):
+        bad("quick_exit", f"'quick_exit' must be true or false, not {quick_exit!r}")
+
     status = data.get("status")
     if status not in (None, "") and status not in STATUSES:
         bad("status", f"'status' must be 'draft' or 'published', not {status!r}")
@@ -299,6 +308,7 @@ def validate_article(fm: FrontMatter | None, docname: str, topics: dict, authors
         last_reviewed=dates["last_reviewed"], next_review=dates["next_review"],
         status=status, reviewed_by=reviewed_by,
         content_note=content_note.strip() if content_note else None,
+        quick_exit=quick_exit,
     ), []
 
 
@@ -311,10 +321,14 @@ def validate_page(fm: FrontMatter | None) -> tuple[dict, list[Problem]]:
             problems.append(Problem(fm.lines.get(key, 1), f"unknown front-matter key "
                                     f"'{key}' ({_suggest(key, PAGE_KEYS)}pages allow: "
                                     f"{', '.join(PAGE_KEYS)})"))
+        elif key in BOOLEAN_KEYS:
+            if not isinstance(value, bool):
+                problems.append(Problem(fm.lines.get(key, 1),
+                                        f"'{key}' must be true or false, not {value!r}"))
         elif not isinstance(value, str):
             problems.append(Problem(fm.lines.get(key, 1), f"'{key}' must be text"))
-    return ({k: v for k, v in fm.data.items() if k in PAGE_KEYS and isinstance(v, str)},
-            problems)
+    return ({k: v for k, v in fm.data.items() if k in PAGE_KEYS
+             and isinstance(v, bool if k in BOOLEAN_KEYS else str)}, problems)
 
 
 # -- vocabularies -------------------------------------------------------------------------
