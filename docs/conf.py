@@ -61,6 +61,9 @@ kb_readability_target = 8.0
 # say differently, and the filler words dropped from a query.
 kb_search_synonyms_file = "_data/search-synonyms.yaml"
 kb_search_stopwords_file = "_data/search-stopwords.txt"
+# Pages for writers: built, linked from the editorial policy, but not in the readers'
+# sidebar (kb/navigation.py) or search.
+kb_writers_pages = ["contributing/*"]
 # Pages left out of search (they only repeat article titles, or are for writers).
 kb_search_exclude = ["index", "bibliography", "contributing/*"]
 

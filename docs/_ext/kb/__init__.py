@@ -15,8 +15,11 @@ from .frontmatter import setup_frontmatter
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
+from .navigation import setup_navigation
+from .pagenotfound import setup_pagenotfound
 from .quickexit import setup_quick_exit
 from .search import setup_search
+from .sharing import setup_sharing
 from .sitemap import setup_sitemap
 from .structured import setup_structured
 from .upstream import setup_upstream
@@ -36,6 +39,9 @@ def setup(app: Sphinx) -> dict:
     setup_listings(app)
     setup_structured(app)
     setup_quick_exit(app)
+    setup_navigation(app)
+    setup_pagenotfound(app)
+    setup_sharing(app)
     setup_search(app)
     setup_csp(app)
     setup_guards(app)

@@ -30,6 +30,10 @@ from .identity import cta
 
 WORDS_PER_MINUTE = 200
 RELATED_COUNT = 3
+TOPIC_WEIGHT = 2
+MIN_SOURCE_SCORE = 0.5
+# names the rule in related_index; a saved result made by another rule is not reused
+RELATED_RULE = ("topics 2, sources by rarity", TOPIC_WEIGHT, MIN_SOURCE_SCORE)
 
 
 class kb_html(nodes.General, nodes.Element):
@@ -131,8 +135,14 @@ def _skip(self, node) -> None:
 
 def related_index(articles: dict[str, Article], doc_keys: dict[str, set[str]]
                   ) -> dict[str, list[str]]:
-    """For each article, up to three others sharing the most topics (weight 2) and sources
-    (weight 1); ties broken by newest, then name."""
+    """For each article, up to three others that have something real in common.
+
+    A shared topic counts 2. A shared source counts by how rare it is: 1 / (the number of
+    other articles citing it), so a source cited across the site (a general review of
+    therapy) says little, and one cited by two articles says a lot. An article is related
+    only if it shares a topic, or its shared sources add up to at least
+    ``MIN_SOURCE_SCORE`` (one source shared with at most one other article, or several
+    commoner ones); nothing in common means it is never shown. Ties: newest, then name."""
     by_topic: dict[str, list[str]] = defaultdict(list)
     by_source: dict[str, list[str]] = defaultdict(list)
     for docname, article in articles.items():
@@ -142,17 +152,25 @@ def related_index(articles: dict[str, Article], doc_keys: dict[str, set[str]]
             by_source[key].append(docname)
     related = {}
     for docname, article in articles.items():
-        scores: dict[str, int] = defaultdict(int)
+        topic_scores: dict[str, int] = defaultdict(int)
+        source_scores: dict[str, float] = defaultdict(float)
         for topic in article.topics:
             for other in by_topic[topic]:
-                scores[other] += 2
+                topic_scores[other] += TOPIC_WEIGHT
         for key in doc_keys.get(docname, ()):
-            for other in by_source[key]:
-                scores[other] += 1
-        scores.pop(docname, None)
+            citing = by_source[key]
+            if len(citing) < 2:
+                continue
+            weight = 1 / (len(citing) - 1)
+            for other in citing:
+                source_scores[other] += weight
+        candidates = {other for other in (*topic_scores, *source_scores)
+                      if other != docname and (topic_scores.get(other)
+                                               or source_scores[other] >= MIN_SOURCE_SCORE)}
         related[docname] = heapq.nsmallest(
-            RELATED_COUNT, scores,
-            key=lambda d: (-scores[d], -articles[d].published.toordinal(), d))
+            RELATED_COUNT, candidates,
+            key=lambda d: (-(topic_scores.get(d, 0) + source_scores.get(d, 0.0)),
+                           -articles[d].published.toordinal(), d))
     return related
 
 
@@ -165,8 +183,9 @@ def _env_updated(app: Sphinx, env) -> Iterable[str]:
     articles = {d: a for d, a in env.kb_articles.items() if d in env.all_docs}
     # The index depends only on each article's topics, date and sources: it is computed
     # again only when one of them changed (not for an edit of an article's text).
-    inputs = sorted((d, a.topics, a.published, tuple(sorted(doc_keys.get(d, ()))))
-                    for d, a in articles.items())
+    inputs = [RELATED_RULE] + sorted(
+        (d, a.topics, a.published, tuple(sorted(doc_keys.get(d, ()))))
+        for d, a in articles.items())
     cached = getattr(env, "kb_related_cache", None)
     if cached is not None and cached[0] == inputs:
         new = dict(cached[1])

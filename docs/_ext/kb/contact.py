@@ -155,11 +155,12 @@ def details_html(builder) -> str:
             + "</ul>")
 
 
-def footer_html(builder, pagename: str) -> str:
+def footer_html(builder, pagename: str, pathto=None) -> str:
     cfg = builder.config
     contact = contact_of(cfg)
-    about = builder.get_relative_uri(pagename, cfg.kb_about_page)
-    crisis = builder.get_relative_uri(pagename, cfg.kb_crisis_page)
+    link = pathto or (lambda doc: builder.get_relative_uri(pagename, doc))
+    about = link(cfg.kb_about_page)
+    crisis = link(cfg.kb_crisis_page)
     who = escape(cfg.kb_practice_name) + (
         f", {escape(cfg.kb_practice_location)}" if cfg.kb_practice_location else "")
     parts = [f'<a href="{escape(about)}">{who}</a>']
@@ -181,7 +182,9 @@ def footer_html(builder, pagename: str) -> str:
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
     if app.builder.format == "html":
-        context["kb_footer_contact"] = footer_html(app.builder, pagename)
+        # the template's pathto: absolute on the 404 page (sphinx-notfound-page)
+        context["kb_footer_contact"] = footer_html(app.builder, pagename,
+                                                   context.get("pathto"))
 
 
 class contact_block(nodes.General, nodes.Element):
@@ -239,7 +242,7 @@ def setup_contact(app: Sphinx) -> None:
     app.add_config_value("kb_contact", {}, "html", dict)
     app.add_config_value("kb_about_page", "about/index", "html", str)
     app.connect("config-inited", _config_inited)
-    app.connect("html-page-context", _page_context)
+    app.connect("html-page-context", _page_context, priority=800)
     app.add_node(contact_block, html=(_visit_contact, None), text=(_skip, None),
                  latex=(_skip, None), man=(_skip, None), texinfo=(_skip, None))
     plain = (_pass, _pass)  # other formats: the text only
