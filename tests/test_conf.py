@@ -34,6 +34,11 @@ def test_site_identity_is_in_one_place(monkeypatch):
     assert conf["kb_practice_name"] == "RFC Counseling"
     assert conf["kb_practice_location"] == "Denver, Colorado"
     assert conf["kb_cta_text"] == "Book a free phone consultation"
-    hrefs = [r["href"] for r in conf["kb_crisis_resources"]]
-    assert hrefs[0] == "tel:988" and "tel:911" in hrefs
+    # crisis resources are data, each with its source and check date (tests/test_frontdoor.py)
+    assert conf["kb_crisis_file"] == "_data/crisis-resources.yaml"
+    assert (DOCS / conf["kb_crisis_file"]).is_file()
+    # the practice's contact details are not known: unset, never invented
+    assert set(conf["kb_contact"]) == {"booking_url", "phone", "email", "hours",
+                                       "reply_time", "address", "service_area"}
+    assert not any(conf["kb_contact"].values())
     assert conf["language"] == "en"

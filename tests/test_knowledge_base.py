@@ -97,9 +97,15 @@ def test_article_pages_show_description_byline_review_dates_and_cta(site):
         review = page.select(".kb-review time")
         assert [t["datetime"] for t in review] == [art.last_reviewed.isoformat(),
                                                     art.next_review.isoformat()]
-        cta = page.select_one("a.kb-cta-button")
-        assert cta.get_text() == "Book a free phone consultation"
-        assert cta["href"] == "../about/index.html#how-to-book-a-free-phone-consultation"
+        # the practice's contact details are not set (conf.py): a visible notice, never a
+        # button to nowhere; the booking sentence leads to the About page's section
+        assert page.select_one("a.kb-cta-button") is None
+        cta = page.select_one("p.kb-cta.kb-contact-missing")
+        assert "Contact details not set" in cta.get_text() and "kb_contact" in cta.get_text()
+        book = page.select("a.kb-book-link")
+        assert len(book) == 1 and book[0].get_text(" ", strip=True) == \
+            "book a free phone consultation", name
+        assert book[0]["href"] == "../about/index.html#how-to-book-a-free-phone-consultation"
         assert page.select_one("#how-to-book-a-free-phone-consultation") is None  # on about
         meta = page.select_one('meta[name="description"]')
         assert meta["content"] == art.description

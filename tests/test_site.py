@@ -56,6 +56,8 @@ def test_crisis_notice_on_every_page(site):
         notice = page.select_one(".announcement #kb-crisis")
         assert notice is not None, path
         links = {a.get_text(strip=True): a["href"] for a in notice.select("a")}
-        assert links["Call or text 988"] == "tel:988"
-        assert links["Text HOME to 741741"] == "sms:741741?&body=HOME"
-        assert "More help now" in links
+        assert links["Call 988"] == "tel:988"
+        assert links["Text 988"] == "sms:988"
+        assert links["Call 911"] == "tel:911"
+        more = [href for text, href in links.items() if text.startswith("More help")]
+        assert len(more) == 1 and more[0].endswith("crisis.html#find-your-situation"), links

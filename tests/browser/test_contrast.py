@@ -15,11 +15,16 @@ CHECKS = {
         "links in the article": "article a.reference:not(.kb-cite-tip a)",
         "crisis notice text": "#kb-crisis, #kb-crisis strong",
         "crisis notice links": "#kb-crisis a",
-        "call-to-action button": ".kb-cta-button",
+        "call to action (contact details not set: its notice)": ".kb-cta",
+        "footer contact line": ".kb-footer-contact, .kb-footer-contact a",
         "citation tooltip text": ".kb-cite-tip",
         "citation tooltip links": ".kb-cite-tip a",
         "reference list": "ul.kb-reflist > li",
         "reference list links": "ul.kb-reflist > li a",
+    },
+    "articles/couples-therapy.html": {  # a page about abuse (quick_exit: true)
+        "quick exit": "a.kb-quick-exit, .kb-quick-exit-hint",
+        "safety note": ".kb-safety-note p, .kb-safety-note a",
     },
     "bibliography.html": {
         "reference list": "ul.kb-reflist > li",

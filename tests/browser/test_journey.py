@@ -116,7 +116,7 @@ def test_theme_toggle_chooses_dark_and_it_stays(tab):
     assert_dark(tab, "after clicking the toggle")
 
     # another page, reached by a link in the page (the crisis notice's): still dark
-    tab.page.get_by_role("link", name="More help now").click()
+    tab.page.locator("#kb-crisis a[href$='crisis.html#find-your-situation']").click()
     tab.page.wait_for_load_state()
     assert path_of(tab.page.url).endswith("/crisis.html"), tab.page.url
     assert_dark(tab, f"on the next page {tab.page.url}")

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from . import lint
 from .bibcheck import check_bib, unused_keys
+from .crisis import STALE_AFTER_DAYS, load_crisis, stale_resources
 from .frontmatter import (ARTICLE_PREFIX, FrontMatterError, _add_years, load_vocabulary,
                           split_front_matter, validate_article, validate_page)
 
@@ -51,6 +52,7 @@ class Repo:
         self.topics_file = self.docs / "_data" / "topics.yaml"
         self.authors_file = self.docs / "_data" / "authors.yaml"
         self.wordlist = self.docs / "_data" / "wordlist.txt"
+        self.crisis_file = self.docs / "_data" / "crisis-resources.yaml"
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -184,12 +186,28 @@ def check_reviews(rel: str, fm, article, today: dt.date) -> list[Finding]:
     return []
 
 
+def check_crisis(repo: Repo, today: dt.date) -> list[Finding]:
+    """The crisis resources file: its problems (errors), and a note for each resource not
+    checked against its source for 12 months."""
+    rel = repo.rel(repo.crisis_file)
+    data, problems = load_crisis(repo.crisis_file, today)
+    findings = [Finding(rel, p.line, p.message) for p in problems]
+    findings += [Finding(rel, r.line, f"crisis resource '{r.id}' was last checked on "
+                                      f"{r.checked} (over {STALE_AFTER_DAYS} days ago): "
+                                      f"open {r.source}, compare its number, code and "
+                                      "link, and set 'checked' to today", error=False)
+                 for r in stale_resources(data, today)]
+    return findings
+
+
 def cmd_check(repo: Repo, today: dt.date, spelling: bool = True) -> int:
     findings: list[Finding] = []
     topics, problems = load_vocabulary(repo.topics_file, "topic", ("title", "description"))
     findings += [Finding(repo.rel(repo.topics_file), p.line, p.message) for p in problems]
     authors, problems = load_vocabulary(repo.authors_file, "author", ("name",))
     findings += [Finding(repo.rel(repo.authors_file), p.line, p.message) for p in problems]
+
+    findings += check_crisis(repo, today)
 
     bib_rel = repo.rel(repo.bib)
     index = check_bib(repo.bib.read_text(encoding="utf-8")) if repo.bib.exists() else None
