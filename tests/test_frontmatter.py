@@ -12,7 +12,8 @@ W = "articles/bad.md:{line}: WARNING: {msg} [kb.frontmatter]"
 @pytest.mark.parametrize("case, line, message", [
     ("unknown-key", 5, "unknown front-matter key 'topic' (did you mean 'topics'? allowed "
                        "keys: title, description, topics, author, published, updated, "
-                       "last_reviewed, next_review, reviewed_by, content_note, status)"),
+                       "last_reviewed, next_review, reviewed_by, content_note, status, "
+                       "quick_exit)"),
     ("bad-date", 7, "'updated' is not a valid date: '2026-13-45' (write it as YYYY-MM-DD, "
                     "e.g. 2026-11-29)"),
     ("review-order", 9, "'next_review' (2025-12-01) must be after 'last_reviewed' "

@@ -19,7 +19,6 @@ from html import escape
 
 from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.errors import ConfigError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
@@ -37,7 +36,7 @@ CONTACT_KEYS = {
     "address": "the office's street address (optional)",
     "service_area": "where the practice sees clients, e.g. 'Colorado, online' (optional)",
 }
-PHONE = re.compile(r"\+?[0-9][0-9 ().\-]{5,24}")
+PHONE = re.compile(r"\+?[0-9(][0-9 ().\-]{5,24}")
 EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}")
 URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s\"'<>]*)?")
 MISSING = ("Contact details not set: set kb_contact['booking_url'] or kb_contact['phone'] "
@@ -69,10 +68,23 @@ def contact_problems(contact) -> list[str]:
     return problems
 
 
+def _valid(key: str, value: str) -> bool:
+    if key == "booking_url":
+        return bool(URL.fullmatch(value))
+    if key == "phone":
+        return bool(PHONE.fullmatch(value)) and len(re.sub(r"\D", "", value)) >= 7
+    if key == "email":
+        return bool(EMAIL.fullmatch(value))
+    return True
+
+
 def contact_of(config) -> dict[str, str]:
+    """The contact details that are set and valid (a wrong one is a warning, and is never
+    turned into a link)."""
     contact = config.kb_contact if isinstance(config.kb_contact, dict) else {}
     return {k: contact[k].strip() for k in CONTACT_KEYS
-            if isinstance(contact.get(k), str) and contact[k].strip()}
+            if isinstance(contact.get(k), str) and contact[k].strip()
+            and _valid(k, contact[k].strip())}
 
 
 def is_set(contact: dict[str, str]) -> bool:
@@ -95,7 +107,10 @@ def _config_inited(app: Sphinx, config) -> None:
                 "section): at least 'booking_url' (https://...) or 'phone', and if you "
                 "can 'email', 'hours', 'reply_time' and 'address' or 'service_area'. "
                 "See the README, section 'Site identity'")
-        raise ConfigError("production build stopped: " + "; ".join(problems))
+        # SystemExit, not ConfigError: Sphinx would print a traceback around the message.
+        # Python prints this text to stderr and exits with status 1; nothing is written.
+        raise SystemExit("Configuration error: production build stopped: "
+                         + "; ".join(problems) + ".")
     for problem in problems:
         logger.warning(problem, type="kb", subtype="contact")
 

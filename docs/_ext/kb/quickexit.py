@@ -14,7 +14,10 @@ from __future__ import annotations
 import re
 
 from sphinx.application import Sphinx
-from sphinx.errors import ConfigError
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+DEFAULT_URL = "https://www.weather.gov/"
 
 URL = re.compile(r"https://[A-Za-z0-9.-]+(/[^\s\"'<>]*)?")
 
@@ -27,9 +30,12 @@ def wants_quick_exit(env, pagename: str) -> bool:
 
 
 def _config_inited(app: Sphinx, config) -> None:
-    if not URL.fullmatch(config.kb_quick_exit_url or ""):
-        raise ConfigError(f"kb_quick_exit_url must be an https:// address of a neutral site "
-                          f"(e.g. a weather site), not {config.kb_quick_exit_url!r}")
+    if not isinstance(config.kb_quick_exit_url, str) \
+            or not URL.fullmatch(config.kb_quick_exit_url):
+        logger.warning(f"kb_quick_exit_url must be an https:// address of a neutral site "
+                       f"(e.g. a weather site), not {config.kb_quick_exit_url!r}; using "
+                       f"{DEFAULT_URL}", type="kb", subtype="quickexit")
+        config.kb_quick_exit_url = DEFAULT_URL
 
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -41,6 +47,6 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
 
 
 def setup_quick_exit(app: Sphinx) -> None:
-    app.add_config_value("kb_quick_exit_url", "https://www.weather.gov/", "html", str)
+    app.add_config_value("kb_quick_exit_url", DEFAULT_URL, "html", str)
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _page_context)
