@@ -48,7 +48,7 @@ def test_every_problem_in_one_file_is_listed_in_line_order(build_root):
         W.format(line=11, msg="unknown front-matter key 'tpoics' (did you mean 'topics'? "
                               "allowed keys: title, description, topics, author, published, "
                               "updated, last_reviewed, next_review, reviewed_by, "
-                              "content_note, status)"),
+                              "content_note, status, quick_exit)"),
     ]
 
 

@@ -23,8 +23,8 @@ CATALOGUE = [
      "value with a colon needs quotes) [kb.frontmatter]"]),
     ("frontmatter_unknown-key", ["articles/bad.md:5: WARNING: unknown front-matter key "
      "'topic' (did you mean 'topics'? allowed keys: title, description, topics, author, "
-     "published, updated, last_reviewed, next_review, reviewed_by, content_note, status) "
-     "[kb.frontmatter]"]),
+     "published, updated, last_reviewed, next_review, reviewed_by, content_note, status, "
+     "quick_exit) [kb.frontmatter]"]),
     ("frontmatter_bad-date", ["articles/bad.md:7: WARNING: 'updated' is not a valid date: "
      "'2026-13-45' (write it as YYYY-MM-DD, e.g. 2026-11-29) [kb.frontmatter]"]),
     ("frontmatter_review-order", ["articles/bad.md:9: WARNING: 'next_review' (2025-12-01) "
@@ -107,7 +107,8 @@ def test_a_file_with_several_mistakes_lists_them_all(build_root):
     assert warnings_of(app) == [
         "articles/bad.md:4: WARNING: unknown front-matter key 'topik' (did you mean "
         "'topics'? allowed keys: title, description, topics, author, published, updated, "
-        "last_reviewed, next_review, reviewed_by, content_note, status) [kb.frontmatter]",
+        "last_reviewed, next_review, reviewed_by, content_note, status, quick_exit) "
+        "[kb.frontmatter]",
         "articles/bad.md:14: WARNING: 'committed suicide' goes against safe-messaging "
         "guidance: say 'died by suicide' or 'ended their life' [kb.safe-messaging]",
         "articles/bad.md:18: WARNING: heading level skipped (H2 to H4); use ### here "
