@@ -19,6 +19,9 @@ PAGES = {
     "bibliography": "bibliography.html",
     "search": SEARCH,
     "404": "404.html",
+    "article about abuse (quick exit)": "articles/couples-therapy.html",
+    "crisis": "crisis.html",
+    "about (contact details)": "about/index.html",
 }
 
 

@@ -107,7 +107,7 @@ def test_notice_links_are_at_least_24_css_px(tab, width):
           return {text: a.textContent, width: r.width, height: r.height,
                   lines: a.getClientRects().length};
         })""")
-    assert len(boxes) == 5
+    assert len(boxes) == 4
     for box in boxes:
         assert box["width"] >= 24 and box["height"] >= 24, box
         assert box["lines"] == 1, box  # a link broken over two lines is two small targets
