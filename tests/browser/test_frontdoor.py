@@ -158,7 +158,7 @@ def test_the_notice_is_no_taller_on_a_phone_than_before(tab, width):
     now = tab.js("document.getElementById('kb-crisis').getBoundingClientRect().height")
     before = tab.js("""(html) => { const n = document.getElementById('kb-crisis');
         n.innerHTML = html; return n.getBoundingClientRect().height; }""", OLD_NOTICE)
-    assert now <= before, (now, before)
+    assert now <= before + 1, (now, before)  # not one line more (sub-pixel glyph metrics aside)
 
 
 @pytest.mark.parametrize("device", ["phone"], indirect=True)
@@ -171,10 +171,12 @@ def test_from_any_page_a_reader_reaches_the_help_for_their_situation(tab):
     tab.page.get_by_role("link", name="If someone is hurting you").click()
     assert urlsplit(tab.page.url).fragment == "someone-hurting-you"
     hotline = tab.locator('#someone-hurting-you a[href="tel:+18007997233"]')
-    hotline.wait_for()
+    # on screen without the reader scrolling (the jump may be animated: wait for it)
+    tab.page.wait_for_function("""() => {
+        const r = document.querySelector('#someone-hurting-you a[href="tel:+18007997233"]')
+                  .getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= innerHeight; }""", timeout=5000)
     assert hotline.is_visible()
-    box = hotline.bounding_box()
-    assert 0 <= box["y"] and box["y"] + box["height"] <= 740, box  # on screen, no scrolling
     assert tab.locator('#someone-hurting-you a[href="sms:88788?&body=START"]').is_visible()
 
 
