@@ -461,3 +461,32 @@ def test_every_page_type_has_opengraph_and_a_description(site):
             assert og["og:url"] == f"http://localhost:8000/{rel}", rel
     assert {m["property"]: m["content"] for m in html(site, "topics/anxiety.html")
             .select('meta[property^="og:"]')}["og:title"] == "Anxiety"
+
+
+def test_problems_in_the_crisis_file_fail_the_build_with_file_and_line(build_root):
+    app = build_root("frontdoor_bad-crisis")
+    assert warnings_of(app) == [
+        "_data/crisis-resources.yaml:17: WARNING: href 'http://chat.example.org/' is not "
+        "allowed: use tel:DIGITS, sms:DIGITS (optionally ?&body=WORD) or an https:// address "
+        "[kb.crisis]",
+        "_data/crisis-resources.yaml:20: WARNING: checked '26-12-03' is not a date: use "
+        "YYYY-MM-DD [kb.crisis]"]
+
+
+def test_an_edit_of_the_crisis_file_reaches_every_page_in_the_next_build(build_root, tmp_path):
+    from helpers import lay_root
+    src = lay_root(tmp_path / "edit", None)
+    index = src / "index.md"
+    index.write_text(index.read_text() + "\n```{kb-crisis-resources}\n```\n")
+    first = build_root(None, srcdir=src)
+    assert warnings_of(first) == []
+    article = Path(first.outdir) / "articles" / "good.html"
+    written = article.stat().st_mtime_ns
+    assert "Call 911" in html(first, "index.html").select_one("ul.kb-crisis-list").get_text()
+    data = src / "_data" / "crisis-resources.yaml"
+    data.write_text(data.read_text().replace("text: Call 911", "text: Dial 911"))
+    second = build_root(None, srcdir=src, freshenv=False)
+    assert warnings_of(second) == []
+    assert "Dial 911" in html(second, "index.html").select_one("ul.kb-crisis-list").get_text()
+    # the notice is on every page: every page is written again
+    assert article.stat().st_mtime_ns > written
