@@ -51,7 +51,7 @@ def test_every_page_has_a_policy_that_allows_only_the_site_and_its_own_inline_sc
         for name, values in policy.items():
             assert not [v for v in values if "." in v or v in ("*", "http:", "https:")], (
                 page, name, values)
-        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'self'"]
+        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
         assert policy["default-src"] == ["'self'"]
         # every inline script the page has is allowed by its hash...
         for body in inline_scripts(text):
@@ -85,12 +85,12 @@ def test_an_inline_script_with_template_code_is_reported_and_fails_the_build(bui
     app = build_root("csp_inline-script", templates_path=["_templates"])
     warnings = warnings_of(app)
     assert warnings, "an uncovered inline script must be reported"
-    assert all("has an inline script the Content-Security-Policy does not allow" in w
+    assert all(": an inline script the Content-Security-Policy does not allow" in w
                and "[kb.csp]" in w and "move it into a file in docs/_static" in w
                for w in warnings)
     # every page is reported, the article at its source file
-    assert "articles/good.md: WARNING: this page has an inline script" in "\n".join(warnings)
-    assert any(w.startswith("WARNING: genindex.html has an inline script") for w in warnings)
+    assert "articles/good.md: WARNING: this page: an inline script" in "\n".join(warnings)
+    assert any(w.startswith("WARNING: genindex.html: an inline script") for w in warnings)
 
 
 def test_hostile_front_matter_is_escaped_everywhere(build_root):
