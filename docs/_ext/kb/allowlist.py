@@ -165,7 +165,7 @@ def refused_directive(name: str):
 def refused_role(name: str, docname: str):
     def role(role_name, rawtext, text, lineno, inliner, options=None, content=None):
         source, line = inliner.reporter.get_source_and_line(lineno)
-        logger.warning(_refusal("role", role_name, docname), location=(source, line),
+        logger.warning(_refusal("role", role_name, docname), location=f"{source}:{line}",
                        type="kb", subtype="not-allowed")
         return [], []
 
@@ -214,7 +214,7 @@ def _install_eval_rst_guard() -> None:
         env = getattr(self, "sphinx_env", None)
         docname = getattr(env, "docname", None) if env is not None else None
         if docname is not None and is_article(docname):
-            line = (token.map[0] + 1) if token.map else 1
+            line = token.map[0] if token.map else 1  # as MyST reports a directive's line
             logger.warning(_refusal("directive", "eval-rst", docname),
                            location=(docname, line), type="kb", subtype="not-allowed")
             return None
@@ -364,7 +364,10 @@ def _doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         if node.parent is not None:
             # neutralised: a refused link keeps its text, anything else goes
             if isinstance(node, (nodes.reference, addnodes.pending_xref)):
-                node.replace_self(nodes.inline("", "", *node.children))
+                # the link's words stay; an address shown as its own text goes with it
+                uri = node.get("refuri") or node.get("reftarget", "")
+                kept = [] if node.astext().strip() == uri.strip() else node.children
+                node.replace_self(nodes.inline("", "", *kept))
             else:
                 node.parent.remove(node)
 

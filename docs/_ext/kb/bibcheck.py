@@ -238,9 +238,8 @@ def check_bib(text: str) -> BibIndex:
                 except Exception as error:  # noqa: BLE001 - reported below
                     errors.append(error)
             if errors:
-                problems.append(BibProblem(line_of(start), None, "syntax", (
-                    f"cannot read this @string macro: {_syntax_message(errors[0])}; "
-                    "write it as @string{name = {value}}")))
+                problems.append(BibProblem(line_of(start), None, "syntax",
+                                           _macro_problem(errors[0])))
 
     entries: dict[str, int] = {}
     first_line: dict[str, int] = {}
@@ -347,6 +346,18 @@ def _check_entry(chunk, key, line, body, opener, line_of, macros) -> list[BibPro
     if title is not None and looks_title_case(title):
         found.append(problem("title-case", TITLE_CASE_MESSAGE, field_line.get("title", line)))
     return found
+
+
+def _macro_problem(error) -> str:
+    """What is wrong with an @string macro, in the writer's terms."""
+    if isinstance(error, ValueTooLong):
+        return f"cannot read this @string macro: {error.args[0]}"
+    if isinstance(error, UndefinedMacro):
+        return (f"this @string macro uses {_syntax_message(error)!r}, which is not a defined "
+                "@string (or could not be read); define it above, or write the value in "
+                "braces")
+    return (f"cannot read this @string macro: {_syntax_message(error)}; write it as "
+            "@string{name = {value}}")
 
 
 def _address_in(howpublished: str) -> str | None:

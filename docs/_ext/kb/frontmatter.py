@@ -117,7 +117,7 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
     try:
         data, node = load_yaml(block, FRONT_MATTER_MAX)
     except YamlProblem as exc:
-        raise FrontMatterError(f"front matter {_joined(exc.message)}", exc.line + 1) from None
+        raise FrontMatterError(f"front matter{_joined(exc.message)}", exc.line + 1) from None
     if data is None:
         data, node = {}, None
     if not isinstance(data, dict):
@@ -133,7 +133,7 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
 
 def _joined(message: str) -> str:
     """'is not valid YAML: ...' or ': YAML anchors ...', after the name of what was read."""
-    return f"is {message}" if message.startswith("not valid YAML") else f": {message}"
+    return f" is {message}" if message.startswith("not valid YAML") else f": {message}"
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def load_vocabulary(path: Path, kind: str, required: tuple[str, ...]
     except OSError as exc:
         return {}, [Problem(1, f"cannot read the {kind} file: {exc.strerror}")]
     except YamlProblem as exc:
-        return {}, [Problem(exc.line, f"{kind} file {_joined(exc.message)}")]
+        return {}, [Problem(exc.line, f"{kind} file{_joined(exc.message)}")]
     data = data or {}
     if not isinstance(data, dict):
         return {}, [Problem(1, f"{kind} file must map slugs to entries")]
