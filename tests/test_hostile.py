@@ -206,10 +206,8 @@ def _article(slug: str, body: str) -> str:
     return FRONT.format(title=f"Case {slug}") + body
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    """Every article and .bib case in one project, built once with -W --keep-going."""
-    tmp = tmp_path_factory.mktemp("hostile")
+def lay_hostile_project(tmp: Path) -> Path:
+    """The tiny project with every article and .bib case; returns its source folder."""
     src = lay_root(tmp / "src", None)
     secret = tmp / "secret.txt"  # outside the project: nothing may read it
     secret.write_text("PWNA06 PWNA08 PWNA09 PWNA22 PWNA23\n", encoding="utf-8")
@@ -232,17 +230,32 @@ def hostile(tmp_path_factory):
         "## References\n\n```{references}\n```\n")), encoding="utf-8")
     bib = src / "refs.bib"
     bib.write_text(bib.read_text(encoding="utf-8") + BIB, encoding="utf-8")
-    # the MyST syntax the site enables (docs/conf.py)
+    # the MyST syntax the site enables, and its templates (the crisis notice)
     with open(src / "conf.py", "a", encoding="utf-8") as conf:
-        conf.write('\nmyst_enable_extensions = ["colon_fence", "deflist", "smartquotes"]\n')
+        conf.write('\nmyst_enable_extensions = ["colon_fence", "deflist", "smartquotes"]\n'
+                   f"templates_path = [{str(DOCS / '_templates')!r}]\n"
+                   "kb_crisis_resources = [{'text': 'Call or text 988', 'href': 'tel:988'}]\n")
     # a draft that only a .rst file would have published
     (articles / "secret-draft.rst").write_text("Secret\n======\n\nPWNR01\n", encoding="utf-8")
-    out = tmp / "out"
+    return src
+
+
+def build_strictly(src: Path, out: Path, doctrees: Path) -> subprocess.CompletedProcess:
+    """``sphinx-build`` as ``make html`` runs it, in a child process."""
     env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going",
-         "-D", "html_copy_source=0", "-d", str(tmp / "doctrees"), str(src), str(out)],
+         "-D", "html_copy_source=0", "-d", str(doctrees), str(src), str(out)],
         capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """Every article and .bib case in one project, built once with -W --keep-going."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    src = lay_hostile_project(tmp)
+    out = tmp / "out"
+    result = build_strictly(src, out, tmp / "doctrees")
     warnings = [ANSI.sub("", line).replace(str(src) + "/", "")
                 for line in result.stderr.splitlines() if "WARNING" in line]
     output = "\n".join(p.read_text(encoding="utf-8", errors="replace")
