@@ -83,13 +83,13 @@ def linked_docnames(doctree: nodes.document, docname: str, found) -> list[tuple[
         target = (node.get("reftarget") or "").split("#", 1)[0]
         if not target:
             continue
-        if node.get("reftype") == "myst":
-            if not target.endswith(".md"):
-                continue
-            target = target[:-3]
+        if node.get("reftype") == "myst" and node.get("refdomain") == "doc":
+            name = target  # MyST has resolved the file to a document name already
+        elif node.get("reftype") == "myst" and target.endswith(".md"):
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(docname), target[:-3]))
         elif node.get("reftype") != "doc":
             continue
-        if target.startswith("/"):
+        elif target.startswith("/"):
             name = posixpath.normpath(target.lstrip("/"))
         else:
             name = posixpath.normpath(posixpath.join(posixpath.dirname(docname), target))
