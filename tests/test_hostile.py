@@ -235,6 +235,10 @@ def lay_hostile_project(tmp: Path) -> Path:
         conf.write('\nmyst_enable_extensions = ["colon_fence", "deflist", "smartquotes"]\n'
                    f"templates_path = [{str(DOCS / '_templates')!r}]\n"
                    "kb_crisis_resources = [{'text': 'Call or text 988', 'href': 'tel:988'}]\n")
+    # a title, from the page's heading, with control characters in it
+    (articles / "control-heading.md").write_text(
+        _article("x", "Text about grief.\n").replace("title: Case x\n", "")
+        .replace("# Case x", "# Grief \x07and\x1b loss"), encoding="utf-8")
     # a draft that only a .rst file would have published
     (articles / "secret-draft.rst").write_text("Secret\n======\n\nPWNR01\n", encoding="utf-8")
     return src
@@ -322,8 +326,14 @@ def test_no_rst_source_is_built_and_the_writer_is_told(hostile):
 
 def test_feed_sitemap_and_structured_data_stay_valid(hostile):
     *_, out = hostile
-    ET.parse(out / "feed.xml")
+    feed = ET.parse(out / "feed.xml").getroot()
+    titles = [e.text for e in feed.iter("{http://www.w3.org/2005/Atom}title")]
+    assert "Grief and loss" in titles  # the heading's title, its control characters gone
     ET.parse(out / "sitemap.xml")
+    page = (out / "articles/control-heading.html").read_text(encoding="utf-8")
+    ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page,
+                              re.S).group(1))
+    assert ld["headline"] == "Grief and loss"
     for page in out.rglob("*.html"):
         for block in re.findall(r'<script type="application/ld\+json">(.*?)</script>',
                                 page.read_text(encoding="utf-8"), re.S):
