@@ -139,8 +139,12 @@ def test_broken_crisis_yaml_is_a_message_with_its_line_not_a_traceback(tmp_path)
     path.write_text("notice:\n  heading: [unclosed\n")
     _, problems = load_crisis(path)
     assert len(problems) == 1 and problems[0].message.startswith(
-        "crisis resources file is not valid YAML")
+        "crisis resources file: not valid YAML")
     assert problems[0].line == 3
+    path.write_text("notice: &n\n  heading: Help\ngroups: *n\n")  # anchors: refused
+    _, problems = load_crisis(path)
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [
+        (1, "crisis resources file")]
 
 
 def test_crisis_notice_and_crisis_page_on_the_built_site(site):

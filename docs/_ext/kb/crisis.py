@@ -29,7 +29,8 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .frontmatter import Problem, _Loader, _as_date
+from .datafiles import YamlProblem, load_yaml
+from .frontmatter import Problem, _as_date
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +99,15 @@ def load_crisis(path: Path, today: dt.date | None = None
     today = today or dt.date.today()
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)
+        _, node = load_yaml(text)  # plain YAML only (kb/datafiles.py)
     except FileNotFoundError:
         return EMPTY, [Problem(1, f"crisis resources file not found: {path} (the crisis "
                                   "notice on every page is built from it)")]
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return EMPTY, [Problem(mark.line + 1 if mark else 1,
-                               "crisis resources file is not valid YAML: "
-                               f"{getattr(exc, 'problem', None) or exc} (check quotes, "
-                               "colons and indentation)")]
+    except UnicodeDecodeError:
+        return EMPTY, [Problem(1, "crisis resources file is not UTF-8 text: save it as "
+                                  "UTF-8 in your editor")]
+    except YamlProblem as exc:
+        return EMPTY, [Problem(exc.line, f"crisis resources file: {exc.message}")]
     problems: list[Problem] = []
     if not isinstance(node, yaml.MappingNode):
         return EMPTY, [Problem(1, "crisis resources file must have 'notice:' and 'groups:'")]

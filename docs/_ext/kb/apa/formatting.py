@@ -212,6 +212,8 @@ def link(entry):
         url = f"https://doi.org/{doi}"
     else:
         url = entry.fields.get("url", "").strip()
+        if not url.lower().startswith(("http://", "https://")):
+            url = ""  # refused with its line by kb.bibcheck ("bad-url"); never a link
     return HRef(url, url) if url else Text()
 
 
