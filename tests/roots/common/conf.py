@@ -11,3 +11,6 @@ kb_show_drafts = True
 bibtex_default_style = "apa7"
 bibtex_reference_style = "apa7"
 suppress_warnings = ["myst.header"]
+# A production build stops without the practice's contact details (kb/contact.py); the
+# tiny projects are built as production by some tests, so they have a test value.
+kb_contact = {"booking_url": "https://booking.example.org/test"}
