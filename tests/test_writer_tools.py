@@ -136,13 +136,16 @@ def test_make_check_flags_overdue_and_soon_due_reviews(repo_copy):
                            str(repo_copy), "--today", "2027-10-15"], capture_output=True,
                           text=True, env=env)
     assert soon.returncode == 0
-    assert "docs/articles/anxiety.md:9: note: review due on 2027-11-29 (in 45 days)" in \
+    # therapeutic-relationship.md: next_review 2027-11-29 (line 9)
+    assert ("docs/articles/therapeutic-relationship.md:9: note: review due on 2027-11-29 "
+            "(in 45 days)") in \
         soon.stdout.splitlines()
     overdue = subprocess.run([sys.executable, "-m", "kb.cli", "check", "--no-spelling",
                               "--root", str(repo_copy), "--today", "2028-01-01"],
                              capture_output=True, text=True, env=env)
     assert overdue.returncode == 1
-    assert ("docs/articles/anxiety.md:9: review overdue since 2027-11-29: review the article "
+    assert ("docs/articles/therapeutic-relationship.md:9: review overdue since 2027-11-29: "
+            "review the article "
             "against its sources, then update last_reviewed and next_review") in \
         overdue.stdout.splitlines()
 
