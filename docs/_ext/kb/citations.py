@@ -17,6 +17,12 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 * No page depends on references.bib as a file: when it changes, ``env-updated`` compares
   each cited work's formatted reference with the last build's and returns the pages
   citing a work that changed. Adding an entry nobody cites rewrites no article.
+* Each distinct citation is formatted once per build, not once per occurrence: a work is
+  cited dozens of times across the site, and each pass through sphinxcontrib-bibtex's
+  templates formats its names again (with LaTeX decoding). The rendered nodes are kept
+  per (builder, role, citation text, where its link points) and per reference-list
+  entry, and each use gets a copy (``RENDER_CACHE``; the pages are the same byte for
+  byte without it, tests/test_citations.py).
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ from . import apa
 from .bibcheck import HEADER
 
 logger = logging.getLogger(__name__)
+
+#: Keep each distinct citation's and reference's rendered nodes for the build (see above).
+#: Off only in the test that compares the pages with and without it.
+RENDER_CACHE = True
 
 
 def entry_id(key: str) -> str:
@@ -84,6 +94,19 @@ class KBBibtexDomain(BibtexDomain):
         "kb_sort_keys": {},  # key -> APA sort key, cached while the .bib is unchanged
     }
 
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self._rendered: dict = {}  # this process, this build: not pickled with env
+
+    def rendered(self, key, make):
+        """A fresh copy of what *make* renders for *key*, made once per build."""
+        if not RENDER_CACHE:
+            return make()
+        nodes_ = self._rendered.get(key)
+        if nodes_ is None:
+            nodes_ = self._rendered[key] = make()
+        return [node.deepcopy() for node in nodes_]
+
     def clear_doc(self, docname: str) -> None:
         self.data["citation_refs"] = [r for r in self.citation_refs if r.docname != docname]
         self.data["kb_lists"].pop(docname, None)
@@ -118,6 +141,7 @@ class KBBibtexDomain(BibtexDomain):
             self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
+        self._rendered = {}  # a new build: what was rendered from the last one is dropped
         for key in cited_by:
             if key not in formatted:
                 try:
@@ -170,25 +194,36 @@ class KBBibtexDomain(BibtexDomain):
 
     def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))
-        formatted = self.data["kb_formatted"]
         entries = self.bibdata.data.entries
-        todocname = self.target_doc(fromdocname)
-        references = []
-        tips = []
         for tgt in targets:
             if tgt.key not in entries:
                 logger.warning(
                     f"unknown citation key '{tgt.key}' ({_suggest(tgt.key, entries)}add "
                     "the work to references.bib, or fix the key)",
                     location=node, type="kb", subtype="citation")
-                continue
-            if tgt.key not in formatted:
+        todocname = self.target_doc(fromdocname) or fromdocname
+        # What the nodes depend on besides the citation: where the link points, relative
+        # to this page (make_refnode: an id on the same page, else a relative URI).
+        link = None if todocname == fromdocname else builder.get_relative_uri(
+            fromdocname, todocname)
+        return self.rendered(
+            ("cite", builder.name, typ, target, link),
+            lambda: [self._render_citation(builder, fromdocname, todocname, typ, target,
+                                           targets)])[0]
+
+    def _render_citation(self, builder, fromdocname, todocname, typ, target, targets):
+        formatted = self.data["kb_formatted"]
+        entries = self.bibdata.data.entries
+        references = []
+        tips = []
+        for tgt in targets:
+            if tgt.key not in entries or tgt.key not in formatted:
                 continue
             references.append((entries[tgt.key], formatted[tgt.key], SphinxReferenceInfo(
-                builder=builder, fromdocname=fromdocname, todocname=todocname or fromdocname,
+                builder=builder, fromdocname=fromdocname, todocname=todocname,
                 citation_id=entry_id(tgt.key), title=None, pre_text=tgt.pre,
                 post_text=tgt.post)))
-            tips.append(formatted[tgt.key])
+            tips.append((tgt.key, formatted[tgt.key]))
         result = nodes.inline(rawsource=target, classes=["bibtex-citation", "kb-cite"])
         if not references:
             result += nodes.Text(target)
@@ -196,10 +231,11 @@ class KBBibtexDomain(BibtexDomain):
         rendered = format_references(self.reference_style, typ, references)
         result += rendered.render(self.backend)
         tip = citation_tip(classes=["kb-cite-tip"])
-        for i, entry in enumerate(tips):
+        for i, (key, entry) in enumerate(tips):
             if i:
                 tip += nodes.Text(" ")
-            tip += entry.text.render(self.backend)
+            tip += self.rendered(("entry", key),
+                                 lambda entry=entry: entry.text.render(self.backend))
         result += tip
         return result
 
@@ -260,7 +296,8 @@ class FillReferenceLists(SphinxPostTransform):
         for key in sorted((k for k in keys if k in formatted), key=order.__getitem__):
             item = nodes.list_item(ids=[entry_id(key)], classes=["kb-ref"])
             para = nodes.paragraph()
-            para += formatted[key].text.render(domain.backend)
+            para += domain.rendered(("entry", key), lambda key=key: formatted[
+                key].text.render(domain.backend))
             item += para
             if cited_in:
                 item += self.cited_in(domain.data["kb_cited_by"][key], docname)
