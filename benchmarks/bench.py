@@ -72,6 +72,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod  # noqa: E402
+import peers as peers_mod  # noqa: E402
 import search_bytes  # noqa: E402
 from corpus import make_corpus, make_stock, snapshot_skeleton  # noqa: E402
 
@@ -86,8 +87,11 @@ PACKAGES = ("sphinx", "docutils", "myst-parser", "sphinxcontrib-bibtex", "pybtex
             "sphinx-sitemap", "sphinxext-opengraph", "playwright")
 #: The issue's goals (N = 500 unless stated).
 GOAL_SIZE, GOAL_BIG = 500, 2000
-GOAL_FULL_S, GOAL_NO_CHANGE_S, GOAL_EDIT_S = 30.0, 3.0, 3.0
-GOAL_GROWTH, GOAL_MEMORY_MIB = 4.4, 1024.0
+#: Issue 18: an edit <= 1.5 s at 500 articles and <= 3 s at 2,000 (and faster than Hugo
+#: + Pagefind's rebuild), a no-change rebuild <= 1.5 s, clean builds faster than MkDocs
+#: Material, growth 500 -> 2,000 <= 4.2x, memory <= 1 GiB, a first search <= 160 KiB.
+GOAL_FULL_S, GOAL_NO_CHANGE_S, GOAL_EDIT_S, GOAL_EDIT_BIG_S = 30.0, 1.5, 1.5, 3.0
+GOAL_GROWTH, GOAL_MEMORY_MIB, GOAL_SEARCH_KIB = 4.2, 1024.0, 160.0
 #: Extra works appended to references.bib by the add-bib-entry / cite-new-entry builds.
 EXTRA_ENTRY_UNCITED, EXTRA_ENTRY_CITED = 9000, 9001
 
@@ -162,13 +166,14 @@ class TreeMemorySampler(threading.Thread):
         self.join()
 
 
-def run_measured(cmd: list[str], cwd: Path, cap_s: float | None = None) -> dict:
+def run_measured(cmd: list[str], cwd: Path, cap_s: float | None = None,
+                 env: dict | None = None) -> dict:
     """Run *cmd*; wall and CPU seconds, peak memory (MiB), exit code and output. With
     *cap_s*, a run still going after that many seconds is killed (with its workers) and
     returned with ``capped`` set."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=child_env(),
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env or child_env(),
                                 start_new_session=True)
         sampler = TreeMemorySampler(proc.pid)
         sampler.start()
@@ -502,7 +507,7 @@ def print_line(stack: str, size: int, phase: str, r: dict) -> None:
 
 def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
               cap_s: float | None, inc_jobs: str, capped_before: dict, query: str,
-              search_kind: str) -> dict:
+              search_kind: str, after_phase=None) -> dict:
     """Every build of one stack at one size; returns its entry of results.json. The
     clean builds run *repeat_clean* times, the incremental sequence *repeat* times: a
     repeat after the first puts the edited files back and rebuilds (not measured), so
@@ -547,6 +552,8 @@ def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
                         extra["search"] = {"status": f"failed: {exc!r}"[:300]}
             cycles[phase].append(r)
             print_line(project.stack, size, phase, r)
+            if after_phase is not None:  # the peers' builds, interleaved with these
+                after_phase(phase)
     project.restore()
     entry = {"stack": project.stack, "size": size, "incremental_jobs": inc_jobs,
              "edited": project.edited, "citing": project.citing,
@@ -554,6 +561,109 @@ def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
     entry["phases"] = {p: summarize(cycles[p]) for p in PHASES}
     entry["ok"] = not any(entry["phases"][p]["problems"] for p in PHASES)
     return entry
+
+
+PEER_PHASES = {"clean -j auto": "clean", "edit-article": "edit-article"}
+
+
+class PeerRunner:
+    """The peers' builds (``peers.py``) at one size, each run right after the kb build
+    of the same kind (clean, edit), so that both see the same load."""
+
+    def __init__(self, projects: list, size: int, cap_s: float | None):
+        self.projects, self.size, self.cap_s = projects, size, cap_s
+        self.runs = {p.tool: {phase: [] for phase in PEER_PHASES.values()}
+                     for p in projects}
+
+    def __call__(self, kb_phase: str) -> None:
+        phase = PEER_PHASES.get(kb_phase)
+        if phase is None:
+            return
+        for project in self.projects:
+            project.prepare(phase)
+            load = os.getloadavg()[0]
+            r = run_measured(project.command(), project.root, self.cap_s,
+                             env=peers_mod.environment())
+            r["loadavg_1min_before"] = round(load, 2)
+            r["problems"] = ([] if r["capped"] else
+                             ([f"exit status {r['returncode']}: {r['stderr'][-300:]}"]
+                              if r["returncode"] else []) + project.check())
+            r["notes"] = []
+            self.runs[project.tool][phase].append(r)
+            wall = f"> {r['cap_s']:.0f}" if r["capped"] else f"{r['wall_s']:.2f}"
+            print(f"  {project.tool:<16} {self.size:>5} {phase:<14} {wall:>8} s (cpu "
+                  f"{r['cpu_s']:7.2f} s, load {load:4.2f}) tree PSS "
+                  f"{r['peak_tree_pss_mib'] or 0:5.0f} MiB"
+                  + (f"  PROBLEMS: {'; '.join(r['problems'])}" if r["problems"] else ""),
+                  flush=True)
+
+    def entries(self) -> list[dict]:
+        for project in self.projects:
+            project.restore()
+        out = []
+        for tool, phases in self.runs.items():
+            summary = {phase: summarize(runs) for phase, runs in phases.items() if runs}
+            for m in summary.values():
+                m.pop("stderr", None)
+            out.append({"stack": tool, "size": self.size, "phases": summary,
+                        "ok": not any(m["problems"] for m in summary.values())})
+        return out
+
+
+def peer_ratio(peer: dict | None, kb: dict | None) -> str:
+    if not peer or not kb or kb.get("wall_s") is None:
+        return "-"
+    if peer.get("capped"):
+        return f"> {peer['cap_s'] / kb['wall_s']:.1f}x"
+    if peer.get("wall_s") is None:
+        return "-"
+    return f"{peer['wall_s'] / kb['wall_s']:.2f}x"
+
+
+def print_peer_table(results: list[dict]) -> None:
+    by = {(r["stack"], r["size"]): r for r in results}
+    sizes = sorted({r["size"] for r in results if r["stack"] in peers_mod.PEERS})
+    if not sizes:
+        return
+    print("\npeers (same articles, same run; ratio = peer s / kb s, above 1: kb faster):")
+    for size in sizes:
+        kb = by.get(("kb", size))
+        if not kb:
+            continue
+        rows = [("clean", "clean -j 1"), ("clean", "clean -j auto"),
+                ("edit-article", "edit-article")]
+        for peer_phase, kb_phase in rows:
+            k = kb["phases"].get(kb_phase, {})
+            parts = [f"{size:>5} kb {kb_phase:<14} {fmt_time(k):>8} s"]
+            for tool in peers_mod.PEERS:
+                p = by.get((tool, size), {}).get("phases", {}).get(peer_phase)
+                parts.append(f"{tool} {peer_phase} {fmt_time(p):>8} s "
+                             f"({peer_ratio(p, k)})")
+            print(" | ".join(parts))
+
+
+def peer_goals(results: list[dict]) -> list[dict]:
+    """Issue 18's comparisons with the peers, at each size measured."""
+    by = {(r["stack"], r["size"]): r for r in results}
+    out = []
+    for (stack, size), kb in sorted(by.items()):
+        if stack != "kb":
+            continue
+        mk = by.get(("mkdocs-material", size), {}).get("phases", {})
+        hugo = by.get(("hugo+pagefind", size), {}).get("phases", {})
+        for phase in CLEAN:
+            k, p = kb["phases"][phase].get("wall_s"), (mk.get("clean") or {}).get("wall_s")
+            if k is not None and p is not None:
+                out.append({"goal": f"clean build {phase} faster than MkDocs Material, "
+                                    f"N={size}", "target": f"< {p} s", "value": k,
+                            "unit": "s", "met": k < p, "detail": f"ratio {p / k:.2f}x"})
+        k = kb["phases"]["edit-article"].get("wall_s")
+        p = (hugo.get("edit-article") or {}).get("wall_s")
+        if k is not None and p is not None:
+            out.append({"goal": f"edit-article faster than Hugo + Pagefind's rebuild, "
+                                f"N={size}", "target": f"< {p} s", "value": k, "unit": "s",
+                        "met": k < p, "detail": f"ratio {p / k:.2f}x"})
+    return out
 
 
 def fmt_time(m: dict | None) -> str:
@@ -629,7 +739,7 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
              full is not None and full <= GOAL_FULL_S, "s")
         for phase, limit in (("no-change", GOAL_NO_CHANGE_S), ("edit-article", GOAL_EDIT_S)):
             t = ph[phase]["wall_s"]
-            goal(f"{phase} rebuild, N={GOAL_SIZE}", f"<= {limit:.0f} s", t,
+            goal(f"{phase} rebuild, N={GOAL_SIZE}", f"<= {limit:g} s", t,
                  t is not None and t <= limit, "s",
                  f"search index {ph[phase].get('search_index_s', 0):.2f} s of it")
         # the writer's loop (make livehtml) shows the page without waiting for the index
@@ -637,7 +747,7 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
         if t is not None:
             page = round(t - index, 3)
             goal(f"edit-article, live preview (page shown; index follows), N={GOAL_SIZE}",
-                 f"<= {GOAL_EDIT_S:.0f} s", page, page <= GOAL_EDIT_S, "s")
+                 f"<= {GOAL_EDIT_S:g} s", page, page <= GOAL_EDIT_S, "s")
     for size, entry in sorted(kb.items()):
         if size < GOAL_SIZE:
             continue
@@ -656,6 +766,19 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
             goal(f"cite a new .bib entry from one article, N={size}: article pages rewritten",
                  "1", m["written_articles"], m["written_articles"] == 1, "pages",
                  f"re-read {m['reread']}, HTML written {m['written']}")
+    big = kb.get(GOAL_BIG)
+    if big:
+        t = big["phases"]["edit-article"]["wall_s"]
+        goal(f"edit-article rebuild, N={GOAL_BIG}", f"<= {GOAL_EDIT_BIG_S:.0f} s", t,
+             t is not None and t <= GOAL_EDIT_BIG_S, "s",
+             f"search index {big['phases']['edit-article'].get('search_index_s', 0):.2f} s"
+             " of it")
+        search = big.get("search", {})
+        if search.get("status") == "ok":
+            kib = round(search["search_bytes"] / 1024, 1)
+            goal(f"search bytes, first query, N={GOAL_BIG}", f"<= {GOAL_SEARCH_KIB:.0f} KiB",
+                 kib, kib <= GOAL_SEARCH_KIB, "KiB",
+                 "Hugo + Pagefind's not measured (no search page in its minimal templates)")
     for row in rows:
         if row["stack"] == "kb" and (row["from"], row["to"]) == (GOAL_SIZE, GOAL_BIG):
             for phase in CLEAN:
@@ -879,6 +1002,11 @@ def main(argv: list[str] | None = None) -> int:
                              "and the largest memory (default 1; the stock stack runs once)")
     parser.add_argument("--repeat-clean", type=int, default=1,
                         help="run the kb clean builds N times (default 1)")
+    parser.add_argument("--peers", choices=("on", "off"), default="on",
+                        help="also build the same articles with MkDocs Material and with "
+                             "Hugo + Pagefind (benchmarks/peers.py, pinned in "
+                             "benchmarks/requirements-peers.txt), each right after the kb "
+                             "build of the same kind (default on)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile a clean -j 1 kb build of the largest size")
     parser.add_argument("--markdown", type=Path, metavar="RESULTS_JSON",
@@ -911,9 +1039,15 @@ def main(argv: list[str] | None = None) -> int:
             if stack == "kb":
                 project = Project("kb", root, manifest, args.seed)
                 last_project = project
+                runner = None
+                if args.peers == "on":
+                    runner = PeerRunner(peers_mod.make_peers(root, project.edited), size,
+                                        args.stock_cap)
                 entry = run_stack(project, size, max(1, args.repeat),
                                   max(1, args.repeat_clean), None, args.incremental_jobs, {},
-                                  args.query, "pagefind")
+                                  args.query, "pagefind", after_phase=runner)
+                if runner is not None:
+                    results.extend(runner.entries())
             else:
                 project = Project("stock", make_stock(root), manifest, args.seed)
                 entry = run_stack(project, size, 1, 1, args.stock_cap, args.incremental_jobs,
@@ -924,7 +1058,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(entry)
 
     print()
-    print_table(results)
+    print_table([r for r in results if r["stack"] in STACKS])
+    print_peer_table(results)
     if len(skeletons) > 1:
         print("WARNING: docs/ changed between sizes; the corpora were built from different "
               "versions of the site and their times are not comparable")
@@ -939,7 +1074,7 @@ def main(argv: list[str] | None = None) -> int:
                 parts.append(f"{phase} > {g['ratio_lower_bound']:.2f}x")
         print(f"growth {row['stack']} {row['from']} -> {row['to']} (linear "
               f"{row['linear']:.1f}x): " + ", ".join(parts))
-    goal_items = goals(results, rows)
+    goal_items = goals(results, rows) + peer_goals(results)
     print_goals(goal_items)
 
     profile = None
@@ -951,7 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['cumtime_s']:8.2f} s cum {r['tottime_s']:7.2f} s own "
                   f"{r['calls']:>9} calls  {r['function']}")
 
-    ok = all(r["ok"] for r in results if r["stack"] == "kb")
+    ok = all(r["ok"] for r in results if r["stack"] in ("kb", *peers_mod.PEERS))
     for r in results:
         for m in r["phases"].values():
             m.pop("stderr", None) if r["stack"] == "stock" else None
@@ -972,6 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
                        "command_stock": " ".join(sphinx_command(
                            "stock", Path("docs"), Path("OUT"), Path("DOCTREES"), "N"))},
         "results": results,
+        "peer_versions": peers_mod.versions() if args.peers == "on" else None,
         "ratios": {f"{r['size']} {p}": ratio(r["phases"][p], s["phases"][p])
                    for r in results if r["stack"] == "kb"
                    for s in results if s["stack"] == "stock" and s["size"] == r["size"]
