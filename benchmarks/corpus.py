@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 
 #: Bump when the generated text changes, so existing corpora are regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 5
 
 #: Not copied from docs/: the real articles, build output, caches.
 SKELETON_EXCLUDE = ("articles", "_build", "__pycache__", "*.pyc", ".DS_Store")
@@ -295,9 +295,12 @@ def _real_article(seed: int, i: int, keys: list[str], real_keys: list[str],
     # More citations, at the end of sentences of the paragraphs, up to *cites*.
     paragraphs = [(s, b) for s, blocks in enumerate(sections) for b, text in enumerate(blocks)
                   if not text.startswith(("- ", "1. "))]
-    while len(cited) < cites and paragraphs:
+    marks = sum(len(_CITE.findall(block)) for blocks in sections for block in blocks)
+    while marks < cites and paragraphs:
         s, b = rng.choice(paragraphs)
-        ends = [m.start() for m in _SENTENCE_END.finditer(sections[s][b])]
+        inside = [m.span() for m in _CITE.finditer(sections[s][b])]  # not in a citation
+        ends = [m.start() for m in _SENTENCE_END.finditer(sections[s][b])
+                if not any(a <= m.start() < z for a, z in inside)]
         if not ends:
             paragraphs.remove((s, b))
             continue
@@ -311,6 +314,7 @@ def _real_article(seed: int, i: int, keys: list[str], real_keys: list[str],
             mark = f"{{cite:p}}`{pick()}`"
         text = sections[s][b]
         sections[s][b] = f"{text[:at]} {mark}{text[at:]}"
+        marks += 1
 
     lines = [
         "---",
