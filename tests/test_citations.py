@@ -252,3 +252,28 @@ def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_
         "(Rogers, 1957)", "Flückiger et al. (2018)", "(see Rogers, 1957, p. 0)",
         "(Substance Abuse and Mental Health Services Administration, 2014a; Substance "
         "Abuse and Mental Health Services Administration, 2014b)"]
+
+
+def test_a_malformed_citation_is_a_warning_at_its_line_not_a_traceback(build_root,
+                                                                       tmp_path):
+    src = lay_root(tmp_path / "malformed", "citations_forms")
+    forms = src / "articles/forms.md"
+    forms.write_text(forms.read_text().replace(
+        "Pre and post {cite:p}`{see}rogers1957necessary{p. 96}`.",
+        "Pre and post {cite:p}`{see}rogers1957necessary{p. 96`.\n\n"
+        "Open before {cite:t}`{see rogers1957necessary`."))
+    app = build_root(None, srcdir=src)
+    lines = forms.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines, 1) if "{p. 96`" in line)
+    assert warnings_of(app) == [
+        f"articles/forms.md:{first}: WARNING: malformed citation "
+        "`{see}rogers1957necessary{p. 96` (write {cite:p}`key`, or with words before or "
+        "after it {cite:p}`{see}key{p. 96}`: every { closed by }) [kb.citation]",
+        f"articles/forms.md:{first + 2}: WARNING: malformed citation "
+        "`{see rogers1957necessary` (write {cite:p}`key`, or with words before or after "
+        "it {cite:p}`{see}key{p. 96}`: every { closed by }) [kb.citation]",
+    ]
+    page = html(app, "articles/forms.html")
+    # the other citations are resolved as before; the reference list is whole
+    assert citation_texts(page)[0] == "(Rogers, 1957)"
+    assert len(page.select("section#references li.kb-ref")) == 5

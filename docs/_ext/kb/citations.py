@@ -48,6 +48,7 @@ from sphinxcontrib.bibtex.bibfile import BibData, BibFile, get_mtime, is_bibdata
 from sphinxcontrib.bibtex.citation_target import parse_citation_targets
 from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
+from sphinxcontrib.bibtex.roles import CiteRole
 from sphinxcontrib.bibtex.style.referencing import format_references
 from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
 
@@ -78,8 +79,27 @@ class citation_tip(nodes.Inline, nodes.TextElement):
     """The full reference shown on hover and keyboard focus of a citation."""
 
 
+class KBCiteRole(CiteRole):
+    """sphinxcontrib-bibtex's cite roles; a malformed citation (a brace of the pre- or
+    post-text left open) is a warning at its line, where sphinxcontrib-bibtex stops the
+    build with a traceback."""
+
+    def result_nodes(self, document, env, node, is_ref):
+        try:
+            list(parse_citation_targets(self.target))
+        except ValueError:
+            logger.warning(
+                f"malformed citation `{self.target}` (write {{cite:p}}`key`, or with "
+                "words before or after it {cite:p}`{see}key{p. 96}`: every { closed by })",
+                location=(env.docname, self.lineno), type="kb", subtype="citation")
+            return [nodes.inline(self.rawtext, self.rawtext)], []
+        return super().result_nodes(document, env, node, is_ref)
+
+
 class KBBibtexDomain(BibtexDomain):
     """The cite domain with index-based, linear-time list building and resolving."""
+
+    roles = {name: KBCiteRole() for name in BibtexDomain.roles}
 
     initial_data = {
         **BibtexDomain.initial_data,
