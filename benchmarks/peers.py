@@ -202,6 +202,29 @@ HUGO_LAYOUTS = {
 }
 
 
+#: Hugo's search page: Pagefind's JS API as its documentation shows it, with the site's
+#: choices (no worker, 5 results shown with their excerpts), and the contract
+#: search_bytes.py waits for (``#kb-search-results[data-state="done"]``).
+HUGO_SEARCH = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Search</title></head><body><main><h1>Search</h1><ol id="kb-search-results"></ol>
+<script type="module">
+const out = document.getElementById("kb-search-results");
+const pagefind = await import("/pagefind/pagefind.js");
+await pagefind.options({ excerptLength: 28, noWorker: true });
+await pagefind.init();
+const query = new URLSearchParams(location.hash.slice(1)).get("q") || "";
+const search = await pagefind.search(query);
+const shown = await Promise.all(search.results.slice(0, 5).map((r) => r.data()));
+for (const data of shown) {
+  const li = document.createElement("li");
+  li.innerHTML = `<a href="${data.url}">${data.meta.title}</a><p>${data.excerpt}</p>`;
+  out.append(li);
+}
+out.dataset.state = "done";
+</script></main></body></html>
+"""
+
+
 class PeerProject:
     """One peer's copy of a corpus, in ``corpus/peers/<tool>/``."""
 
@@ -244,6 +267,8 @@ class PeerProject:
                 path.write_text(text, encoding="utf-8")
             (self.root / "content" / "_index.md").write_text(
                 "---\ntitle: Benchmark knowledge base\n---\n", encoding="utf-8")
+            (self.root / "static").mkdir()
+            (self.root / "static" / "search.html").write_text(HUGO_SEARCH, encoding="utf-8")
 
     def command(self) -> list[str]:
         if self.tool == "mkdocs-material":
