@@ -1024,7 +1024,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Sphinx's own search index (searchindex.js) in the kb build: "
                              "on (the site as it is; default) or off (app.builder.search = "
                              "False, as when the site's search does not use it)")
-    parser.add_argument("--query", default="lorem", help="the first search query")
+    parser.add_argument("--query", default=None,
+                        help="the first search query (default: 'anxiety' on the real-text "
+                             "corpus, 'lorem' on the filler)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the kb incremental builds N times; report the best time "
                              "and the largest memory (default 1; the stock stack runs once)")
@@ -1047,6 +1049,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
     sizes = [100] if args.quick else args.sizes
+    if args.query is None:
+        args.query = "anxiety" if args.text == "real" else "lorem"
 
     # One copy of docs/ for every size, so an edit made meanwhile cannot mix versions.
     skeleton = snapshot_skeleton(args.corpus_dir / "_skeleton")
