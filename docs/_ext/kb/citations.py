@@ -213,37 +213,50 @@ class KBBibtexDomain(BibtexDomain):
         return next(iter(self.data["kb_bibpage"]), None)
 
     def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+        """Each distinct citation is rendered once per build; every use gets a copy.
+
+        The key holds what the rendered nodes depend on besides the formatted entries
+        (fixed for the build): the builder, the role, the citation text (keys, pre- and
+        post-text), where the link points relative to this page (an id on the same page,
+        else a relative URI, as make_refnode writes it), and any ``kb_`` attribute a
+        transform put on the citation node. A citation with a key that cannot be cited
+        is never cached, so its warning is given at every place it occurs."""
+        entries, formatted = self.bibdata.data.entries, self.data["kb_formatted"]
+        if not RENDER_CACHE or not all(t.key in entries and t.key in formatted
+                                       for t in parse_citation_targets(target)):
+            return self.resolve_citation(env, fromdocname, builder, typ, target, node,
+                                         contnode)
+        todocname = self.target_doc(fromdocname) or fromdocname
+        link = None if todocname == fromdocname else builder.get_relative_uri(
+            fromdocname, todocname)
+        marks = tuple(sorted((name, repr(value)) for name, value in node.attributes.items()
+                             if name.startswith("kb_")))
+        return self.rendered(
+            ("cite", builder.name, typ, target, link, marks),
+            lambda: [self.resolve_citation(env, fromdocname, builder, typ, target, node,
+                                           contnode)])[0]
+
+    def resolve_citation(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))
+        formatted = self.data["kb_formatted"]
         entries = self.bibdata.data.entries
+        todocname = self.target_doc(fromdocname)
+        references = []
+        tips = []
         for tgt in targets:
             if tgt.key not in entries:
                 logger.warning(
                     f"unknown citation key '{tgt.key}' ({_suggest(tgt.key, entries)}add "
                     "the work to references.bib, or fix the key)",
                     location=node, type="kb", subtype="citation")
-        todocname = self.target_doc(fromdocname) or fromdocname
-        # What the nodes depend on besides the citation: where the link points, relative
-        # to this page (make_refnode: an id on the same page, else a relative URI).
-        link = None if todocname == fromdocname else builder.get_relative_uri(
-            fromdocname, todocname)
-        return self.rendered(
-            ("cite", builder.name, typ, target, link),
-            lambda: [self._render_citation(builder, fromdocname, todocname, typ, target,
-                                           targets)])[0]
-
-    def _render_citation(self, builder, fromdocname, todocname, typ, target, targets):
-        formatted = self.data["kb_formatted"]
-        entries = self.bibdata.data.entries
-        references = []
-        tips = []
-        for tgt in targets:
-            if tgt.key not in entries or tgt.key not in formatted:
+                continue
+            if tgt.key not in formatted:
                 continue
             references.append((entries[tgt.key], formatted[tgt.key], SphinxReferenceInfo(
-                builder=builder, fromdocname=fromdocname, todocname=todocname,
+                builder=builder, fromdocname=fromdocname, todocname=todocname or fromdocname,
                 citation_id=entry_id(tgt.key), title=None, pre_text=tgt.pre,
                 post_text=tgt.post)))
-            tips.append((tgt.key, formatted[tgt.key]))
+            tips.append(formatted[tgt.key])
         result = nodes.inline(rawsource=target, classes=["bibtex-citation", "kb-cite"])
         if not references:
             result += nodes.Text(target)
@@ -251,11 +264,10 @@ class KBBibtexDomain(BibtexDomain):
         rendered = format_references(self.reference_style, typ, references)
         result += rendered.render(self.backend)
         tip = citation_tip(classes=["kb-cite-tip"])
-        for i, (key, entry) in enumerate(tips):
+        for i, entry in enumerate(tips):
             if i:
                 tip += nodes.Text(" ")
-            tip += self.rendered(("entry", key),
-                                 lambda entry=entry: entry.text.render(self.backend))
+            tip += entry.text.render(self.backend)
         result += tip
         return result
 
