@@ -20,9 +20,10 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 * Each distinct citation is formatted once per build, not once per occurrence: a work is
   cited dozens of times across the site, and each pass through sphinxcontrib-bibtex's
   templates formats its names again (with LaTeX decoding). The rendered nodes are kept
-  per (builder, role, citation text, where its link points) and per reference-list
-  entry, and each use gets a copy (``RENDER_CACHE``; the pages are the same byte for
-  byte without it, tests/test_citations.py).
+  per (builder, role, citation text, where its link points, ``kb_`` marks on the
+  citation node) and per reference-list entry, and each use gets a copy
+  (``RENDER_CACHE``; the pages are the same byte for byte without it,
+  tests/test_citations.py).
 """
 
 from __future__ import annotations
