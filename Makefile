@@ -83,7 +83,15 @@ linkcheck: $(VENV)/.stamp-build
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.stamp-test
+# The peers of `make bench` (MkDocs Material, Hugo) live in their own environment, so
+# their dependencies never move the site's pins (benchmarks/requirements-peers.txt).
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.stamp: benchmarks/requirements-peers.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
+	@touch $@
+
+bench: $(VENV)/.stamp-test $(PEERS_VENV)/.stamp
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:

@@ -17,6 +17,13 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 * No page depends on references.bib as a file: when it changes, ``env-updated`` compares
   each cited work's formatted reference with the last build's and returns the pages
   citing a work that changed. Adding an entry nobody cites rewrites no article.
+* Each distinct citation is formatted once per build, not once per occurrence: a work is
+  cited dozens of times across the site, and each pass through sphinxcontrib-bibtex's
+  templates formats its names again (with LaTeX decoding). The rendered nodes are kept
+  per (builder, role, citation text, where its link points, ``kb_`` marks on the
+  citation node) and per reference-list entry, and each use gets a copy
+  (``RENDER_CACHE``; the pages are the same byte for byte without it,
+  tests/test_citations.py).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from sphinxcontrib.bibtex.bibfile import BibData, BibFile, get_mtime, is_bibdata
 from sphinxcontrib.bibtex.citation_target import parse_citation_targets
 from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
+from sphinxcontrib.bibtex.roles import CiteRole
 from sphinxcontrib.bibtex.style.referencing import format_references
 from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
 
@@ -51,6 +59,10 @@ from . import apa
 from .bibcheck import HEADER
 
 logger = logging.getLogger(__name__)
+
+#: Keep each distinct citation's and reference's rendered nodes for the build (see above).
+#: Off only in the test that compares the pages with and without it.
+RENDER_CACHE = True
 
 
 def entry_id(key: str) -> str:
@@ -70,8 +82,27 @@ class citation_tip(nodes.Inline, nodes.TextElement):
     """The full reference shown on hover and keyboard focus of a citation."""
 
 
+class KBCiteRole(CiteRole):
+    """sphinxcontrib-bibtex's cite roles; a malformed citation (a brace of the pre- or
+    post-text left open) is a warning at its line, where sphinxcontrib-bibtex stops the
+    build with a traceback."""
+
+    def result_nodes(self, document, env, node, is_ref):
+        try:
+            list(parse_citation_targets(self.target))
+        except ValueError:
+            logger.warning(
+                f"malformed citation `{self.target}` (write {{cite:p}}`key`, or with "
+                "words before or after it {cite:p}`{see}key{p. 96}`: every { closed by })",
+                location=(env.docname, self.lineno), type="kb", subtype="citation")
+            return [nodes.inline(self.rawtext, self.rawtext)], []
+        return super().result_nodes(document, env, node, is_ref)
+
+
 class KBBibtexDomain(BibtexDomain):
     """The cite domain with index-based, linear-time list building and resolving."""
+
+    roles = {name: KBCiteRole() for name in BibtexDomain.roles}
 
     initial_data = {
         **BibtexDomain.initial_data,
@@ -85,6 +116,19 @@ class KBBibtexDomain(BibtexDomain):
         "kb_texts": {},  # key -> its formatted reference as text, to see what changed
         "kb_sort_keys": {},  # key -> APA sort key, cached while the .bib is unchanged
     }
+
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self._rendered: dict = {}  # this process, this build: not pickled with env
+
+    def rendered(self, key, make):
+        """A fresh copy of what *make* renders for *key*, made once per build."""
+        if not RENDER_CACHE:
+            return make()
+        nodes_ = self._rendered.get(key)
+        if nodes_ is None:
+            nodes_ = self._rendered[key] = make()
+        return [node.deepcopy() for node in nodes_]
 
     def clear_doc(self, docname: str) -> None:
         self.data["citation_refs"] = [r for r in self.citation_refs if r.docname != docname]
@@ -120,6 +164,7 @@ class KBBibtexDomain(BibtexDomain):
             self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
+        self._rendered = {}  # a new build: what was rendered from the last one is dropped
         for key in cited_by:
             if key not in formatted:
                 try:
@@ -171,6 +216,30 @@ class KBBibtexDomain(BibtexDomain):
         return next(iter(self.data["kb_bibpage"]), None)
 
     def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+        """Each distinct citation is rendered once per build; every use gets a copy.
+
+        The key holds what the rendered nodes depend on besides the formatted entries
+        (fixed for the build): the builder, the role, the citation text (keys, pre- and
+        post-text), where the link points relative to this page (an id on the same page,
+        else a relative URI, as make_refnode writes it), and any ``kb_`` attribute a
+        transform put on the citation node. A citation with a key that cannot be cited
+        is never cached, so its warning is given at every place it occurs."""
+        entries, formatted = self.bibdata.data.entries, self.data["kb_formatted"]
+        if not RENDER_CACHE or not all(t.key in entries and t.key in formatted
+                                       for t in parse_citation_targets(target)):
+            return self.resolve_citation(env, fromdocname, builder, typ, target, node,
+                                         contnode)
+        todocname = self.target_doc(fromdocname) or fromdocname
+        link = None if todocname == fromdocname else builder.get_relative_uri(
+            fromdocname, todocname)
+        marks = tuple(sorted((name, repr(value)) for name, value in node.attributes.items()
+                             if name.startswith("kb_")))
+        return self.rendered(
+            ("cite", builder.name, typ, target, link, marks),
+            lambda: [self.resolve_citation(env, fromdocname, builder, typ, target, node,
+                                           contnode)])[0]
+
+    def resolve_citation(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))
         formatted = self.data["kb_formatted"]
         entries = self.bibdata.data.entries
@@ -262,7 +331,8 @@ class FillReferenceLists(SphinxPostTransform):
         for key in sorted((k for k in keys if k in formatted), key=order.__getitem__):
             item = nodes.list_item(ids=[entry_id(key)], classes=["kb-ref"])
             para = nodes.paragraph()
-            para += formatted[key].text.render(domain.backend)
+            para += domain.rendered(("entry", key), lambda key=key: formatted[
+                key].text.render(domain.backend))
             item += para
             if cited_in:
                 item += self.cited_in(domain.data["kb_cited_by"][key], docname)
