@@ -425,7 +425,7 @@ def test_required_fields_table(bib):
 
 
 def test_unsupported_type_is_field_missing(style):
-    entry = parse_string("@phdthesis{t, author = {Doe, J.}, title = {T}}", "bibtex")
+    entry = parse_string("@patent{t, author = {Doe, J.}, title = {T}}", "bibtex")
     with pytest.raises(FieldIsMissing):
         style.format_entry("t", entry.entries["t"])
 

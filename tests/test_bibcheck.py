@@ -200,10 +200,10 @@ def test_sentence_case_titles_not_flagged(title):
 
 
 def test_unsupported_type():
-    text = "@phdthesis{doe2019grief,\n  author = {Doe, Jane},\n  year = {2019},\n  title = {Grief},\n}\n"
+    text = "@patent{doe2019grief,\n  author = {Doe, Jane},\n  year = {2019},\n  title = {Grief},\n}\n"
     problem = only(check_bib(text))
     assert (problem.code, problem.line, problem.key) == ("unsupported-type", 1, "doe2019grief")
-    assert "@phdthesis" in problem.message and "@article, @book" in problem.message
+    assert "@patent" in problem.message and "@article, @book" in problem.message
 
 
 @pytest.mark.parametrize("key", ["Rogers1957", "rogers57necessary", "rogers_1957", "rogérs1957"])

@@ -113,8 +113,7 @@ class KBBibtexDomain(BibtexDomain):
         if bib_changed:
             # references.bib was parsed anew: letters and formatted entries start over;
             # otherwise both are reused, so a rebuild does not pay for the whole .bib
-            for key, suffix in apa.year_suffixes(entries.values()).items():
-                entries[key].fields["yearsuffix"] = suffix
+            apa.prepare(entries.values())
             self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
