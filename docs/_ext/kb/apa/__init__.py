@@ -41,12 +41,13 @@ from .formatting import (
     sort_text,
     surname,
 )
-from .referencing import ApaReferenceStyle
+from .referencing import ApaReferenceStyle, CitationInfo
 
 __all__ = [
     "REQUIRED_FIELDS",
     "ApaReferenceStyle",
     "ApaStyle",
+    "CitationInfo",
     "missing_fields",
     "prepare",
     "register",
