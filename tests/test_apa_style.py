@@ -601,6 +601,10 @@ EXPORTS = r"""
   author = {Williams, Donald R}, title = {Bayesian meta-analysis}, year = {2018},
   month = oct, publisher = {PsyArXiv}, howpublished = {\url{https://psyarxiv.com/7tbrm/}},
 }
+@article{benda2024investigation,
+  author = {Benda, M. S.}, title = {Anger}, journal = {Emotion}, year = {2024},
+  doi = {https://doi.org.avoserv2.library.fordham.edu/10.1037/emo0001337},
+}
 @online{nimh2023depression,
   author = {{National Institute of Mental Health}}, title = {Depression},
   url = {https://www.nimh.nih.gov/health/topics/depression?a=1{\&}b=2}, urldate = {2024-03-05},
@@ -637,6 +641,9 @@ def exports():
     # a web address in 'doi' is a URL, not https://doi.org/https://...
     ("fisher1925jstor", "Fisher, R. A. (1925). Applications of t. Metron. "
      "https://www.jstor.org/stable/2346101"),
+    # a DOI link through a library proxy is the DOI (readers cannot pass the proxy)
+    ("benda2024investigation", "Benda, M. S. (2024). Anger. Emotion. "
+     "https://doi.org/10.1037/emo0001337"),
     # 10.8: a preprint: year only, archive named, URL from howpublished
     ("williams2018bayesian", "Williams, D. R. (2018). Bayesian meta-analysis. PsyArXiv. "
      "https://psyarxiv.com/7tbrm/"),

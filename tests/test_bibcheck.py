@@ -371,3 +371,12 @@ def test_google_scholar_inproceedings_with_journal_is_told_to_be_an_article():
     problem = only(check_bib(text))
     assert problem.code == "missing-field"
     assert "change it to @article" in problem.message
+
+
+def test_doi_through_a_library_proxy_gets_its_bare_doi():
+    text = article().replace("10.1037/h0045357",
+                             "https://doi-org.proxy.example.edu/10.1037/h0045357")
+    problem = only(check_bib(text))
+    assert (problem.code, problem.line) == ("bad-doi", 6)
+    assert "library's proxy" in problem.message
+    assert "write doi = {10.1037/h0045357}" in problem.message

@@ -176,6 +176,9 @@ def _doi_problem(doi: str) -> str | None:
     if prefix and bare:
         return (f"doi {doi!r} is written as a link; write doi = {{{bare}}} (the site "
                 "makes the https://doi.org/ link itself)")
+    if bare and re.match(r"^\s*https?://", doi):
+        return (f"doi {doi!r} is a link through a library's proxy, which readers cannot "
+                f"open; write doi = {{{bare}}}")
     if prefix:
         return f"doi {doi!r} starts with {prefix!r}; {advice}"
     if re.match(r"^\s*https?://", doi):

@@ -141,6 +141,8 @@ def doi_of(value):
     """
     value = value.strip()
     value = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", value, flags=re.I)
+    # a doi.org link through a library proxy: https://doi-org.proxy.example.edu/10...
+    value = re.sub(r"^https?://[^/\s]*doi[.-]org[^/\s]*/(?=10[./])", "", value, flags=re.I)
     value = value.replace("{\\_}", "_").replace("\\_", "_")
     if re.match(r"^10(\.\d{4,9})?/\S+$", value):
         return value
