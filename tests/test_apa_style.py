@@ -693,3 +693,39 @@ def test_prepare_is_idempotent_and_depends_only_on_the_set(exports):
     before = {k: dict(e.fields) for k, e in exports.items()}
     kb.apa.prepare(list(exports.values())[::-1])
     assert {k: dict(e.fields) for k, e in exports.items()} == before
+
+
+# -- careless and hostile exports never crash the formatter ----------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from pybtex.database import Person  # noqa: E402
+
+# Values as pybtex's .bib parser can deliver them: braces balanced (it refuses others).
+FIELD_TEXT = st.lists(st.sampled_from(list("ab Z09-_.:/\\$&%~'`é") + [
+    "\\textsf{R}", "\\url{https://a.org/x_y}", "$d_p$", "$p$", "https://", "doi.org/",
+    "10.", "{\\&}", "{ACE}", "\\emph{a}", "--", "2019-05-04"]),
+    max_size=12).map("".join)
+FIELD_NAMES = ["title", "journal", "journaltitle", "year", "date", "month", "day", "volume",
+               "number", "pages", "doi", "url", "howpublished", "edition", "publisher",
+               "school", "institution", "type", "urldate", "subtitle", "shortauthor",
+               "booktitle", "organization", "eid"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(REQUIRED_FIELDS)),
+       fields=st.dictionaries(st.sampled_from(FIELD_NAMES), FIELD_TEXT, max_size=10),
+       names=st.lists(st.sampled_from(["Doe, Jane", "{World Health Organization}",
+                                       "van der Berg, A. B.", "{\\textsf{R} Core Team}"]),
+                      max_size=4))
+def test_any_exported_entry_formats_or_names_a_missing_field(kind, fields, names):
+    entry = Entry(kind, fields=fields, persons={"author": [Person(n) for n in names]})
+    entry.key = "k"
+    kb.apa.prepare([entry])
+    try:
+        text = ApaStyle().format_entry("k", entry).text.render_as("text")
+    except FieldIsMissing:
+        return
+    assert "\\textsf" not in text and "\\url" not in text
+    for role in ("p", "t"):
+        cite({"k": entry}, role, "k")

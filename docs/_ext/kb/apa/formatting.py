@@ -123,7 +123,7 @@ def canonical(entry):
             fields[name] = value
     for role, persons in entry.persons.items():
         if any("\\" in str(person) for person in persons):
-            entry.persons[role] = [Person(detex(str(person))) for person in persons]
+            entry.persons[role] = [_decodable(Person(detex(str(person)))) for person in persons]
     doi = fields.get("doi", "").strip()
     if doi and not doi_of(doi) and URL.match(doi):
         if "url" not in fields:
@@ -132,6 +132,16 @@ def canonical(entry):
         fields["title"] = f"{fields['title']}: {fields['subtitle']}"
     fields["_canonical"] = "1"
     return entry
+
+
+def _decodable(person):
+    """*person*, or the same name without backslashes if pybtex cannot decode it."""
+    try:
+        str(Text(*person.rich_first_names, *person.rich_last_names,
+                 *person.rich_middle_names, *person.rich_prelast_names))
+        return person
+    except (UnicodeDecodeError, ValueError, IndexError):
+        return Person(str(person).replace("\\", ""))
 
 
 def doi_of(value):
@@ -216,8 +226,15 @@ def detex(value):
 
 
 def latex(value):
-    """Parse a LaTeX field value into rich text without brace protection."""
-    return unprotect(Text.from_latex(detex(value)))
+    """Parse a LaTeX field value into rich text without brace protection.
+
+    A value pybtex's LaTeX decoder rejects (a stray backslash) is kept as text without
+    its backslashes rather than failing the entry.
+    """
+    try:
+        return unprotect(Text.from_latex(detex(value)))
+    except (UnicodeDecodeError, ValueError, IndexError):
+        return Text(value.replace("\\", "").replace("{", "").replace("}", ""))
 
 
 def plain(value):
