@@ -363,10 +363,15 @@ def optional(entry, name):
 
 
 def url_of(entry):
-    """The entry's web address, LaTeX escapes and braces removed, or ``""``."""
+    """The entry's web address, LaTeX escapes and braces removed, or ``""``.
+
+    Only ``http``/``https`` addresses are links (an allow-list: no ``javascript:``, no
+    LaTeX left in an address); kb.bibcheck reports the others at their line.
+    """
     url = entry.fields.get("url", "").strip()
     url = re.sub(r"\\([&_%#$~])", r"\1", url)
-    return url.replace("{", "").replace("}", "")
+    url = url.replace("{", "").replace("}", "")
+    return url if re.fullmatch(r"https?://[^\s\\]+", url, flags=re.I) else ""
 
 
 def link(entry):
