@@ -606,6 +606,10 @@ EXPORTS = r"""
   author = {Benda, M. S.}, title = {Anger}, journal = {Emotion}, year = {2024},
   doi = {https://doi.org.avoserv2.library.fordham.edu/10.1037/emo0001337},
 }
+@online{rouder2019preprint,
+  author = {Rouder, Jeffrey}, title = {Optional stopping}, date = {2019-07-07},
+  eprinttype = {PsyArXiv}, url = {https://osf.io/m6dhw},
+}
 @online{nimh2023depression,
   author = {{National Institute of Mental Health}}, title = {Depression},
   url = {https://www.nimh.nih.gov/health/topics/depression?a=1{\&}b=2}, urldate = {2024-03-05},
@@ -648,6 +652,9 @@ def exports():
     # 10.8: a preprint: year only, archive named, URL from howpublished
     ("williams2018bayesian", "Williams, D. R. (2018). Bayesian meta-analysis. PsyArXiv. "
      "https://psyarxiv.com/7tbrm/"),
+    # 10.8: BibLaTeX's eprinttype names the archive; a preprint is dated by its year
+    ("rouder2019preprint", "Rouder, J. (2019). Optional stopping. PsyArXiv. "
+     "https://osf.io/m6dhw"),
     # 9.16 / 10.16: an undated page that changes gets a retrieval date; {\&} in a URL
     ("nimh2023depression", "National Institute of Mental Health. (n.d.). Depression. "
      "Retrieved March 5, 2024, from https://www.nimh.nih.gov/health/topics/depression?a=1&b=2"),

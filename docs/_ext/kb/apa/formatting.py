@@ -14,6 +14,15 @@ Supported entry types and their required fields are listed in
 * a group author is written in double braces: ``{{World Health Organization}}``;
 * the non-bib field ``yearsuffix`` ("a", "b", ...) is appended to the year
   (see :func:`kb.apa.year_suffixes`).
+
+Entries come as reference managers export them (Zotero, Better BibTeX, Mendeley, Google
+Scholar, publishers' "export citation"): :func:`canonical` first fills the BibTeX fields
+from BibLaTeX ones (``date``, ``journaltitle``, ``subtitle``, ``location``, ``issue``), takes
+the URL from ``howpublished = {\\url{...}}`` or from a ``doi`` that holds a web address,
+and the site name of a preprint or page from ``howpublished``/``eprinttype`` (non-bib field
+``sitename``). LaTeX text commands and inline math are undone (:func:`detex`); journal
+names are title-cased (APA 9.25); editions, DOIs (shortDOIs too) and URLs are normalized.
+Only http(s) addresses become links.
 """
 
 import re
@@ -128,6 +137,13 @@ def canonical(entry):
     if doi and not doi_of(doi) and URL.match(doi):
         if "url" not in fields:
             fields["url"] = URL.match(doi).group(1)
+    # the archive or site a work was posted on: howpublished = {PsyArXiv} (not a URL), or
+    # BibLaTeX's eprinttype = {PsyArXiv}; used as the site name when there is no other
+    for name in ("howpublished", "eprinttype", "archiveprefix"):
+        value = fields.get(name, "").strip()
+        if value and not URL.match(value) and "\\url" not in value and "sitename" not in fields:
+            fields["sitename"] = value
+            break
     if "subtitle" in fields and "title" in fields:
         fields["title"] = f"{fields['title']}: {fields['subtitle']}"
     fields["_canonical"] = "1"
@@ -683,7 +699,7 @@ class ApaStyle(BaseStyle):
             head = [title, date_part(e, full=full)]
         return sentences(
             *head,
-            publisher(e, "organization", "publisher", "institution"),
+            publisher(e, "organization", "publisher", "institution", "sitename"),
             retrieved(e),
             link(e),
         )
