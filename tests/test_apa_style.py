@@ -740,3 +740,19 @@ def test_any_exported_entry_formats_or_names_a_missing_field(kind, fields, names
         assert re.match(r"https?://", href), href  # links are web addresses, nothing else
     for role in ("p", "t"):
         cite({"k": entry}, role, "k")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Psychological assessment", "Psychological Assessment"),  # Google Scholar's export
+    ("Journal of consulting and clinical psychology", "Journal of Consulting and Clinical Psychology"),
+    ("the journal of pain", "The Journal of Pain"),
+    ("Psychology & health", "Psychology & Health"),
+    ("BMC psychiatry", "BMC Psychiatry"),
+    ("npj Digital Medicine", "npj Digital Medicine"),  # a brand, already title case
+    ("eLife", "eLife"),
+    ("PLOS ONE", "PLOS ONE"),
+])
+def test_journal_names_in_title_case(name, expected):
+    """APA 9.25: journal names in title case; capitals already present are kept."""
+    from kb.apa.formatting import title_case
+    assert title_case(name) == expected

@@ -426,19 +426,23 @@ MINOR_WORDS = frozenset(
 
 def title_case(text):
     """APA title case (9.25, journal names): capitalize the major words; words that
-    already hold a capital (``PLOS``, ``eLife``) are kept as written."""
+    already hold a capital (``PLOS``, ``eLife``) are kept as written, and so is a
+    lowercase first word of a name that is otherwise in title case (``npj``)."""
     parts = re.split(r"(\s+|-|/)", text)
-    out, start = [], True
+    # a name already in title case with a lowercase brand first ("npj Digital Medicine")
+    brand = bool(re.match(r"[a-z]", text)) and any(p[:1].isupper() for p in parts[1:])
+    out, start, first = [], True, True
     for part in parts:
         if not part or part.isspace() or part in "-/":
             out.append(part)
             continue
         word = part.lstrip("(\"'\u2018\u201c")
         lead = part[: len(part) - len(word)]
-        if word[:1].islower() and word == word.lower() and (
+        if word[:1].islower() and word == word.lower() and not (first and brand) and (
                 start or word.rstrip(".,:;") not in MINOR_WORDS):
             word = word[0].upper() + word[1:]
         out.append(lead + word)
+        first = False
         start = part.endswith((":", "?", "!", "\u2014"))
     return "".join(out)
 
