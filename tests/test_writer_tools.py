@@ -93,7 +93,7 @@ def test_make_check_lists_every_problem_with_file_line_and_advice(repo_copy):
     assert result.returncode == 1
     out = result.stdout.splitlines()
     assert (f"docs/articles/anxiety.md:{topics_line + 1}: unknown topic 'anxeity' (did you mean 'anxiety'? "
-            "known topics: therapy, trauma, anxiety, self-esteem, grief, relationships, "
+            "known topics: therapy, trauma, anxiety, depression, self-esteem, grief, relationships, "
             "families, approaches, crisis; add new topics to docs/_data/topics.yaml)") in out
     assert (f"docs/articles/anxiety.md:{last}: unknown citation key 'nobody2020missing' (add "
             "the work to references.bib, or fix the key)") in out

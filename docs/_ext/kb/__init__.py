@@ -5,6 +5,7 @@ One module per concept; ``setup()`` only wires them together.
 
 from sphinx.application import Sphinx
 
+from .allowlist import setup_allowlist
 from .articles import setup_articles
 from .citations import setup_citations
 from .csp import setup_csp
@@ -25,6 +26,7 @@ def setup(app: Sphinx) -> dict:
     setup_upstream(app)
     setup_identity(app)
     setup_frontmatter(app)
+    setup_allowlist(app)
     setup_citations(app)
     setup_drafts(app)
     setup_articles(app)

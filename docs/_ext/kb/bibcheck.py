@@ -11,6 +11,7 @@ every other entry is still indexed and checked.  Problem codes:
 ``missing-field``     a field required by the APA style (:data:`kb.apa.formatting.REQUIRED_FIELDS`)
 ``unsupported-type``  an entry type the APA style has no template for
 ``bad-doi``           a ``doi`` that is not a bare DOI (``10.1037/pst0000193``)
+``bad-url``           a ``url`` (or a ``\\url{...}`` in ``howpublished``) that is not http(s)
 ``title-case``        a title that looks like Title Case instead of APA sentence case
 ``bad-key``           a key outside the scheme surname + year + word, lowercase ASCII
                       (a style issue: the caller decides whether it is a warning)
@@ -41,7 +42,50 @@ from pybtex.scanner import PrematureEOF, PybtexSyntaxError, TokenRequired
 
 from .apa.formatting import REQUIRED_FIELDS, doi_of, missing_fields, plain, title_case
 
-__all__ = ["NOTE_CODES", "BibIndex", "BibProblem", "check_bib", "unused_keys"]
+__all__ = ["NOTE_CODES", "BibIndex", "BibProblem", "bound_bibtex_values", "check_bib",
+           "unused_keys"]
+
+#: The longest value a field or an @string macro may have once macros are expanded.
+#: BibTeX concatenates macros (``@string{b = a # a}``), so a few lines can describe a value
+#: of billions of characters; pybtex would build it in memory. No real field comes near.
+MAX_VALUE_CHARS = 20_000
+#: Schemes a ``url`` field may use (``howpublished`` is checked for ``\url{...}`` too).
+URL_SCHEMES = ("http://", "https://")
+
+
+class ValueTooLong(PybtexSyntaxError):
+    """A field or macro longer than MAX_VALUE_CHARS once expanded."""
+
+    def __init__(self, name, length, parser):
+        message = (f"{name!r} would be {length:,} characters long once its @string macros "
+                   f"are joined (the limit is {MAX_VALUE_CHARS:,}); write the value out")
+        super().__init__(message, parser)
+
+
+def bound_bibtex_values() -> None:
+    """Make pybtex refuse a value longer than MAX_VALUE_CHARS before joining its parts.
+
+    Applied when this module is imported, so every parse of a .bib in the build (the
+    bibliography of sphinxcontrib-bibtex as well as the checks here) is bounded."""
+    from pybtex.database.input import bibtex
+
+    original = bibtex.LowLevelParser.parse_value
+    if getattr(original, "kb_bounded", False):
+        return
+
+    def parse_value(self):
+        original(self)
+        length = sum(len(part) for part in self.current_value)
+        if length > MAX_VALUE_CHARS:
+            name = self.current_field_name
+            self.current_value = []
+            raise ValueTooLong(name, length, self)
+
+    parse_value.kb_bounded = True
+    bibtex.LowLevelParser.parse_value = parse_value
+
+
+bound_bibtex_values()
 
 #: Problem codes that are advice, not errors (make check prints them as notes).
 NOTE_CODES = frozenset({"journal-case"})
@@ -253,17 +297,20 @@ def check_bib(text: str) -> BibIndex:
     bounds = [(h, h.start(), headers[n + 1].start() if n + 1 < len(headers) else len(text))
               for n, h in enumerate(headers)]
     string_parser = Parser()  # collects @string macros for the entries
-    with _collected_pybtex_errors():
-        for header, start, end in bounds:
-            if header.group(1).lower() == "string":
+    problems: list[BibProblem] = []
+    for header, start, end in bounds:
+        if header.group(1).lower() == "string":
+            with _collected_pybtex_errors() as errors:
                 try:
                     string_parser.parse_string(text[start:end])
-                except Exception:  # noqa: BLE001 - a broken @string only loses its macro
-                    pass
+                except Exception as error:  # noqa: BLE001 - reported below
+                    errors.append(error)
+            if errors:
+                problems.append(BibProblem(line_of(start), None, "syntax",
+                                           _macro_problem(errors[0])))
 
     entries: dict[str, int] = {}
     first_line: dict[str, int] = {}
-    problems: list[BibProblem] = []
     for header, start, end in bounds:
         kind, opener = header.group(1).lower(), header.group(2)
         if kind in ("comment", "string", "preamble"):
@@ -352,12 +399,41 @@ def _check_entry(chunk, key, line, body, opener, line_of, macros) -> list[BibPro
     message = None if doi is None else _doi_problem(doi)
     if message:
         found.append(problem("bad-doi", message, field_line.get("doi", line)))
+    for name, value in (("url", entry.fields.get("url")),
+                        ("howpublished", _address_in(entry.fields.get("howpublished", "")))):
+        value = (value or "").strip()
+        if value and not value.lower().startswith(URL_SCHEMES):
+            found.append(problem("bad-url", (
+                f"{name} {value[:60]!r} is not an http(s) address; give the web address "
+                "that starts with https:// (or remove the field)"), field_line.get(name, line)))
     title = entry.fields.get("title")
     if title is not None and looks_title_case(title):
         found.append(problem("title-case", TITLE_CASE_MESSAGE, field_line.get("title", line)))
     found += [problem(code, message, at) for code, at, message in
               _export_notes(entry, field_line, line)]
     return found
+
+
+def _macro_problem(error) -> str:
+    """What is wrong with an @string macro, in the writer's terms."""
+    if isinstance(error, ValueTooLong):
+        return f"cannot read this @string macro: {error.args[0]}"
+    if isinstance(error, UndefinedMacro):
+        return (f"this @string macro uses {_syntax_message(error)!r}, which is not a defined "
+                "@string (or could not be read); define it above, or write the value in "
+                "braces")
+    return (f"cannot read this @string macro: {_syntax_message(error)}; write it as "
+            "@string{name = {value}}")
+
+
+def _address_in(howpublished: str) -> str | None:
+    """The address in a ``howpublished`` field: ``\\url{...}``, or a value that starts
+    with a scheme (``https:``, ``javascript:``, ...); None for plain text."""
+    match = re.search(r"\\url\s*\{([^}]*)\}", howpublished)
+    if match:
+        return match.group(1)
+    match = re.match(r"\s*([a-z][a-z0-9+.-]*:(?!\s)\S*)", howpublished, re.I)
+    return match.group(1) if match else None
 
 
 def _syntax_problem(error, chunk, key, line, layout, line_of) -> BibProblem:

@@ -21,6 +21,8 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -330,9 +332,13 @@ def parse_bibfiles(bibfilenames: list[Path], encoding: str) -> BibData:
         except (OSError, UnicodeDecodeError):
             text = ""  # reported by kb.guards
         starts = [m.start() for m in HEADER.finditer(text)] + [len(text)]
+        macros = Parser(encoding)  # @string macros, in file order, as BibTeX reads them
         for start, end in zip(starts, starts[1:]):
             try:
-                parsed = Parser(encoding).parse_string(text[start:end])
+                if re.match(r"\s*@\s*string\b", text[start:end], re.I):
+                    macros.parse_string(text[start:end])
+                    continue
+                parsed = Parser(encoding, macros=macros.macros).parse_string(text[start:end])
             except Exception:  # noqa: BLE001 - the entry's problem is reported with its line
                 continue
             for key, entry in parsed.entries.items():

@@ -20,6 +20,7 @@ from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
+from .datafiles import without_controls
 from .errors import guarded
 from .articles import article_title, kb_html, time_tag
 
@@ -180,9 +181,11 @@ def write_feed(app: Sphinx, exc) -> None:
     feed = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": app.config.language or "en"})
 
     def sub(parent, tag, text=None, **attrs):
-        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        # XML 1.0 cannot hold control characters, even escaped: they never reach the feed
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}",
+                           {k: without_controls(v) for k, v in attrs.items()})
         if text is not None:
-            el.text = text
+            el.text = without_controls(text)
         return el
 
     sub(feed, "title", app.config.html_title)

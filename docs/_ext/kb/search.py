@@ -44,6 +44,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from . import pagefind_delta
+from .datafiles import YamlProblem, load_yaml
 from .errors import guarded
 
 logger = logging.getLogger(__name__)
@@ -82,17 +83,14 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[str]]:
     problems: list[str] = []
     if not path.is_file():
         return {}, []  # optional: without it, search has no synonyms
-    text = path.read_text(encoding="utf-8")
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        return {}, [f"{path}:{line}: not valid YAML ({getattr(err, 'problem', err)})"]
+        text = path.read_text(encoding="utf-8")
+        _, root = load_yaml(text)
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[:err.start].count(b"\n") + 1
+        return {}, [f"{path}:{line}: the file is not UTF-8 text; save it as UTF-8"]
+    except YamlProblem as err:
+        return {}, [f"{path}:{err.line}: {err.message}"]
     if root is None:
         return {}, []
     if not isinstance(root, yaml.MappingNode):
