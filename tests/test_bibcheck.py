@@ -380,3 +380,14 @@ def test_doi_through_a_library_proxy_gets_its_bare_doi():
     assert (problem.code, problem.line) == ("bad-doi", 6)
     assert "library's proxy" in problem.message
     assert "write doi = {10.1037/h0045357}" in problem.message
+
+
+def test_better_bibtex_title_case_in_double_braces_is_flagged():
+    """Better BibTeX braces every capital of a Title Case Zotero title (Lakens's
+    include/book.bib: 'The {{Value}} of {{Life}} and {{Health}} for {{Public Policy}}')."""
+    title = "The {{Value}} of {{Life}} and {{Health}} for {{Public Policy}}"
+    problem = only(check_bib(article(title=title)))
+    assert (problem.code, problem.line) == ("title-case", 4)
+    assert "change the title in the reference manager" in problem.message
+    # a braced acronym or name in a sentence-case title is still fine
+    assert check_bib(article(title="Treating {{PTSD}} in {{Rwanda}}: A randomized trial")).problems == []

@@ -102,7 +102,9 @@ DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "h
 DOI_EXAMPLE = "10.1037/pst0000193"
 TITLE_CASE_MESSAGE = (
     "title looks like Title Case; APA reference lists use sentence case: capitalize only "
-    "the first word, the first word after a colon, and proper nouns (protect those with braces)"
+    "the first word, the first word after a colon, and proper nouns (protect those with braces); "
+    "reference managers often export titles in Title Case: change the title in the reference "
+    "manager, or here"
 )
 
 
@@ -192,6 +194,16 @@ def _strip_braced(text: str) -> str:
     return "".join(out)
 
 
+def _unbrace_zotero_capitals(title: str) -> str:
+    """*title* with single words in double braces (``{{Value}}``) opened up.
+
+    Better BibTeX wraps each capitalized word of a Zotero title in double braces to keep
+    its case, so a title stored in Title Case in Zotero comes out as
+    ``The {{Value}} of {{Life}}``: those braces do not mark proper nouns.
+    """
+    return re.sub(r"\{\{([^\s{}]+)\}\}", r"\1", title)
+
+
 def looks_title_case(title: str) -> bool:
     """Whether *title* (outside braces) is probably Title Case rather than sentence case.
 
@@ -199,7 +211,7 @@ def looks_title_case(title: str) -> bool:
     letter and are not all capitals, skipping the first word after ``:``/``?``/``!``; true
     if more than half of them are capitalized.
     """
-    words = _strip_braced(title).split()
+    words = _strip_braced(_unbrace_zotero_capitals(title)).split()
     if len(words) < 3:
         return False
     capitals = []
