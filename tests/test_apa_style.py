@@ -610,6 +610,10 @@ EXPORTS = r"""
   author = {Rouder, Jeffrey}, title = {Optional stopping}, date = {2019-07-07},
   eprinttype = {PsyArXiv}, url = {https://osf.io/m6dhw},
 }
+@article{agnoli2017questionable,
+  author = {Agnoli, Franca}, title = {Questionable research practices}, journal = {PLOS ONE},
+  year = {2017}, volume = {12}, number = {3}, pages = {e0172792},
+}
 @online{nimh2023depression,
   author = {{National Institute of Mental Health}}, title = {Depression},
   url = {https://www.nimh.nih.gov/health/topics/depression?a=1{\&}b=2}, urldate = {2024-03-05},
@@ -652,6 +656,9 @@ def exports():
     # 10.8: a preprint: year only, archive named, URL from howpublished
     ("williams2018bayesian", "Williams, D. R. (2018). Bayesian meta-analysis. PsyArXiv. "
      "https://psyarxiv.com/7tbrm/"),
+    # 9.25: an article number exported as pages
+    ("agnoli2017questionable", "Agnoli, F. (2017). Questionable research practices. "
+     "PLOS ONE, 12(3), Article e0172792."),
     # 10.8: BibLaTeX's eprinttype names the archive; a preprint is dated by its year
     ("rouder2019preprint", "Rouder, J. (2019). Optional stopping. PsyArXiv. "
      "https://osf.io/m6dhw"),

@@ -600,8 +600,12 @@ class ApaStyle(BaseStyle):
         source = Tag("em", journal(e), *volume)
         if "number" in e.fields:
             source = Text(source, "(" if volume else ", (", field(e, "number"), ")")
-        if "pages" in e.fields:
-            source = Text(source, ", ", dashify(plain(e.fields["pages"])))
+        pages = plain(e.fields.get("pages", "")).strip()
+        if re.fullmatch(r"[A-Za-z]+\d+", pages):
+            # an article number exported as 'pages' (PLOS ONE's e0172792): APA 9.25
+            source = Text(source, ", Article ", pages)
+        elif pages:
+            source = Text(source, ", ", dashify(pages))
         elif "eid" in e.fields:
             source = Text(source, ", Article ", field(e, "eid"))
         return sentences(
