@@ -614,6 +614,10 @@ EXPORTS = r"""
   author = {Agnoli, Franca}, title = {Questionable research practices}, journal = {PLOS ONE},
   year = {2017}, volume = {12}, number = {3}, pages = {e0172792},
 }
+@misc{haddaway2020prisma,
+  author = {Haddaway, Neil R}, title = {{PRISMA2020}: An R package}, year = 2020,
+  howpublished = {\url{http://doi.org/10.5281/zenodo.4287835}},
+}
 @online{nimh2023depression,
   author = {{National Institute of Mental Health}}, title = {Depression},
   url = {https://www.nimh.nih.gov/health/topics/depression?a=1{\&}b=2}, urldate = {2024-03-05},
@@ -656,6 +660,9 @@ def exports():
     # 10.8: a preprint: year only, archive named, URL from howpublished
     ("williams2018bayesian", "Williams, D. R. (2018). Bayesian meta-analysis. PsyArXiv. "
      "https://psyarxiv.com/7tbrm/"),
+    # 9.34: a DOI link given as the URL is printed as https://doi.org/...
+    ("haddaway2020prisma", "Haddaway, N. R. (2020). PRISMA2020: An R package. "
+     "https://doi.org/10.5281/zenodo.4287835"),
     # 9.25: an article number exported as pages
     ("agnoli2017questionable", "Agnoli, F. (2017). Questionable research practices. "
      "PLOS ONE, 12(3), Article e0172792."),

@@ -133,6 +133,10 @@ def canonical(entry):
     for role, persons in entry.persons.items():
         if any("\\" in str(person) for person in persons):
             entry.persons[role] = [_decodable(Person(detex(str(person)))) for person in persons]
+    url = URL.match(fields.get("url", ""))
+    if "doi" not in fields and url and re.match(r"https?://(dx\.)?doi\.org/", url.group(1), re.I):
+        # a DOI link given as the URL: the DOI, printed as https://doi.org/... (APA 9.34)
+        fields["doi"] = doi_of(url.group(1)) or url.group(1)
     doi = fields.get("doi", "").strip()
     if doi and not doi_of(doi) and URL.match(doi):
         if "url" not in fields:
