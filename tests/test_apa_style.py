@@ -770,3 +770,14 @@ def test_journal_names_in_title_case(name, expected):
     """APA 9.25: journal names in title case; capitals already present are kept."""
     from kb.apa.formatting import title_case
     assert title_case(name) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("bindrcpp: An 'Rcpp' interface", "bindrcpp: An \u201cRcpp\u201d interface"),  # APA 6.7
+    ("Cohen's d and Hedges' g", "Cohen's d and Hedges' g"),  # apostrophes stay
+    ("rock 'n' roll", "rock 'n' roll"),
+    (r"Mar{\'\i}n-Sch{\'e}ma and 'x y'", "Marín-Schéma and \u201cx y\u201d"),  # accents
+])
+def test_single_quoted_words_become_double_quotes(raw, expected):
+    from kb.apa.formatting import plain
+    assert plain(raw) == expected

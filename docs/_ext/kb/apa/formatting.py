@@ -238,6 +238,10 @@ def detex(value):
     """
     value = re.sub(r"\\href\s*\{[^{}]*\}\s*\{", "{", value)
     value = value.replace("``", "\u201c").replace("''", "\u201d")
+    # a quotation in straight single quotes ('Rcpp'): APA quotes with double marks (6.7);
+    # apostrophes (Cohen's, Hedges' g) are left alone
+    value = re.sub(r"(?<![\w'\\])'([^'\s\\][^'\\]{0,58}[^'\s\\])'(?![\w'])",
+                   "\u201c\\1\u201d", value)  # no LaTeX accent (\\'{e}) is a quote
     value = re.sub(r"\$([^$]*)\$", _math, value)
     value = TEXT_COMMAND.sub("{", value)
     value = re.sub(r"\{?\\(" + "|".join(SYMBOLS) + r")\b\s*\}?",
