@@ -80,7 +80,15 @@ check: $(VENV)/.stamp-writer
 linkcheck: $(VENV)/.stamp-build
 	$(SPHINXBUILD) -b linkcheck $(SPHINXOPTS) -d $(DOCTREES) $(SOURCEDIR) $(BUILDDIR)/linkcheck $(O)
 
-test: $(VENV)/.stamp-test
+# The APA oracle (citeproc-js with the APA CSL style) is a test-only npm package set in
+# tests/oracle, installed from its lock file; the site build never uses it.
+ORACLE_STAMP := tests/oracle/node_modules/.package-lock.json
+$(ORACLE_STAMP): tests/oracle/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (for the APA oracle in tests/oracle)"; exit 1; }
+	npm ci --prefix tests/oracle --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: $(VENV)/.stamp-test $(ORACLE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The peers of `make bench` (MkDocs Material, Hugo) live in their own environment, so

@@ -282,3 +282,46 @@ def test_a_malformed_citation_is_a_warning_at_its_line_not_a_traceback(build_roo
     # the other citations are resolved as before; the reference list is whole
     assert citation_texts(page)[0] == "(Rogers, 1957)"
     assert len(page.select("section#references li.kb-ref")) == 5
+
+
+def test_exported_entries_cite_and_broken_ones_fail_at_the_citation(build_root):
+    """Entries as reference managers export them: a group abbreviation (APA 8.21), a
+    BibLaTeX entry, a group's book without publisher; an entry with two 'year' fields and
+    an unsupported type fail at the .bib line AND at each citation, with the real cause,
+    and no raw key reaches the page."""
+    app = build_root("citations_exports")
+    unsupported = ("entry type @patent of 'doe2019grief' is not supported by the APA style; "
+                   "use @misc for a work APA has no form for (author, title, year, and a "
+                   "url or howpublished)")
+    assert warnings_of(app) == [
+        "refs.bib:73: WARNING: field 'year' appears twice in 'lunn2012bugs' (first on line "
+        "71); keep one [kb.bib]",
+        f"refs.bib:76: WARNING: {unsupported} [kb.bib]",
+        "articles/exports.md:21: WARNING: cannot cite 'lunn2012bugs': its entry at "
+        "refs.bib:73 cannot be used: field 'year' appears twice in 'lunn2012bugs' (first "
+        "on line 71); keep one [kb.citation]",
+        "articles/exports.md:23: WARNING: cannot cite 'doe2019grief': its entry at "
+        f"refs.bib:76 cannot be used: {unsupported} [kb.citation]",
+    ]
+    page = html(app, "articles/exports.html")
+    assert citation_texts(page) == [
+        "(Substance Abuse and Mental Health Services Administration [SAMHSA], 2014c)",
+        "(SAMHSA, 2014c)",
+        "SAMHSA (2014c)",
+        "(Siepe et al., 2024)",
+        "(reference missing)",
+        "(reference missing)",
+        "(World Health Organization, 2019)",
+    ]
+    text = page.select_one("article").get_text()
+    assert "lunn2012bugs" not in text and "doe2019grief" not in text
+    refs = [" ".join(li.get_text().split()) for li in page.select("li.kb-ref")]
+    assert refs == [
+        "Siepe, B. S., Kloft, M., & Heck, D. W. (2024). Bayesian estimation and comparison "
+        "of idiographic network models. Psychological Methods. "
+        "https://doi.org/10.1037/met0000672",
+        "Substance Abuse and Mental Health Services Administration. (2014c). Trauma-informed "
+        "care in behavioral health services (HHS Publication No. (SMA) 14-4884). "
+        "https://store.samhsa.gov/sites/default/files/d7/priv/sma14-4884.pdf",
+        "World Health Organization. (2019). Mental health in primary care: A guide.",
+    ]

@@ -53,7 +53,6 @@ from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
 from sphinxcontrib.bibtex.roles import CiteRole
 from sphinxcontrib.bibtex.style.referencing import format_references
-from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
 
 from . import apa
 from .bibcheck import HEADER
@@ -115,6 +114,7 @@ class KBBibtexDomain(BibtexDomain):
         "kb_order": {},  # key -> position in the APA-sorted list
         "kb_texts": {},  # key -> its formatted reference as text, to see what changed
         "kb_sort_keys": {},  # key -> APA sort key, cached while the .bib is unchanged
+        "kb_format_errors": {},  # key -> why the style could not format the entry
     }
 
     def __init__(self, env) -> None:
@@ -159,9 +159,9 @@ class KBBibtexDomain(BibtexDomain):
         if bib_changed:
             # references.bib was parsed anew: letters and formatted entries start over;
             # otherwise both are reused, so a rebuild does not pay for the whole .bib
-            for key, suffix in apa.year_suffixes(entries.values()).items():
-                entries[key].fields["yearsuffix"] = suffix
-            self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
+            apa.prepare(entries.values())
+            self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={},
+                             kb_format_errors={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         self._rendered = {}  # a new build: what was rendered from the last one is dropped
@@ -169,8 +169,8 @@ class KBBibtexDomain(BibtexDomain):
             if key not in formatted:
                 try:
                     formatted[key] = style.format_entry(key, entries[key])
-                except Exception as exc:  # FieldIsMissing and friends: kb.guards reports
-                    logger.debug("could not format %s: %s", key, exc)
+                except Exception as exc:  # noqa: BLE001 - reported at each citation
+                    self.data.setdefault("kb_format_errors", {})[key] = str(exc)
         cited = [entries[key] for key in cited_by]
         sorting_key = getattr(getattr(style.sort, "__self__", None), "sorting_key", None)
         if sorting_key is not None:
@@ -246,23 +246,21 @@ class KBBibtexDomain(BibtexDomain):
         todocname = self.target_doc(fromdocname)
         references = []
         tips = []
+        first_keys = node.get("kb_first")
         for tgt in targets:
-            if tgt.key not in entries:
-                logger.warning(
-                    f"unknown citation key '{tgt.key}' ({_suggest(tgt.key, entries)}add "
-                    "the work to references.bib, or fix the key)",
-                    location=node, type="kb", subtype="citation")
+            if tgt.key not in entries or tgt.key not in formatted:
+                logger.warning(self.uncitable(env, tgt.key, entries), location=node,
+                               type="kb", subtype="citation")
                 continue
-            if tgt.key not in formatted:
-                continue
-            references.append((entries[tgt.key], formatted[tgt.key], SphinxReferenceInfo(
-                builder=builder, fromdocname=fromdocname, todocname=todocname or fromdocname,
-                citation_id=entry_id(tgt.key), title=None, pre_text=tgt.pre,
-                post_text=tgt.post)))
+            references.append((entries[tgt.key], formatted[tgt.key], apa.CitationInfo(
+                builder, fromdocname, todocname or fromdocname, entry_id(tgt.key), None,
+                tgt.pre, tgt.post, first=first_keys is None or tgt.key in first_keys)))
             tips.append(formatted[tgt.key])
         result = nodes.inline(rawsource=target, classes=["bibtex-citation", "kb-cite"])
         if not references:
-            result += nodes.Text(target)
+            # never the raw key: the build has failed with the reason above
+            result["classes"].append("kb-cite-missing")
+            result += nodes.Text("(reference missing)")
             return result
         rendered = format_references(self.reference_style, typ, references)
         result += rendered.render(self.backend)
@@ -276,6 +274,24 @@ class KBBibtexDomain(BibtexDomain):
 
     def resolve_any_xref(self, env, fromdocname, builder, target, node, contnode):
         return []
+
+    def uncitable(self, env, key: str, entries) -> str:
+        """Why *key* cannot be cited, in the writer's terms: the .bib problem that kept
+        its entry out (with file:line), the style's complaint, or an unknown key."""
+        found = []
+        for path, (_, problems) in sorted(getattr(env, "kb_bib_lint", {}).items()):
+            found += [(Path(path).name, p) for p in problems
+                      if p.key and p.key.lower() == key.lower()]
+        if found:
+            where = ", ".join(sorted({f"{name}:{p.line}" for name, p in found}))
+            reasons = "; ".join(dict.fromkeys(p.message for _, p in found))
+            return (f"cannot cite '{key}': its entry at {where} cannot be used: {reasons}")
+        if key in entries:
+            error = self.data.get("kb_format_errors", {}).get(key, "it could not be formatted")
+            return (f"cannot cite '{key}': the APA style cannot format its entry in "
+                    f"references.bib ({error}); run make check for how to fix it")
+        return (f"unknown citation key '{key}' ({_suggest(key, entries)}add the work to "
+                "references.bib, or fix the key)")
 
 
 def _suggest(key: str, entries) -> str:
@@ -317,6 +333,12 @@ class FillReferenceLists(SphinxPostTransform):
     def run(self, **kwargs) -> None:
         domain = self.env.get_domain("cite")
         docname = self.env.docname
+        seen: set[str] = set()  # each work's first citation on the page (APA 8.21)
+        for xref in self.document.findall(addnodes.pending_xref):
+            if xref.get("refdomain") == "cite":
+                keys = [t.key for t in parse_citation_targets(xref["reftarget"])]
+                xref["kb_first"] = [k for k in keys if k not in seen]
+                seen.update(keys)
         for node in list(self.document.findall(references_list)):
             keys = domain.data["kb_doc_keys"].get(docname, [])
             node.replace_self(self.entry_list(domain, keys, docname, cited_in=False))
