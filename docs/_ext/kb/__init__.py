@@ -10,6 +10,7 @@ from .articles import setup_articles
 from .citations import setup_citations
 from .csp import setup_csp
 from .drafts import setup_drafts
+from .epub import setup_epub
 from .frontmatter import setup_frontmatter
 from .guards import setup_guards
 from .identity import setup_identity
@@ -36,6 +37,7 @@ def setup(app: Sphinx) -> dict:
     setup_csp(app)
     setup_guards(app)
     setup_sitemap(app)
+    setup_epub(app)
     return {
         "version": __version__,
         "env_version": 2,
