@@ -70,30 +70,48 @@ def crisis_html(config, crisis_uri: str | None) -> str:
             + " · ".join(links) + "</p></aside>")
 
 
-class BookParts(SphinxPostTransform):
-    """In the book: the crisis resources at the top of every chapter; no search box, no
-    tooltips. Runs before the listings and related articles are filled in."""
+class BookSearchBox(SphinxPostTransform):
+    """In the book: no search box (there is no search page). Runs before the listings are
+    filled in (kb.listings, priority 6)."""
 
     builders = BOOK_BUILDERS
     default_priority = 4
+
+    def run(self, **kwargs: Any) -> None:
+        for node in list(self.document.findall(nodes.Element)):
+            if node.tagname == "listing" and node.get("kind") == "search":
+                node.parent.remove(node)
+
+
+class BookParts(SphinxPostTransform):
+    """In the book: the crisis resources at the top of every chapter; no citation tooltips
+    (each citation links to its entry in the reference list); links only by the allowed
+    schemes. Runs after cross-references are resolved (priority 10), which adds the
+    tooltips."""
+
+    builders = BOOK_BUILDERS
+    default_priority = 20
 
     def run(self, **kwargs: Any) -> None:
         env = self.env
         builder = env._app.builder  # as Sphinx 9's own post-transforms do
         for tip in list(self.document.findall(citation_tip)):
             tip.parent.remove(tip)
-        for node in list(self.document.findall(nodes.Element)):
-            if node.tagname == "listing" and node.get("kind") == "search":
-                node.parent.remove(node)
-            elif isinstance(node, nodes.reference) and not book_link(node.get("refuri", "")):
+        for node in list(self.document.findall(nodes.reference)):
+            if not book_link(node.get("refuri", "")):
                 node.replace_self(nodes.inline("", "", *node.children))
-        page = self.config.kb_crisis_page
-        uri = (builder.get_relative_uri(env.docname, page)
-               if page in env.all_docs and page != env.docname else None)
         section = next(iter(self.document.findall(nodes.section)), None)
         if section is not None:
-            section.parent.insert(section.parent.index(section),
-                                  kb_html(html=crisis_html(self.config, uri)))
+            section.parent.insert(section.parent.index(section), kb_html(
+                html=crisis_html(self.config, crisis_uri(builder, env, env.docname))))
+
+
+def crisis_uri(builder, env, pagename: str) -> str | None:
+    """The link from *pagename* to the crisis page (None on the crisis page itself)."""
+    page = env.config.kb_crisis_page
+    if page not in env.all_docs or page == pagename:
+        return None
+    return builder.get_relative_uri(pagename, page)
 
 
 class KnowledgeBaseEpubBuilder(Epub3Builder):
@@ -163,10 +181,14 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
         description = env.kb_pages[pagename].get("description")
     context["metatags"] = (f'<meta name="description" content="{escape(description)}" />'
                            if description else "")
+    if doctree is None and "body" in context:  # a generated page (topics, all articles)
+        context["body"] = (crisis_html(app.config, crisis_uri(app.builder, env, pagename))
+                           + context["body"])
 
 
 def setup_epub(app: Sphinx) -> None:
     app.add_builder(KnowledgeBaseEpubBuilder, override=True)
+    app.add_post_transform(BookSearchBox)
     app.add_post_transform(BookParts)
     app.connect("config-inited", _config_inited, priority=700)
     app.connect("builder-inited", _builder_inited, priority=400)  # before Sphinx's check
