@@ -16,10 +16,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from lxml import etree
 from sphinx.testing.util import SphinxTestApp
 
-from helpers import DOCS, warnings_of
+from helpers import DOCS, REPO, warnings_of
 
 XHTML = {"h": "http://www.w3.org/1999/xhtml"}
 OPF = {"opf": "http://www.idpf.org/2007/opf", "dc": "http://purl.org/dc/elements/1.1/"}
@@ -28,10 +29,12 @@ JAVA_HINT = ("EPUBCheck needs a Java runtime: apt-get install -y default-jre-hea
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    """The real docs/ built with the EPUB builder, as `make epub` does (warnings kept)."""
-    app = SphinxTestApp("epub", srcdir=DOCS, builddir=tmp_path_factory.mktemp("book"),
-                        status=io.StringIO(), warning=io.StringIO(), freshenv=True)
+def book(site):
+    """The real docs/ built with the EPUB builder after the website, reusing its saved
+    environment, as Read the Docs does (one doctrees folder for every format; `make epub`
+    keeps its own, and the tiny projects below build a book from scratch)."""
+    app = SphinxTestApp("epub", srcdir=DOCS, builddir=Path(site.doctreedir).parent,
+                        status=io.StringIO(), warning=io.StringIO(), freshenv=False)
     app.build()
     app.cleanup()
     return app
@@ -77,6 +80,13 @@ def epubcheck(path: Path) -> dict:
 
 def test_the_book_builds_without_warnings(book):
     assert warnings_of(book) == []
+    assert "0 added, 0 changed, 0 removed" in book._status.getvalue()  # the site's env
+
+
+def test_read_the_docs_offers_the_book_with_the_same_strictness():
+    config = yaml.safe_load((REPO / ".readthedocs.yaml").read_text())
+    assert config["formats"] == ["epub"]
+    assert config["sphinx"]["fail_on_warning"] is True  # -W --keep-going for every format
 
 
 def test_the_book_is_valid_by_epubcheck(book):
