@@ -234,3 +234,39 @@ def test_drafts_follow_the_drafts_setting(build_root, shown):
         assert page.find(".//h:div[@class='kb-draft-banner']", XHTML) is not None
     else:
         assert "articles/unfinished.xhtml" not in names(app)
+
+
+def test_hostile_titles_and_crisis_settings_make_a_valid_book(build_root):
+    """Markup in front matter stays text in every file of the book (contents, package,
+    pages), and a crisis resource with a link scheme the book does not allow is text."""
+    resources = [{"text": "Text <HOME> & 741741", "href": "sms:741741?&body=HOME",
+                  "detail": 'a "quoted" line'},
+                 {"text": "Call 988", "href": "tel:988", "detail": "any time"}]
+    # (the tiny project has no about/ page, the call to action's default target)
+    app = build_root("security_hostile", buildername="epub", copyright="2026, Example",
+                     kb_crisis_resources=resources, kb_cta_link="index", kb_cta_anchor="")
+    assert warnings_of(app) == []
+    title = "Fear </script><img src=x onerror=alert(1)> & \"quotes\" 'too'"
+    with zipfile.ZipFile(the_epub(app)) as z:
+        for name in z.namelist():
+            if name.endswith((".xhtml", ".opf", ".ncx")):
+                tree = etree.fromstring(z.read(name))  # well-formed XML, or this raises
+                assert not tree.xpath("//*[local-name()='script' or local-name()='img']"), name
+    nav = read(app, "nav.xhtml")
+    assert title in [text(a) for a in nav.iterfind(".//h:a", XHTML)]
+    page = read(app, "articles/hostile.xhtml")
+    block = page.find(".//h:aside[@class='kb-crisis kb-book-crisis']", XHTML)
+    assert "Text <HOME> & 741741 (a \"quoted\" line)" in text(block)
+    assert [a.get("href") for a in block.iterfind(".//h:a", XHTML)] == ["tel:988"]
+    report = epubcheck(the_epub(app))
+    assert [m["message"] for m in report["messages"]] == []
+
+
+def test_no_crisis_block_without_crisis_resources(build_root):
+    app = build_root("drafts_basic", buildername="epub", copyright="2026, Example",
+                     kb_crisis_resources=[])
+    assert warnings_of(app) == []
+    assert spine(app)
+    for name in spine(app):
+        classes = [a.get("class") or "" for a in read(app, name).iterfind(".//h:aside", XHTML)]
+        assert not any("kb-book-crisis" in c for c in classes), name

@@ -101,7 +101,7 @@ class BookParts(SphinxPostTransform):
             if not book_link(node.get("refuri", "")):
                 node.replace_self(nodes.inline("", "", *node.children))
         section = next(iter(self.document.findall(nodes.section)), None)
-        if section is not None:
+        if section is not None and self.config.kb_crisis_resources:
             section.parent.insert(section.parent.index(section), kb_html(
                 html=crisis_html(self.config, crisis_uri(builder, env, env.docname))))
 
@@ -181,7 +181,8 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
         description = env.kb_pages[pagename].get("description")
     context["metatags"] = (f'<meta name="description" content="{escape(description)}" />'
                            if description else "")
-    if doctree is None and "body" in context:  # a generated page (topics, all articles)
+    if doctree is None and "body" in context and app.config.kb_crisis_resources:
+        # a generated page (topics, all articles)
         context["body"] = (crisis_html(app.config, crisis_uri(app.builder, env, pagename))
                            + context["body"])
 
