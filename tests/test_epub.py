@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -270,3 +272,38 @@ def test_no_crisis_block_without_crisis_resources(build_root):
     for name in spine(app):
         classes = [a.get("class") or "" for a in read(app, name).iterfind(".//h:aside", XHTML)]
         assert not any("kb-book-crisis" in c for c in classes), name
+
+
+def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    venv = Path(sys.executable).parent.parent
+    return subprocess.run(["make", *args, f"VENV={venv}"], cwd=repo, capture_output=True,
+                          text=True, env={**os.environ, "SPHINXOPTS": "-n -W --keep-going -q"})
+
+
+def test_make_epub_and_a_failed_book_keeps_the_last_good_one(tmp_path):
+    """As a writer runs it: `make epub` writes the book; a mistake fails the build with the
+    file and line, and the last good book stays where it was."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "docs", repo / "docs",
+                    ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    for name in ("Makefile", "references.bib", "requirements.txt",
+                 "requirements-writer.txt", "requirements-test.txt"):
+        shutil.copy2(REPO / name, repo / name)
+    good = make(repo, "epub")
+    assert good.returncode == 0, good.stdout + good.stderr
+    (book,) = (repo / "_build/epub").glob("*.epub")
+    assert f"Built: _build/epub/{book.name}" in good.stdout
+    before = book.read_bytes()
+    with zipfile.ZipFile(book) as z:
+        assert "articles/anxiety.xhtml" in z.namelist()
+
+    article = repo / "docs/articles/anxiety.md"
+    article.write_text(article.read_text().replace("topics: [anxiety]", "topics: [anxeity]"))
+    bad = make(repo, "epub")
+    assert bad.returncode != 0
+    assert re.search(r"docs/articles/anxiety\.md:\d+: WARNING: unknown topic 'anxeity'",
+                     bad.stderr), bad.stderr
+    assert "Build failed: the last book in _build/epub is unchanged." in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
+    assert book.read_bytes() == before
+    assert not (repo / "_build/epub-doctrees/environment.pickle").exists()

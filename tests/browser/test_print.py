@@ -187,3 +187,22 @@ def test_the_handout_block_is_hidden_on_screen_and_kept_out_of_search(tab, site)
     assert block.get_attribute("data-pagefind-ignore") == "all"
     # outside the part of the page Pagefind indexes
     assert block.evaluate("(b) => b.closest('[data-pagefind-body]')") is None
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_print_is_black_on_white_in_either_theme(tab, theme):
+    """Even with the dark theme chosen (and the printer's "background graphics" on), the
+    handout is black text on white paper."""
+    tab.goto(ARTICLE)
+    tab.set_theme(theme)
+    tab.page.emulate_media(media="print")
+    colors = tab.js("""() => [...document.querySelectorAll(
+        'article h1, article h2, article p, article li, article a, .kb-handout p')]
+        .filter((el) => el.getClientRects().length)  // printed (not display: none)
+        .map((el) => getComputedStyle(el).color)""")
+    assert len(colors) > 50 and set(colors) == {"rgb(0, 0, 0)"}
+    assert tab.js("getComputedStyle(document.documentElement).backgroundColor") == \
+        "rgb(255, 255, 255)"
+    backgrounds = tab.js("""() => [...document.querySelectorAll('body, body *')]
+        .map((el) => getComputedStyle(el).backgroundColor)""")
+    assert set(backgrounds) == {"rgba(0, 0, 0, 0)"}
