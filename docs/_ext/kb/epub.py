@@ -139,6 +139,11 @@ class KnowledgeBaseEpubBuilder(Epub3Builder):
                        "text": escape(topic["title"])} for slug, topic in env.kb_topics.items()]
         refnodes[at:] = front + added + rest
 
+    def content_metadata(self) -> dict[str, Any]:
+        metadata = super().content_metadata()
+        metadata["version"] = metadata["version"] or escape(edition_date())
+        return metadata
+
     def toc_metadata(self, level: int, navpoints) -> dict[str, Any]:
         # The NCX's dtb:uid must be the package's identifier (EPUBCheck NCX-001); Sphinx
         # writes epub_uid, the identifier's XML id, there.
@@ -153,11 +158,18 @@ class KnowledgeBaseEpubBuilder(Epub3Builder):
 
 
 def _builder_inited(app: Sphinx) -> None:
-    if not is_book(app.builder):
-        return
-    # Sphinx's EPUB 3 metadata needs a version: the book's is its edition date.
-    if not app.config.version:
+    # Sphinx's EPUB 3 metadata needs a version (its check runs at priority 500): the book's
+    # is its edition date, written by KnowledgeBaseEpubBuilder.content_metadata. It is set
+    # for the check only, so the saved environment keeps conf.py's value and the next
+    # `make epub` does not read every page again for a changed setting.
+    if is_book(app.builder) and not app.config.version:
         app.config.version = edition_date()
+        app.kb_book_version_set = True
+
+
+def _builder_inited_after_check(app: Sphinx) -> None:
+    if getattr(app, "kb_book_version_set", False):
+        app.config.version = ""
 
 
 def _config_inited(app: Sphinx, config) -> None:
@@ -193,5 +205,6 @@ def setup_epub(app: Sphinx) -> None:
     app.add_post_transform(BookParts)
     app.connect("config-inited", _config_inited, priority=700)
     app.connect("builder-inited", _builder_inited, priority=400)  # before Sphinx's check
+    app.connect("builder-inited", _builder_inited_after_check, priority=600)
     # last: the head's tags are replaced by the allow-list after every module added its own
     app.connect("html-page-context", _page_context, priority=990)
