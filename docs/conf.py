@@ -113,6 +113,7 @@ epub_use_index = False  # no index entries: an empty "Index" chapter would only 
 epub_show_urls = "no"  # references already show their URL; e-readers follow links
 epub_tocdepth = 1  # the book's contents: its chapters (pages and articles)
 epub_tocscope = "includehidden"  # the about pages are in a hidden toctree
+kb_book_exclude = ["contributing/*"]  # pages for writers, not readers: not in the book
 
 # -- Sitemap, OpenGraph, 404 ---------------------------------------------------------------
 sitemap_url_scheme = "{link}"

@@ -315,3 +315,19 @@ def test_make_epub_and_a_failed_book_keeps_the_last_good_one(tmp_path):
     assert "Traceback" not in bad.stdout + bad.stderr
     assert book.read_bytes() == before
     assert not (repo / "_build/epub-doctrees/environment.pickle").exists()
+
+
+def test_the_writers_guide_is_left_out_of_the_book(book, build_root):
+    assert "contributing/index.xhtml" not in names(book)
+    nav = read(book, "nav.xhtml")
+    assert not [a for a in nav.iterfind(".//h:a", XHTML) if "contributing" in a.get("href")]
+    # a link to a page left out is shown as its text, so the book has no broken link
+    app = build_root("epub_left-out", buildername="epub", copyright="2026, Example",
+                     kb_cta_link="index", kb_cta_anchor="")
+    assert warnings_of(app) == []
+    assert "contributing/index.xhtml" not in names(app)
+    page = read(app, "articles/linking.xhtml")
+    assert "Writers read the guide." in text(page)
+    assert not [a for a in page.iterfind(".//h:a", XHTML) if "contributing" in a.get("href")]
+    report = epubcheck(the_epub(app))
+    assert [m["message"] for m in report["messages"]] == []

@@ -1,7 +1,9 @@
 """The library as one book: ``make epub`` (Sphinx's EPUB 3 builder, with the site's parts).
 
 What the book holds, in reading order: the home page, the crisis page, every article (A to
-Z by title), the topics, then the pages about the site (the root toctree's order). Every
+Z by title), the topics, then the pages about the site (the root toctree's order), less
+the pages for writers (``kb_book_exclude``: the writers' guide); a link to one of those
+is shown as its text. Every
 chapter starts with the crisis resources from the site identity, as every web page does.
 The articles keep what the extension adds to them (description, byline, content note,
 reference list, review dates, related articles, call to action).
@@ -19,7 +21,9 @@ index, feed, robots.txt) out of the book.
 from __future__ import annotations
 
 import os
+import posixpath
 import time
+from fnmatch import fnmatch
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,20 @@ STYLESHEET = "kb-epub.css"
 # Link schemes a book may use: those EPUBCheck knows (IANA-registered and common in
 # reading systems). Any other (sms:, which EPUBCheck flags) is shown as its text.
 BOOK_SCHEMES = ("http:", "https:", "mailto:", "tel:", "#")
+
+
+def left_out(config, docname: str) -> bool:
+    """A page left out of the book (``kb_book_exclude``: the writers' guide)."""
+    return any(fnmatch(docname, pattern) for pattern in config.kb_book_exclude)
+
+
+def linked_doc(builder, fromdoc: str, refuri: str) -> str | None:
+    """The page a relative link of *fromdoc* leads to, or None (another site, an anchor)."""
+    target = refuri.split("#")[0]
+    if not target or ":" in target.split("/")[0] or not target.endswith(builder.out_suffix):
+        return None
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(fromdoc), target))
+    return path[:-len(builder.out_suffix)]
 
 
 def book_link(href: str) -> bool:
@@ -98,7 +116,9 @@ class BookParts(SphinxPostTransform):
         for tip in list(self.document.findall(citation_tip)):
             tip.parent.remove(tip)
         for node in list(self.document.findall(nodes.reference)):
-            if not book_link(node.get("refuri", "")):
+            uri = node.get("refuri", "")
+            target = linked_doc(builder, env.docname, uri)
+            if not book_link(uri) or (target and left_out(self.config, target)):
                 node.replace_self(nodes.inline("", "", *node.children))
         section = next(iter(self.document.findall(nodes.section)), None)
         if section is not None and self.config.kb_crisis_resources:
@@ -119,8 +139,14 @@ class KnowledgeBaseEpubBuilder(Epub3Builder):
     through listings on the website, not through a toctree, so Sphinx alone would leave
     them out of the book's spine and table of contents."""
 
+    def write_doc(self, docname: str, doctree: nodes.document) -> None:
+        if not left_out(self.config, docname):
+            super().write_doc(docname, doctree)
+
     def toc_add_files(self, refnodes: list[dict[str, Any]]) -> None:
         super().toc_add_files(refnodes)
+        refnodes[:] = [n for n in refnodes if not left_out(
+            self.config, n["refuri"].split("#")[0][:-len(self.out_suffix)])]
         env = self.env
         suffix = self.out_suffix
         root = self.config.root_doc + suffix
@@ -200,6 +226,8 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
 
 
 def setup_epub(app: Sphinx) -> None:
+    # Pages not for readers, left out of the book (fnmatch patterns of page names).
+    app.add_config_value("kb_book_exclude", ["contributing/*"], "epub", list)
     app.add_builder(KnowledgeBaseEpubBuilder, override=True)
     app.add_post_transform(BookSearchBox)
     app.add_post_transform(BookParts)
