@@ -19,12 +19,13 @@ LIVE_HOST  ?= 127.0.0.1
 LIVE_PORT  ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help html livehtml new check linkcheck test bench clean
+.PHONY: help html epub livehtml new check linkcheck test bench clean
 
 help:
 	@echo "RFC Counseling knowledge base"
 	@echo ""
 	@echo "  make html        build the site into $(BUILDDIR)/html (creates .venv on first use)"
+	@echo "  make epub        build the whole library as one EPUB book into $(BUILDDIR)/epub"
 	@echo "  make livehtml    live preview at http://127.0.0.1:8000, reloads as you write (drafts shown;"
 	@echo "                   LIVE_PORT=8001 for another port)"
 	@echo "  make new TITLE=\"...\" TOPICS=\"grief,...\"   start a new article (asks if run without TITLE)"
@@ -61,6 +62,18 @@ html: $(VENV)/.stamp-build
 	@if [ -d $(BUILDDIR)/html ]; then mv $(BUILDDIR)/html $(BUILDDIR)/html.old; fi
 	@mv $(BUILDDIR)/html.new $(BUILDDIR)/html && rm -rf $(BUILDDIR)/html.old
 	@echo "Built: $(BUILDDIR)/html/index.html"
+
+# The library as one EPUB (docs/_ext/kb/epub.py), with the same flags. Built from scratch
+# in its own staging folder (a book lists every file in its folder, so nothing left from an
+# earlier build may be there); only a book that built is copied to $(BUILDDIR)/epub.
+EPUB_STAGING := $(BUILDDIR)/staging/epub
+epub: $(VENV)/.stamp-build
+	@rm -rf $(EPUB_STAGING)
+	@$(SPHINXBUILD) -b epub $(SPHINXOPTS) -d $(BUILDDIR)/epub-doctrees $(SOURCEDIR) $(EPUB_STAGING) $(O) \
+	  || { rm -f $(BUILDDIR)/epub-doctrees/environment.pickle; echo "Build failed: the last book in $(BUILDDIR)/epub is unchanged."; exit 1; }
+	@mkdir -p $(BUILDDIR)/epub
+	@cp $(EPUB_STAGING)/*.epub $(BUILDDIR)/epub/
+	@echo "Built: $$(ls $(BUILDDIR)/epub/*.epub)"
 
 # KB_LIVE_RELOAD: the pages' Content-Security-Policy allows sphinx-autobuild's reload
 # script for this address (docs/_ext/kb/csp.py). KB_SEARCH_INDEX=background: an edit shows

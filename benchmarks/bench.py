@@ -32,6 +32,12 @@ size (bytes of the built folder) and the bytes of a first search (``search_bytes
 headless Chromium; "n/a (no pagefind bundle)" until the site has one; the stock stack's
 built-in search is measured the same way).
 
+The downloads and handouts (``--formats on``, the default): after the kb builds of each
+size, the EPUB of the whole corpus (``make epub``'s build, from scratch with its own saved
+environment; and again reusing the website's, as Read the Docs builds its downloads after
+the HTML), with its time, memory and size; and printing the first article to PDF in
+headless Chromium (US Letter; best of 3), with its pages.
+
 Stock builds have a time cap (``--stock-cap``, default 600 s): a build that reaches it is
 killed and recorded as "> cap", a lower bound, never as a time. The incremental builds
 after a capped clean build are not run, and a build capped at one size is not run at a
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -695,6 +702,85 @@ def peer_goals(results: list[dict]) -> list[dict]:
     return out
 
 
+# -- The book and handouts (issue 19): what `make epub` and printing an article cost ------
+
+def book_command(srcdir: Path, outdir: Path, doctrees: Path) -> list[str]:
+    """`make epub`'s build: the EPUB builder with the flags of `make html`."""
+    return [sys.executable, "-m", "sphinx", "-b", "epub", "-q", "-n", "-W", "--keep-going",
+            "-d", str(doctrees), str(srcdir), str(outdir)]
+
+
+def _book_run(project: Project, outdir: Path, doctrees: Path) -> dict:
+    shutil.rmtree(outdir, ignore_errors=True)
+    load_before = os.getloadavg()[0]
+    r = run_measured(book_command(project.docs, outdir, doctrees), project.root)
+    books = list(outdir.glob("*.epub"))
+    r["loadavg_1min_before"] = round(load_before, 2)
+    r["epub_bytes"] = books[0].stat().st_size if books else None
+    r["chapters"] = len(list(outdir.rglob("*.xhtml"))) - 1 if books else None  # no nav
+    r["problems"] = ([f"sphinx exited with status {r['returncode']}"] if r["returncode"]
+                     else []) + (["warnings or errors on stderr"] if r["stderr"].strip()
+                                 else []) + ([] if books else ["no .epub written"])
+    r.pop("stdout", None)
+    return r
+
+
+def measure_book(project: Project) -> dict:
+    """The EPUB of the whole corpus: built from scratch with its own saved environment
+    (`make epub`), and after the website reusing the website's (as Read the Docs builds
+    its downloads: one doctrees folder for every format)."""
+    book = project.root / "_build" / "book"
+    shutil.rmtree(book, ignore_errors=True)
+    clean = _book_run(project, book / "epub", book / "doctrees")
+    after_site = _book_run(project, book / "epub-after-site",
+                           project.root / "_build" / "jauto" / "doctrees")
+    return {"clean": clean, "after_site": after_site}
+
+
+def measure_handout(site: Path, docname: str, paper: str = "Letter",
+                    executable: str = search_bytes.CHROMIUM) -> dict:
+    """Printing one article to PDF in headless Chromium (the reader's Print, or Save as
+    PDF): time from a loaded page to the PDF, its pages and bytes."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"status": "n/a (playwright is not installed)"}
+    if not os.path.exists(executable):
+        return {"status": f"n/a ({executable} not found)"}
+    with search_bytes.serve(site) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable,
+                                     args=search_bytes.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(base + docname + ".html", wait_until="load")
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                pdf = page.pdf(format=paper)
+                times.append(round((time.perf_counter() - start) * 1000, 1))
+        finally:
+            browser.close()
+    from pypdf import PdfReader  # a test requirement, installed by make bench
+    return {"status": "ok", "page": docname, "paper": paper, "pdf_ms_best": min(times),
+            "pdf_ms": times, "pdf_bytes": len(pdf),
+            "pdf_pages": len(PdfReader(io.BytesIO(pdf)).pages)}
+
+
+def print_formats(size: int, book: dict, handout: dict) -> None:
+    for name, r in (("epub clean", book["clean"]), ("epub after site", book["after_site"])):
+        size_kib = f"{r['epub_bytes'] / 1024:.0f} KiB" if r.get("epub_bytes") else "-"
+        problems = "; ".join(r["problems"]) or "ok"
+        print(f"  kb    {size:>5} {name:<17} {r['wall_s']:>8.2f} s  cpu {r['cpu_s']:.1f} s  "
+              f"peak {r['peak_tree_pss_mib'] or r['peak_rss_mib']} MiB  {size_kib}  "
+              f"{r['chapters']} chapters  {problems}", flush=True)
+    if handout.get("status") == "ok":
+        print(f"  kb    {size:>5} print article     {handout['pdf_ms_best'] / 1000:>8.2f} s  "
+              f"{handout['pdf_pages']} pages {handout['paper']}, "
+              f"{handout['pdf_bytes'] / 1024:.0f} KiB PDF ({handout['page']})", flush=True)
+    else:
+        print(f"  kb    {size:>5} print article     {handout.get('status')}", flush=True)
+
+
 def fmt_time(m: dict | None) -> str:
     if not m:
         return "-"
@@ -1042,6 +1128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, metavar="RESULTS_JSON",
                         help="print the figures of an existing results.json as Markdown "
                              "tables and exit (no build)")
+    parser.add_argument("--formats", choices=("on", "off"), default="on",
+                        help="also build the EPUB (make epub; and after the site, as Read "
+                             "the Docs does) and print one article to PDF (default on)")
     parser.add_argument("--corpus-dir", type=Path, default=HERE / "_corpus")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
@@ -1080,6 +1169,13 @@ def main(argv: list[str] | None = None) -> int:
                                   args.query, "pagefind", after_phase=runner)
                 if runner is not None:
                     results.extend(runner.entries())
+                if args.formats == "on":
+                    entry["book"] = measure_book(project)
+                    entry["handout"] = measure_handout(
+                        project.root / "_build" / "jauto" / "html", project.first)
+                    print_formats(size, entry["book"], entry["handout"])
+                    entry["ok"] = entry["ok"] and not any(
+                        r["problems"] for r in entry["book"].values())
             else:
                 project = Project("stock", make_stock(root), manifest, args.seed)
                 entry = run_stack(project, size, 1, 1, args.stock_cap, args.incremental_jobs,
@@ -1133,6 +1229,7 @@ def main(argv: list[str] | None = None) -> int:
                        "sphinx_search": args.sphinx_search,
                        "stock_cap_s": args.stock_cap,
                        "incremental_jobs": args.incremental_jobs, "query": args.query,
+                       "formats": args.formats,
                        "skeleton": sorted(skeletons),
                        "command_kb": " ".join(sphinx_command(
                            "kb", Path("docs"), Path("OUT"), Path("DOCTREES"), "N")),

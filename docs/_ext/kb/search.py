@@ -45,6 +45,7 @@ from sphinx.util import logging
 
 from . import pagefind_delta
 from .datafiles import YamlProblem, load_yaml
+from .epub import is_book
 from .errors import guarded
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,8 @@ def _builder_inited(app: Sphinx) -> None:
 
 
 def _collect_pages(app: Sphinx):
-    if app.builder.format != "html" or app.builder.name in ("singlehtml",):
+    if (app.builder.format != "html" or app.builder.name in ("singlehtml",)
+            or is_book(app.builder)):
         return []
     return [("search", {"title": "Search"}, "kb-search.html")]
 
@@ -211,6 +213,8 @@ def _collect_pages(app: Sphinx):
 @guarded("marking the searchable part of a page")
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
     env = app.env
+    if is_book(app.builder):  # a book has no search index
+        return
     if pagename == "search":
         context["kb_search_topics"] = sorted(t["title"] for t in env.kb_topics.values())
         context["kb_pagefind_js"] = f"{BUNDLE}/pagefind.js"
@@ -289,7 +293,8 @@ def _same_files(bundle: Path, files: dict[str, str]) -> bool:
 
 @guarded("building the search index")
 def _build_finished(app: Sphinx, exc) -> None:
-    if exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml":
+    if (exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml"
+            or is_book(app.builder)):
         return
     outdir = Path(app.outdir)
     srcdir = Path(app.srcdir)
