@@ -50,9 +50,11 @@ CATALOGUE = [
     ("mistake_bib-syntax", ["refs.bib:53: WARNING: the value of 'title' is not closed: a '}' "
      "is missing before the field on line 54; balance the braces [kb.bib]"]),
     ("mistake_bib-missing-field", ["refs.bib:50: WARNING: @article 'nojournal2020entry' has "
-     "no 'journal' field; add it (required for APA) [kb.bib]"]),
+     "no 'journal' field (required for APA); add the journal's name: journal = "
+     "{Psychotherapy Research} (BibLaTeX: journaltitle) [kb.bib]"]),
     ("mistake_bib-bad-doi", ["refs.bib:55: WARNING: doi 'https://doi.org/10.1000/xyz' "
-     "starts with 'https://doi.org/'; write the bare DOI like 10.1037/pst0000193 [kb.bib]"]),
+     "is written as a link; write doi = {10.1000/xyz} (the site makes the https://doi.org/ "
+     "link itself) [kb.bib]"]),
     ("mistake_broken-link", ["articles/bad.md:13: WARNING: 'myst' cross-reference target "
      "not found: 'missing-article.md' [myst.xref_missing]"]),
     ("mistake_missing-image", ["articles/bad.md:15: WARNING: image file not readable: "

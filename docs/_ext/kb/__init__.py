@@ -12,7 +12,9 @@ from .contact import setup_contact
 from .crisis import setup_crisis
 from .csp import setup_csp
 from .drafts import setup_drafts
+from .epub import setup_epub
 from .frontmatter import setup_frontmatter
+from .handouts import setup_handouts
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
@@ -48,9 +50,11 @@ def setup(app: Sphinx) -> dict:
     setup_csp(app)
     setup_guards(app)
     setup_sitemap(app)
+    setup_epub(app)
+    setup_handouts(app)
     return {
         "version": __version__,
-        "env_version": 2,
+        "env_version": 3,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }

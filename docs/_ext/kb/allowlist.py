@@ -108,22 +108,15 @@ def _own(obj) -> bool:
     return module == "kb" or module.startswith("kb.")
 
 
-def allowed_directive(docname: str | None, name: str, directive_class) -> bool:
-    name = name.lower()
+def allowed(kind: str, docname: str | None, name: str, obj) -> bool:
+    """Whether the page may use the directive or role *name* (*kind*: "directive" or
+    "role"; *obj*: its class or function)."""
     if docname is None:
         return True
-    if is_article(docname):
-        return name in ARTICLE_DIRECTIVES
-    return name in SITE_DIRECTIVES or _own(directive_class)
-
-
-def allowed_role(docname: str | None, name: str, role_func) -> bool:
     name = name.lower()
-    if docname is None:
-        return True
     if is_article(docname):
-        return name in ARTICLE_ROLES
-    return name in SITE_ROLES or _own(role_func)
+        return name in (ARTICLE_DIRECTIVES if kind == "directive" else ARTICLE_ROLES)
+    return name in (SITE_DIRECTIVES if kind == "directive" else SITE_ROLES) or _own(obj)
 
 
 def _refusal(kind: str, name: str, docname: str) -> str:
@@ -183,8 +176,8 @@ def _directive(self, directive_name, language_module, document):
     directive_class, messages = _original_directive(self, directive_name, language_module,
                                                     document)
     docname = _current_docname(self)
-    if directive_class is not None and not allowed_directive(docname, directive_name,
-                                                             directive_class):
+    if directive_class is not None and not allowed("directive", docname, directive_name,
+                                                     directive_class):
         return refused_directive(directive_name.lower()), messages
     return directive_class, messages
 
@@ -192,7 +185,7 @@ def _directive(self, directive_name, language_module, document):
 def _role(self, role_name, language_module, lineno, reporter):
     role_func, messages = _original_role(self, role_name, language_module, lineno, reporter)
     docname = _current_docname(self)
-    if role_func is not None and not allowed_role(docname, role_name, role_func):
+    if role_func is not None and not allowed("role", docname, role_name, role_func):
         return refused_role(role_name.lower(), docname), messages
     return role_func, messages
 

@@ -196,7 +196,8 @@ def footer_html(builder, pagename: str, pathto=None) -> str:
 
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    if app.builder.format == "html":
+    from .epub import is_book  # the e-book has its own crisis block and no site footer
+    if app.builder.format == "html" and not is_book(app.builder):
         # the template's pathto: absolute on the 404 page (sphinx-notfound-page)
         context["kb_footer_contact"] = footer_html(app.builder, pagename,
                                                    context.get("pathto"))
@@ -231,12 +232,8 @@ class book_link(nodes.General, nodes.Element):
 
 
 def _visit_book(self, node) -> None:
-    target = booking_target(self.builder, self.builder.current_docname)
-    if target is None:  # local build without contact details: go to the About page
-        uri = self.builder.get_relative_uri(self.builder.current_docname,
-                                            self.builder.config.kb_about_page)
-        anchor = self.builder.config.kb_cta_anchor
-        target = f"{uri}#{anchor}" if anchor else uri
+    from .identity import cta_url  # the booking page, the phone, or (not set) the About page
+    target = cta_url(self.builder, self.builder.current_docname)
     self.body.append(f'<a class="kb-book-link" href="{escape(target)}">')
 
 

@@ -261,16 +261,29 @@ def crisis_path(app: Sphinx) -> Path:
 def _config_inited(app: Sphinx, config) -> None:
     # The notice is on every page: any change to the file rewrites every page (a config
     # value that changes with the file's content does that).
+    path = crisis_path(app)
     try:
-        digest = hashlib.sha256(crisis_path(app).read_bytes()).hexdigest()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         digest = ""
     config.kb_crisis_digest = digest
+    data, problems = load_crisis(path)
+    app._kb_crisis_loaded = (data, problems)  # reported in builder-inited
+    # What every other part reads (the notice, the EPUB's and the handout's crisis block):
+    # the notice's resources from the file, unless conf.py sets kb_crisis_resources or
+    # kb_crisis_heading itself (a list of {"text", "href", "detail"}).
+    if config.kb_crisis_resources is None:
+        config.kb_crisis_resources = [
+            {"text": r.text, "href": r.href, "detail": r.detail,
+             **({"lang": r.lang} if r.lang else {})}
+            for r in data.notice_resources()]
+    if config.kb_crisis_heading is None:
+        config.kb_crisis_heading = data.heading
 
 
 def _builder_inited(app: Sphinx) -> None:
     path = crisis_path(app)
-    data, problems = load_crisis(path)
+    data, problems = getattr(app, "_kb_crisis_loaded", None) or load_crisis(path)
     app.env.kb_crisis = data
     for problem in problems:
         logger.warning(problem.message, location=f"{path}:{problem.line}", type="kb",
@@ -279,11 +292,11 @@ def _builder_inited(app: Sphinx) -> None:
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
     data: CrisisData = getattr(app.env, "kb_crisis", EMPTY)
-    context["kb_crisis_heading"] = data.heading
+    context["kb_crisis_heading"] = app.config.kb_crisis_heading or data.heading
     context["kb_crisis_more"] = data.more
     context["kb_crisis_resources"] = [
-        {"text": r.text, "href": r.href, "detail": r.detail, "lang": r.lang}
-        for r in data.notice_resources()]
+        r for r in (app.config.kb_crisis_resources or [])
+        if isinstance(r, dict) and r.get("text") and r.get("href")]
 
 
 def _check_consistency(app: Sphinx, env) -> None:
@@ -358,6 +371,9 @@ def setup_crisis(app: Sphinx) -> None:
     app.add_config_value("kb_crisis_file", "_data/crisis-resources.yaml", "env", str)
     app.add_config_value("kb_crisis_page", "crisis", "html", str)
     app.add_config_value("kb_crisis_digest", "", "html", str)
+    # Filled from the file's notice resources unless conf.py sets them (see _config_inited).
+    app.add_config_value("kb_crisis_resources", None, "html", (list, type(None)))
+    app.add_config_value("kb_crisis_heading", None, "html", (str, type(None)))
     app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _builder_inited)
     app.connect("html-page-context", _page_context)

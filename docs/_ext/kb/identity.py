@@ -12,7 +12,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from .contact import cta_html
+from .contact import booking_target, cta_html
 
 
 def setup_identity(app: Sphinx) -> None:
@@ -21,7 +21,8 @@ def setup_identity(app: Sphinx) -> None:
     add("kb_practice_location", "", "html", str)
     add("kb_tagline", "", "html", str)
     add("kb_cta_text", "Book a free phone consultation", "html", str)
-    # where the booking sentence leads when no contact is set (local builds)
+    # where booking links lead while kb_contact is not set (local builds and previews)
+    add("kb_cta_link", "about/index", "html", str)
     add("kb_cta_anchor", "", "html", str)
     app.connect("config-inited", _announcement_on)
     app.connect("html-page-context", _page_context)
@@ -33,6 +34,18 @@ def _announcement_on(app: Sphinx, config) -> None:
     """Furo renders its announcement slot only when the option is set; our page.html
     template fills the slot with the crisis notice from the site identity."""
     config.html_theme_options = {**config.html_theme_options, "announcement": "crisis"}
+
+
+def cta_url(builder, fromdocname: str) -> str:
+    """Where "book a consultation" leads, from *fromdocname*: the booking page or the phone
+    number in kb_contact, else (not set yet) the page kb_cta_link and kb_cta_anchor name."""
+    target = booking_target(builder, fromdocname)
+    if target is not None:
+        return target
+    link = builder.config.kb_cta_link
+    uri = builder.get_relative_uri(fromdocname, link)
+    anchor = builder.config.kb_cta_anchor
+    return f"{uri}#{anchor}" if anchor else uri
 
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:

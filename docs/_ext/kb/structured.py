@@ -12,6 +12,7 @@ from sphinx.application import Sphinx
 
 from .articles import article_title
 from .datafiles import without_controls
+from .epub import is_book
 
 
 def _clean(value):
@@ -91,7 +92,7 @@ def _config_inited(app: Sphinx, config) -> None:
 
 def write_robots(app: Sphinx, exc) -> None:
     """robots.txt, pointing crawlers at the sitemap of this build's canonical URL."""
-    if exc is not None or app.builder.format != "html":
+    if exc is not None or app.builder.format != "html" or is_book(app.builder):
         return
     base = app.config.html_baseurl.rstrip("/") + "/"
     (app.outdir / "robots.txt").write_text(
