@@ -13,10 +13,12 @@ from .frontmatter import setup_frontmatter
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
+from .navigation import setup_navigation
 from .search import setup_search
 from .sitemap import setup_sitemap
 from .structured import setup_structured
 from .upstream import setup_upstream
+from .urls import setup_urls
 
 __version__ = "0.1.0"
 
@@ -34,6 +36,8 @@ def setup(app: Sphinx) -> dict:
     setup_csp(app)
     setup_guards(app)
     setup_sitemap(app)
+    setup_navigation(app)
+    setup_urls(app)
     return {
         "version": __version__,
         "env_version": 2,
