@@ -31,7 +31,7 @@ from .errors import guarded
 logger = logging.getLogger(__name__)
 
 # Folders of the HTML output that hold no pages of their own.
-NOT_PAGES = ("_static", "_images", "_sources", "_downloads", "pagefind")
+NOT_PAGES = ("_static", "_images", "_downloads", "pagefind")
 
 
 def navigation_signature(env) -> tuple:
@@ -71,9 +71,17 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
 
 
 def expected_pages(app: Sphinx) -> set[Path]:
-    builder = app.builder
-    names = set(app.env.all_docs) | getattr(app, "kb_written_pages", set())
-    return {Path(builder.get_outfilename(name)).resolve() for name in names}
+    """The HTML pages of this build, and the copies of their sources (``_sources``)."""
+    builder, env = app.builder, app.env
+    names = set(env.all_docs) | getattr(app, "kb_written_pages", set())
+    pages = {Path(builder.get_outfilename(name)).resolve() for name in names}
+    suffix = app.config.html_sourcelink_suffix
+    for docname in env.all_docs:  # as Sphinx's HTML builder names them
+        source = str(env.doc2path(docname, False))
+        if not source.endswith(suffix):
+            source += suffix
+        pages.add((Path(app.outdir) / "_sources" / source).resolve())
+    return pages
 
 
 @guarded("removing the pages of removed sources")
@@ -87,14 +95,17 @@ def _remove_stale_pages(app: Sphinx, exc) -> None:
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in NOT_PAGES]
         folders.append(Path(root))
+        rel = Path(root).relative_to(outdir)
         for name in files:
             path = Path(root, name)
-            if name.endswith(".html") and path.resolve() not in keep:
+            if (name.endswith(".html") or rel.parts[:1] == ("_sources",)) and \
+                    path.resolve() not in keep:
                 logger.info("removing %s: its source is gone", path.relative_to(outdir))
                 path.unlink()
     for folder in reversed(folders[1:]):  # deepest first; never the output folder itself
         if not any(folder.iterdir()):
             folder.rmdir()
+
 
 def setup_navigation(app: Sphinx) -> None:
     app.connect("env-updated", _env_updated)

@@ -28,6 +28,7 @@ import yaml
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from .drafts import draft_sources
 from .errors import guarded
 
 logger = logging.getLogger(__name__)
@@ -95,15 +96,33 @@ def _config_inited(app: Sphinx, config) -> None:
     redirects, problems = load_redirects(path)
     app.kb_redirects = redirects
     app.kb_redirect_problems = [(f"{path}:{line}", message) for line, message in problems]
+    # A published article turned back into a draft has a redirect, used where drafts are
+    # left out (production); a build that shows drafts (a preview) shows the draft there.
+    shown_drafts = set()
+    if config.kb_show_drafts:
+        shown_drafts = {source[:-len(".md")] + ".html"
+                        for source in draft_sources(Path(app.srcdir))}
+    written = {old: new for old, (new, _line) in redirects.items() if old not in shown_drafts}
     # sphinx-reredirects writes the pages (html-collect-pages), from our template only
-    config.redirects = {old: relative(old, new) for old, (new, _line) in redirects.items()}
+    config.redirects = {old: relative(old, new) for old, new in written.items()}
     config.redirect_html_template_file = str(TEMPLATE)
-    app.kb_redirect_pages = set(redirects)
+    app.kb_redirect_pages = set(written)
 
 
 def _builder_inited(app: Sphinx) -> None:
     for location, message in app.kb_redirect_problems:
         _warn(message, location)
+
+
+def _collect_pages(app: Sphinx):
+    """Before sphinx-reredirects writes its pages: never over a page of this build."""
+    if app.builder.format != "html":
+        return []
+    pages = {app.builder.get_target_uri(d) for d in app.env.found_docs}
+    for old in sorted(set(app.config.redirects) & pages):
+        del app.config.redirects[old]  # reported at build-finished
+        app.kb_redirect_pages.discard(old)
+    return []
 
 
 def published_pages(app: Sphinx) -> set[str]:
@@ -131,11 +150,10 @@ def _build_finished(app: Sphinx, exc) -> None:
     redirects_file = srcdir / app.config.kb_redirects_file
     record_file = srcdir / app.config.kb_published_urls_file
     current = published_pages(app)
-    all_pages = current | {app.builder.get_target_uri(d) for d in app.env.found_docs}
     for old, (new, line) in sorted(app.kb_redirects.items()):
         where = f"{redirects_file}:{line}"
         target = new.partition("#")[0]
-        if old in all_pages:
+        if old in current:
             _warn(f"{old} is a page of the site: a redirect would hide it (remove this "
                   "line, or the page)", where)
         elif target in app.kb_redirects:
@@ -152,7 +170,7 @@ def _build_finished(app: Sphinx, exc) -> None:
             continue
         _warn(f"{url} was published and this build no longer has it, so readers' links and "
               f"bookmarks to it would break: add a line '{url}: <where it went>.html' to "
-              f"{app.config.kb_redirects_file} (see the writers' guide, \"Renaming, moving "
+              f"{redirects_file} (see the writers' guide, \"Renaming, moving "
               "or removing a page\")", f"{record_file}:{line}")
     Path(app.doctreedir).mkdir(parents=True, exist_ok=True)
     Path(app.doctreedir, BUILD_RECORD).write_text(json.dumps(
@@ -165,6 +183,7 @@ def setup_urls(app: Sphinx) -> None:
     app.add_config_value("kb_redirects_file", "_data/redirects.yaml", "env", types=[str])
     app.add_config_value("kb_published_urls_file", "_data/published-urls.txt", "",
                          types=[str])
-    app.connect("config-inited", _config_inited)
+    app.connect("config-inited", _config_inited, priority=700)  # after kb/drafts.py
     app.connect("builder-inited", _builder_inited)
+    app.connect("html-collect-pages", _collect_pages, priority=400)  # before it (500)
     app.connect("build-finished", _build_finished, priority=440)
