@@ -30,7 +30,8 @@ import sys as _sys
 _sys.path.insert(0, {str(REPO / 'tests' / 'extensions')!r})
 extensions = [*extensions, "build_hooks"]
 """
-PROBLEM = "{cite:p}`nosuchwork2020`"
+# Two problems: one reported when the page is read, one when it is written.
+PROBLEM = "{cite:p}`nosuchwork2020`.\n\n## Part one\n\nText.\n\n#### Detail\n\nMore"
 
 
 def project() -> Project:
@@ -40,7 +41,7 @@ def project() -> Project:
 
 
 def add_problem(src: Path) -> None:
-    """A citation of a work that is not in the .bib (a warning with its file and line)."""
+    """A citation of a work that is not in the .bib, and a skipped heading level."""
     path = src / "articles" / "article-1.md"
     path.write_text(path.read_text().replace("## References", f"More {PROBLEM}.\n\n"
                                              "## References"))
@@ -66,8 +67,10 @@ def base(tmp_path_factory):
     clean = make_html(bad_src, root / "bad-clean")
     assert clean.returncode == 1
     expected = warnings(clean, bad_src)
-    assert len(expected) == 1 and "articles/article-1.md:" in expected[0]
-    assert "nosuchwork2020" in expected[0]
+    assert len(expected) == 2
+    assert all(w.startswith("articles/article-1.md:") for w in expected)
+    assert ["nosuchwork2020" in expected[0], "heading level skipped" in expected[1]] == [
+        True, True], expected
     return root, output(root / "build"), expected
 
 

@@ -156,7 +156,7 @@ def _build_finished(app: Sphinx, exc) -> None:
         if old in current:
             _warn(f"{old} is a page of the site: a redirect would hide it (remove this "
                   "line, or the page)", where)
-        elif target in app.kb_redirects:
+        elif target in app.kb_redirects and target not in current:
             final = app.kb_redirects[target][0]
             _warn(f"{target} is itself redirected: send {old} straight to {final}", where)
         elif target not in current:
