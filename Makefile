@@ -56,7 +56,7 @@ $(VENV)/.stamp-test: requirements-test.txt $(VENV)/.stamp-writer
 # problem again. New page addresses are added to docs/_data/published-urls.txt (commit it).
 # All of it in docs/_ext/kb/build.py.
 html: $(VENV)/.stamp-build
-	@PYTHONPATH=$(SOURCEDIR)/_ext $(BIN)/python -m kb.build html $(BUILDDIR) $(SOURCEDIR) -- \
+	@$(BIN)/python $(SOURCEDIR)/_ext/kb/build.py html $(BUILDDIR) $(SOURCEDIR) -- \
 	  $(SPHINXOPTS) $(O)
 
 # KB_LIVE_RELOAD: the pages' Content-Security-Policy allows sphinx-autobuild's reload
@@ -64,7 +64,7 @@ html: $(VENV)/.stamp-build
 # as soon as its page is written; the search index follows (docs/_ext/kb/search.py).
 livehtml: $(VENV)/.stamp-writer
 	KB_DRAFTS=1 KB_SEARCH_INDEX=background KB_LIVE_RELOAD=$(LIVE_HOST):$(LIVE_PORT) \
-	  PYTHONPATH=$(SOURCEDIR)/_ext $(BIN)/python -m kb.build live $(BUILDDIR) -- \
+	  $(BIN)/python $(SOURCEDIR)/_ext/kb/build.py live $(BUILDDIR) -- \
 	  $(BIN)/sphinx-autobuild -b html \
 	  $(SPHINXOPTS) -d $(BUILDDIR)/live-doctrees --host $(LIVE_HOST) --port $(LIVE_PORT) \
 	  --watch references.bib $(SOURCEDIR) $(BUILDDIR)/live $(O)

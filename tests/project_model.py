@@ -1,5 +1,5 @@
 """A small knowledge base kept as data, written to disk as a writer would leave it, and
-built with ``make html``'s own driver (``python -m kb.build``). Used by the incremental
+built with ``make html``'s own driver (``docs/_ext/kb/build.py``). Used by the incremental
 build property test and the fault tests.
 
 Only files whose text changed are written (Sphinx decides what to read again from file
@@ -23,6 +23,7 @@ from helpers import DOCS, ROOTS
 
 from kb.search import BUNDLE
 
+DRIVER = DOCS / "_ext" / "kb" / "build.py"
 CONF = (ROOTS / "common" / "conf.py").read_text(encoding="utf-8")
 WORDS = ("calm steady breath friend listen morning walk honest gentle rest voice hope "
          "sleep trust garden letter patient kind simple light river quiet").split()
@@ -54,7 +55,7 @@ def sphinx_env() -> dict:
 
 def make_html(src: Path, builddir: Path, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
     """``make html``: the driver, with the Makefile's Sphinx options."""
-    command = [sys.executable, "-m", "kb.build", "html", str(builddir), str(src), "--",
+    command = [sys.executable, str(DRIVER), "html", str(builddir), str(src), "--",
                "-n", "-W", "--keep-going", "-q"]
     if popen:
         return subprocess.Popen(command, env=sphinx_env(), **popen)
@@ -85,6 +86,7 @@ class Project:
         self.pages: dict[str, dict] = {}
         self.redirects: dict[str, str] = {}
         self.conf_extra = ""
+        self.recorded: set[str] = set()  # lines seen in the record of published URLs
         for _ in range(3):
             self._new_article()
         for _ in range(2):

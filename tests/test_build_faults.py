@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from helpers import DOCS, REPO
-from project_model import Project, make_html, output, sphinx_env, warnings
+from project_model import DRIVER, Project, make_html, output, sphinx_env, warnings
 
 from kb import build as driver
 
@@ -93,7 +93,7 @@ def start(src: Path, build: Path, tmp_path: Path, stop_at: str, call: int = 1):
     env = {**sphinx_env(), "KB_TEST_STOP_AT": stop_at, "KB_TEST_STOP_CALL": str(call),
            "KB_TEST_STOP_FILE": str(tmp_path / "stopped"),
            "KB_TEST_GO_FILE": str(tmp_path / "go")}
-    command = [sys.executable, "-m", "kb.build", "html", str(build), str(src), "--",
+    command = [sys.executable, str(DRIVER), "html", str(build), str(src), "--",
                "-n", "-W", "--keep-going", "-q"]
     proc = subprocess.Popen(command, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -125,7 +125,7 @@ def test_a_problem_stays_reported_after_a_build_is_killed_at_any_phase(case, tmp
     again = make_html(src, build)
     assert again.returncode == 1
     assert warnings(again, src) == expected
-    assert "the published site in" in again.stderr
+    assert "the published site in" in again.stdout
     assert output(build) == published
     assert sorted(p.name for p in build.iterdir()) == [".lock", "doctrees", "html", "staging"]
 
@@ -144,7 +144,7 @@ def test_a_build_killed_while_writing_leaves_no_stale_page(base, tmp_path):
     stop(start(src, build, tmp_path, "html-page-context", 2), signal.SIGKILL)
     result = make_html(src, build)
     assert result.returncode == 0, result.stderr
-    assert "reading every page again" in result.stderr
+    assert "reading every page again" in result.stdout
     clean = make_html(src, tmp_path / "clean")
     assert clean.returncode == 0, clean.stderr
     assert output(build) == output(tmp_path / "clean")
@@ -217,7 +217,7 @@ def test_a_publish_that_fails_leaves_the_published_site(case, monkeypatch, capsy
 
     monkeypatch.setattr(driver.shutil, "copytree", read_only)
     status = driver.build_html(build, src, ["-n", "-W", "--keep-going", "-q"])
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert status == 1
     assert "could not be published" in err and "Read-only file system" in err
     assert "the site there is unchanged" in err
@@ -234,7 +234,7 @@ def test_a_second_build_waits_for_the_first_and_never_mixes_its_output(case, tmp
     deadline = time.monotonic() + 60
     waiting = ""
     while "waiting for it to finish" not in waiting and time.monotonic() < deadline:
-        waiting += second.stderr.readline()
+        waiting += second.stdout.readline()
     assert "Another build is running in this checkout (make html, process" in waiting
     time.sleep(1)
     assert second.poll() is None  # still waiting while the first one writes
@@ -248,7 +248,7 @@ def test_a_second_build_waits_for_the_first_and_never_mixes_its_output(case, tmp
 
 def test_a_second_live_preview_stops_with_a_message(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
-    command = [sys.executable, "-m", "kb.build", "live", str(tmp_path), "--",
+    command = [sys.executable, str(DRIVER), "live", str(tmp_path), "--",
                sys.executable, "-c", "import time; time.sleep(60)"]
     first = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
     try:
@@ -261,7 +261,7 @@ def test_a_second_live_preview_stops_with_a_message(tmp_path):
                                 timeout=30, stdin=subprocess.DEVNULL)
         assert second.returncode == 1
         assert ("make livehtml is already running in this checkout (make livehtml, process "
-                f"{first.pid}") in second.stderr
+                f"{first.pid}") in second.stdout
     finally:
         first.kill()
         first.wait()

@@ -1,7 +1,8 @@
 """``make html`` and ``make livehtml``: one build at a time, and a published site that is
 always the last good one.
 
-``python -m kb.build html BUILDDIR SOURCEDIR -- SPHINX-OPTIONS...``:
+``python docs/_ext/kb/build.py html BUILDDIR SOURCEDIR -- SPHINX-OPTIONS...`` (run as a
+script, standard library only, so it starts at once; Sphinx runs in a child process):
 
 1. **One build at a time.** The build holds a lock (``BUILDDIR/.lock``, ``flock``) from
    start to publish. A second ``make html`` in the same checkout says which build it waits
@@ -23,7 +24,7 @@ always the last good one.
 4. **Published addresses are recorded.** The pages of a successful build are added to the
    record of published URLs (``kb/urls.py``), which the writer commits with the change.
 
-``python -m kb.build live BUILDDIR -- AUTOBUILD-ARGS...`` runs sphinx-autobuild under a
+``python docs/_ext/kb/build.py live BUILDDIR -- AUTOBUILD-ARGS...`` runs sphinx-autobuild under a
 lock of its own (``BUILDDIR/.live.lock``): a second live preview of the same checkout stops
 at once with a message, instead of writing into the same folder.
 """
@@ -38,7 +39,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +57,7 @@ RECORD_HEADER = """\
 
 
 def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(message, flush=True)  # Sphinx's warnings go to stderr, the driver's news here
 
 
 def hold_lock(path: Path, wait: bool, what: str):
@@ -162,6 +162,23 @@ def update_record(doctrees: Path) -> None:
         "this file with your change.")
 
 
+def wait(child: subprocess.Popen) -> tuple[int, bool]:
+    """The child's exit status, and whether Ctrl-C was pressed meanwhile (it reaches the
+    child too, which stops on its own)."""
+    interrupted = False
+    while True:
+        try:
+            return child.wait(), interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+
+
+def forget(doctrees: Path) -> None:
+    """Drop the saved environment and search-index state: the next build starts over."""
+    for name in (ENV_PICKLE, *SEARCH_STATE):
+        (doctrees / name).unlink(missing_ok=True)
+
+
 def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
     staging = builddir / "staging" / "html"
     doctrees = builddir / "doctrees"
@@ -174,8 +191,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         if mark.exists():
             say("The last build did not finish or had problems: reading every page again, "
                 "so that every problem is shown again.")
-            for name in (ENV_PICKLE, *SEARCH_STATE):
-                (doctrees / name).unlink(missing_ok=True)
+            forget(doctrees)
         mark.write_text(f"build started by process {os.getpid()}\n", encoding="utf-8")
         (doctrees / BUILD_RECORD).unlink(missing_ok=True)
         command = [sys.executable, "-m", "sphinx", "-b", "html", *options, "-d",
@@ -183,13 +199,12 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         # Sphinx holds the lock too: if this process is killed, the next build still
         # waits for a Sphinx that goes on writing into the staging folder.
         child = subprocess.Popen(command, pass_fds=(lock.fileno(),))
-        try:
-            status = child.wait()
-        except KeyboardInterrupt:  # Ctrl-C reaches Sphinx too: let it stop
-            status = child.wait()
+        status, interrupted = wait(child)
+        if interrupted:
             say(f"Build interrupted: the published site in {published} is unchanged.")
             return 130
         if status != 0:
+            forget(doctrees)  # the mark does it too; this covers a lost mark
             say(f"Build failed: the published site in {published} is unchanged.")
             return 1
         try:
@@ -211,26 +226,27 @@ def run_live(builddir: Path, command: list[str]) -> int:
     lock = hold_lock(builddir / ".live.lock", wait=False, what="make livehtml")
     try:
         child = subprocess.Popen(command, pass_fds=(lock.fileno(),))
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+        return wait(child)[0]
     finally:
         lock.close()
 
 
 def main(argv: list[str]) -> int:
     if "--" not in argv:
-        say("usage: python -m kb.build html BUILDDIR SOURCEDIR -- SPHINX-OPTIONS | "
+        say("usage: build.py html BUILDDIR SOURCEDIR -- SPHINX-OPTIONS | "
             "live BUILDDIR -- COMMAND")
         return 2
     split = argv.index("--")
     head, rest = argv[:split], argv[split + 1:]
-    if head[:1] == ["html"] and len(head) == 3:
-        return build_html(Path(head[1]), Path(head[2]), rest)
-    if head[:1] == ["live"] and len(head) == 2:
-        return run_live(Path(head[1]), rest)
+    try:
+        if head[:1] == ["html"] and len(head) == 3:
+            return build_html(Path(head[1]), Path(head[2]), rest)
+        if head[:1] == ["live"] and len(head) == 2:
+            return run_live(Path(head[1]), rest)
+    except KeyboardInterrupt:  # while waiting for another build, or while publishing
+        say("Stopped: the published site is unchanged (or complete, if it was being "
+            "replaced).")
+        return 130
     say(f"unknown arguments: {' '.join(head)}")
     return 2
 
