@@ -24,7 +24,23 @@ from helpers import DOCS, ROOTS
 from kb.search import BUNDLE
 
 DRIVER = DOCS / "_ext" / "kb" / "build.py"
-CONF = (ROOTS / "common" / "conf.py").read_text(encoding="utf-8")
+# The real site's configuration (theme, templates, extensions, identity), with the
+# project's own .bib, drafts shown as in a local build.
+CONF = (DOCS / "conf.py").read_text(encoding="utf-8") + f"""
+# -- the test project -------------------------------------------------------------------
+templates_path = [{str(DOCS / "_templates")!r}]
+html_static_path = [{str(DOCS / "_static")!r}]
+html_favicon = {str(DOCS / "_static" / "favicon.svg")!r}
+bibtex_bibfiles = ["refs.bib"]
+html_baseurl = ogp_site_url = "https://kb.example.org/"
+kb_show_drafts = True
+"""
+FIXED_PAGES = {
+    "crisis.md": "---\ntitle: Crisis resources\ndescription: Help now.\n---\n\n# Crisis "
+                 "resources\n\n```{kb-crisis-resources}\n```\n",
+    "about/index.md": "---\ntitle: About us\ndescription: Who we are.\n---\n\n# About us\n"
+                      "\n## How to book a free phone consultation\n\nCall us.\n",
+}
 WORDS = ("calm steady breath friend listen morning walk honest gentle rest voice hope "
          "sleep trust garden letter patient kind simple light river quiet").split()
 
@@ -123,11 +139,13 @@ class Project:
 
     # -- rendering ---------------------------------------------------------------------
     def files(self) -> dict[str, str]:
-        files = {"conf.py": CONF + self.conf_extra, "bibliography.md": "# Sources\n\n```{cited-works}\n```\n"}
+        files = {"conf.py": CONF + self.conf_extra, **FIXED_PAGES,
+                 "bibliography.md": "# Sources\n\n```{cited-works}\n```\n"}
         toctree = "".join(f"about/{slug}\n" for slug in self.pages)
-        files["index.md"] = ("# Test knowledge base\n\n```{toctree}\n:hidden:\n:caption: "
-                             f"About\n\n{toctree}bibliography\n```\n\n```{{kb-topic-grid}}\n"
-                             "```\n\n```{kb-latest}\n```\n")
+        files["index.md"] = ("# Test knowledge base\n\n```{kb-search}\n```\n\n"
+                             "```{toctree}\n:hidden:\n:caption: About\n\ncrisis\nabout/index\n"
+                             f"{toctree}bibliography\n```\n\n```{{kb-topic-grid}}\n"
+                             "```\n\n```{kb-latest}\n```\n\n```{kb-cta}\n```\n")
         for slug, page in self.pages.items():
             files[f"about/{slug}.md"] = (f"---\ntitle: {page['title']}\ndescription: The "
                                          f"{page['title']} page.\n---\n\n# {page['title']}"
