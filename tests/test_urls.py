@@ -13,7 +13,7 @@ import yaml
 from helpers import DOCS, html, warnings_of
 
 from kb import csp
-from kb.urls import BUILD_RECORD, PAGE, TEMPLATE, read_record
+from kb.urls import BUILD_RECORD, PAGE, TEMPLATE, read_record, redirect_page_target
 
 RECORD = "_data/published-urls.txt"
 REDIRECTS = "_data/redirects.yaml"
@@ -86,6 +86,9 @@ def test_redirects_are_checked_written_relative_and_carry_no_script(build_root):
     assert metas == [("Content-Security-Policy",
                       "default-src 'none'; base-uri 'none'; form-action 'none'"),
                      ("refresh", "0; url=articles/good.html")]
+    assert redirect_page_target(page) == "articles/good.html"
+    assert redirect_page_target((out / "articles/gone.html").read_text()) == \
+        "index.html#all-articles"
     # redirect pages are not in the sitemap or the search index
     assert "welcome.html" not in (out / "sitemap.xml").read_text()
     assert "data-pagefind-body" not in page
@@ -124,3 +127,15 @@ def test_the_committed_record_lists_every_page_of_the_site(site):
     assert record - published <= set(redirects or {})
     assert all(PAGE.fullmatch(url) for url in record)
     assert not [w for w in warnings_of(site) if "[kb.urls]" in w]
+
+
+def test_only_the_redirect_template_with_a_site_address_is_a_redirect_page():
+    page = TEMPLATE.read_text().replace("${to_uri}", "../topics/grief.html")
+    assert redirect_page_target(page) == "../topics/grief.html"
+    for target in ("https://evil.example/", "//evil.example/x.html", "/abs.html",
+                   "javascript:alert(1)", "x.html\"><script>alert(1)</script><a href=\"y.html",
+                   "../x.html#a b", ""):
+        assert redirect_page_target(TEMPLATE.read_text().replace("${to_uri}", target)) is None
+    assert redirect_page_target(page.replace("</body>", "<script>1</script></body>")) is None
+    assert redirect_page_target(page.replace("noindex", "index")) is None
+    assert redirect_page_target("<html>" + page) is None

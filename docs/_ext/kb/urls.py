@@ -85,6 +85,23 @@ def load_redirects(path: Path) -> tuple[dict[str, tuple[str, int]], list[tuple[i
     return redirects, problems
 
 
+TARGET = re.compile(r"(?:\.\./)*" + PAGE.pattern + "(?:" + FRAGMENT.pattern + ")?")
+
+
+def redirect_page_target(text: str) -> str | None:
+    """If *text* is exactly a redirect page of this site (the template, with a relative
+    address on the site), the address it leads to; else None. For output checks that
+    allow only the site's own kinds of ``<meta http-equiv>``."""
+    template = TEMPLATE.read_text(encoding="utf-8")
+    head, _, tail = template.partition("${to_uri}")
+    if not text.startswith(head):
+        return None
+    target = text[len(head):].partition('"')[0]
+    if not TARGET.fullmatch(target):
+        return None
+    return target if text == template.replace("${to_uri}", target) else None
+
+
 def relative(old: str, new: str) -> str:
     """The link from page *old* to *new*, relative, so it works under any base URL."""
     page, hash_, fragment = new.partition("#")
