@@ -139,3 +139,14 @@ def test_only_the_redirect_template_with_a_site_address_is_a_redirect_page():
     assert redirect_page_target(page.replace("</body>", "<script>1</script></body>")) is None
     assert redirect_page_target(page.replace("noindex", "index")) is None
     assert redirect_page_target("<html>" + page) is None
+
+
+def test_only_the_web_site_gets_redirect_pages(build_root, tmp_path):
+    from helpers import lay_root
+
+    src = lay_root(tmp_path / "single", None)
+    (src / REDIRECTS).write_text("welcome.html: articles/good.html\n")
+    web = build_root(None, srcdir=src)
+    assert redirect_target(web, "welcome.html") == "articles/good.html"
+    single = build_root(None, buildername="singlehtml", srcdir=src, dest="single-out")
+    assert not list(Path(single.outdir).rglob("welcome.html"))

@@ -24,6 +24,7 @@ import posixpath
 import re
 from pathlib import Path
 
+import sphinx_reredirects
 import yaml
 from sphinx.application import Sphinx
 from sphinx.util import logging
@@ -132,13 +133,20 @@ def _builder_inited(app: Sphinx) -> None:
 
 
 def _collect_pages(app: Sphinx):
-    """Before sphinx-reredirects writes its pages: never over a page of this build."""
-    if app.builder.format != "html":
+    """sphinx-reredirects writes the redirect pages: for the web site only (an EPUB or a
+    single page has no addresses to keep), and never over a page of this build (reported
+    at build-finished)."""
+    if app.builder.name not in ("html", "dirhtml"):
+        app.kb_redirect_pages = set()
         return []
     pages = {app.builder.get_target_uri(d) for d in app.env.found_docs}
-    for old in sorted(set(app.config.redirects) & pages):
-        del app.config.redirects[old]  # reported at build-finished
-        app.kb_redirect_pages.discard(old)
+    app.kb_redirect_pages -= pages
+    configured = app.config.redirects
+    app.config.redirects = {old: new for old, new in configured.items() if old not in pages}
+    try:
+        sphinx_reredirects.init(app)
+    finally:
+        app.config.redirects = configured  # as saved with the environment
     return []
 
 
@@ -197,10 +205,13 @@ def _build_finished(app: Sphinx, exc) -> None:
 
 def setup_urls(app: Sphinx) -> None:
     app.setup_extension("sphinx_reredirects")
+    for listener in list(app.events.listeners["html-collect-pages"]):
+        if listener.handler is sphinx_reredirects.init:  # called by _collect_pages
+            app.disconnect(listener.id)
     app.add_config_value("kb_redirects_file", "_data/redirects.yaml", "env", types=[str])
     app.add_config_value("kb_published_urls_file", "_data/published-urls.txt", "",
                          types=[str])
     app.connect("config-inited", _config_inited, priority=700)  # after kb/drafts.py
     app.connect("builder-inited", _builder_inited)
-    app.connect("html-collect-pages", _collect_pages, priority=400)  # before it (500)
+    app.connect("html-collect-pages", _collect_pages)
     app.connect("build-finished", _build_finished, priority=440)
