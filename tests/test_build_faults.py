@@ -314,3 +314,20 @@ def test_a_damaged_index_file_in_the_build_folder_is_not_published_again(base, t
     got, want = output(build), output(tmp_path / "clean")
     assert got["pagefind (decoded)"] == want["pagefind (decoded)"]
     assert got == want
+
+
+def test_a_build_folder_that_cannot_be_written_gives_a_message_not_a_traceback(
+        case, monkeypatch, capsys):
+    src, build, published, _expected = case
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(build / ".lock"))
+
+    monkeypatch.setattr(driver.fcntl, "flock", refuse)
+    status = driver.main(["html", str(build), str(src), "--", "-q"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out == (f"Could not use the build folder {build} (Permission denied: "
+                   f"{build / '.lock'}); the published site is unchanged. Check that "
+                   "folder's permissions and free space, then run the command again.\n")
+    assert output(build) == published

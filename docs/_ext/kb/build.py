@@ -67,7 +67,7 @@ def hold_lock(path: Path, wait: bool, what: str):
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
-        if err.errno not in (errno.EAGAIN, errno.EACCES):
+        if err.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
             raise
         handle.seek(0)
         holder = handle.read().strip() or "another process"
@@ -247,6 +247,11 @@ def main(argv: list[str]) -> int:
         say("Stopped: the published site is unchanged (or complete, if it was being "
             "replaced).")
         return 130
+    except OSError as err:  # a build folder that cannot be written: no traceback
+        say(f"Could not use the build folder {head[1]} ({err.strerror or err}: "
+            f"{err.filename or ''}); the published site is unchanged. Check that folder's "
+            "permissions and free space, then run the command again.")
+        return 1
     say(f"unknown arguments: {' '.join(head)}")
     return 2
 
