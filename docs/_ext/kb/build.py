@@ -214,7 +214,13 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
                 f"({err.strerror or err}: {err.filename or ''}); the site there is unchanged. "
                 "Fix the folder's permissions or free some space, then run make html again.")
             return 1
-        update_record(doctrees)
+        try:
+            update_record(doctrees)
+        except OSError as err:  # the site is published; only the record is behind
+            say(f"The site was published, but the new addresses could not be added to the "
+                f"record of published URLs ({err.strerror or err}: {err.filename or ''}). "
+                "Fix that, then run make html again.")
+            return 1
         mark.unlink(missing_ok=True)
         say(f"Built: {published}/index.html")
         return 0
