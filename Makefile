@@ -19,12 +19,13 @@ LIVE_HOST  ?= 127.0.0.1
 LIVE_PORT  ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help html livehtml new check linkcheck test bench clean
+.PHONY: help html epub livehtml new check linkcheck test bench clean
 
 help:
 	@echo "RFC Counseling knowledge base"
 	@echo ""
 	@echo "  make html        build the site into $(BUILDDIR)/html (creates .venv on first use)"
+	@echo "  make epub        build the whole library as one EPUB book into $(BUILDDIR)/epub"
 	@echo "  make livehtml    live preview at http://127.0.0.1:8000, reloads as you write (drafts shown;"
 	@echo "                   LIVE_PORT=8001 for another port)"
 	@echo "  make new TITLE=\"...\" TOPICS=\"grief,...\"   start a new article (asks if run without TITLE)"
@@ -59,6 +60,18 @@ html: $(VENV)/.stamp-build
 	@$(BIN)/python $(SOURCEDIR)/_ext/kb/build.py html $(BUILDDIR) $(SOURCEDIR) -- \
 	  $(SPHINXOPTS) $(O)
 
+# The library as one EPUB (docs/_ext/kb/epub.py), with the same flags. Built from scratch
+# in its own staging folder (a book lists every file in its folder, so nothing left from an
+# earlier build may be there); only a book that built is copied to $(BUILDDIR)/epub.
+EPUB_STAGING := $(BUILDDIR)/staging/epub
+epub: $(VENV)/.stamp-build
+	@rm -rf $(EPUB_STAGING)
+	@$(SPHINXBUILD) -b epub $(SPHINXOPTS) -d $(BUILDDIR)/epub-doctrees $(SOURCEDIR) $(EPUB_STAGING) $(O) \
+	  || { rm -f $(BUILDDIR)/epub-doctrees/environment.pickle; echo "Build failed: the last book in $(BUILDDIR)/epub is unchanged."; exit 1; }
+	@mkdir -p $(BUILDDIR)/epub
+	@cp $(EPUB_STAGING)/*.epub $(BUILDDIR)/epub/
+	@echo "Built: $$(ls $(BUILDDIR)/epub/*.epub)"
+
 # KB_LIVE_RELOAD: the pages' Content-Security-Policy allows sphinx-autobuild's reload
 # script for this address (docs/_ext/kb/csp.py). KB_SEARCH_INDEX=background: an edit shows
 # as soon as its page is written; the search index follows (docs/_ext/kb/search.py).
@@ -78,10 +91,26 @@ check: $(VENV)/.stamp-writer
 linkcheck: $(VENV)/.stamp-build
 	$(SPHINXBUILD) -b linkcheck $(SPHINXOPTS) -d $(DOCTREES) $(SOURCEDIR) $(BUILDDIR)/linkcheck $(O)
 
-test: $(VENV)/.stamp-test
+# The APA oracle (citeproc-js with the APA CSL style) is a test-only npm package set in
+# tests/oracle, installed from its lock file; the site build never uses it.
+ORACLE_STAMP := tests/oracle/node_modules/.package-lock.json
+$(ORACLE_STAMP): tests/oracle/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (for the APA oracle in tests/oracle)"; exit 1; }
+	npm ci --prefix tests/oracle --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: $(VENV)/.stamp-test $(ORACLE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.stamp-test
+# The peers of `make bench` (MkDocs Material, Hugo) live in their own environment, so
+# their dependencies never move the site's pins (benchmarks/requirements-peers.txt).
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.stamp: benchmarks/requirements-peers.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
+	@touch $@
+
+bench: $(VENV)/.stamp-test $(PEERS_VENV)/.stamp
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:

@@ -32,6 +32,12 @@ size (bytes of the built folder) and the bytes of a first search (``search_bytes
 headless Chromium; "n/a (no pagefind bundle)" until the site has one; the stock stack's
 built-in search is measured the same way).
 
+The downloads and handouts (``--formats on``, the default): after the kb builds of each
+size, the EPUB of the whole corpus (``make epub``'s build, from scratch with its own saved
+environment; and again reusing the website's, as Read the Docs builds its downloads after
+the HTML), with its time, memory and size; and printing the first article to PDF in
+headless Chromium (US Letter; best of 3), with its pages.
+
 Stock builds have a time cap (``--stock-cap``, default 600 s): a build that reaches it is
 killed and recorded as "> cap", a lower bound, never as a time. The incremental builds
 after a capped clean build are not run, and a build capped at one size is not run at a
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -72,6 +79,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod  # noqa: E402
+import peers as peers_mod  # noqa: E402
 import search_bytes  # noqa: E402
 from corpus import make_corpus, make_stock, snapshot_skeleton  # noqa: E402
 
@@ -86,8 +94,11 @@ PACKAGES = ("sphinx", "docutils", "myst-parser", "sphinxcontrib-bibtex", "pybtex
             "sphinx-sitemap", "sphinxext-opengraph", "playwright")
 #: The issue's goals (N = 500 unless stated).
 GOAL_SIZE, GOAL_BIG = 500, 2000
-GOAL_FULL_S, GOAL_NO_CHANGE_S, GOAL_EDIT_S = 30.0, 3.0, 3.0
-GOAL_GROWTH, GOAL_MEMORY_MIB = 4.4, 1024.0
+#: Issue 18: an edit <= 1.5 s at 500 articles and <= 3 s at 2,000 (and faster than Hugo
+#: + Pagefind's rebuild), a no-change rebuild <= 1.5 s, clean builds faster than MkDocs
+#: Material, growth 500 -> 2,000 <= 4.2x, memory <= 1 GiB, a first search <= 160 KiB.
+GOAL_FULL_S, GOAL_NO_CHANGE_S, GOAL_EDIT_S, GOAL_EDIT_BIG_S = 30.0, 1.5, 1.5, 3.0
+GOAL_GROWTH, GOAL_MEMORY_MIB, GOAL_SEARCH_KIB = 4.2, 1024.0, 160.0
 #: Extra works appended to references.bib by the add-bib-entry / cite-new-entry builds.
 EXTRA_ENTRY_UNCITED, EXTRA_ENTRY_CITED = 9000, 9001
 
@@ -162,13 +173,14 @@ class TreeMemorySampler(threading.Thread):
         self.join()
 
 
-def run_measured(cmd: list[str], cwd: Path, cap_s: float | None = None) -> dict:
+def run_measured(cmd: list[str], cwd: Path, cap_s: float | None = None,
+                 env: dict | None = None) -> dict:
     """Run *cmd*; wall and CPU seconds, peak memory (MiB), exit code and output. With
     *cap_s*, a run still going after that many seconds is killed (with its workers) and
     returned with ``capped`` set."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=child_env(),
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env or child_env(),
                                 start_new_session=True)
         sampler = TreeMemorySampler(proc.pid)
         sampler.start()
@@ -316,7 +328,7 @@ class Project:
         path = self.path(self.edited)
         self._edit(path, self._before_part1(
             path.read_text(encoding="utf-8"),
-            "Edited for the benchmark: lorem ipsum dolor sit amet, consectetur elit.\n"))
+            "Edited for the benchmark: a new sentence about García and Flückiger.\n"))
         return self.edited
 
     def add_entry(self, i: int) -> str:
@@ -378,9 +390,10 @@ def build(project: Project, builddir: Path, jobs: str, phase: str,
         result = run_measured(cmd, project.root, cap_s)
     finally:
         os.environ.pop("KB_SEARCH_TIMING_FILE", None)
-    result["search_index_s"] = (sum(float(x) for x in timing.read_text().split())
-                                if timing.exists() else 0.0)
+    search_runs = read_search_report(timing)
     timing.unlink(missing_ok=True)
+    result["search_index_s"] = round(sum(run.get("s", 0.0) for run in search_runs), 3)
+    result["search_index"] = search_runs
     result["loadavg_1min_before"] = round(load_before, 2)
     reread = [p[:-len(".doctree")] for p in written_since(doctrees, ".doctree", since)]
     written = [p[:-len(".html")] for p in written_since(outdir, ".html", since)]
@@ -399,6 +412,7 @@ def build(project: Project, builddir: Path, jobs: str, phase: str,
     if project.stack == "kb":
         if result["stderr"].strip():
             problems.append("warnings or errors on stderr")
+        problems += search_fallbacks(phase, search_runs)
         pages = {d: project.cited[d] for d in {project.first, project.edited,
                                                project.citing}}
         problems += check_kb_output(outdir, pages, project.bib_keys)
@@ -418,6 +432,35 @@ def build(project: Project, builddir: Path, jobs: str, phase: str,
         problems += check_stock_output(outdir, pages)
     result["problems"], result["notes"] = problems, notes
     return result
+
+
+def read_search_report(path: Path) -> list[dict]:
+    """What the kb build's search step wrote (``KB_SEARCH_TIMING_FILE``): one JSON line
+    per index run with its seconds, ``mode`` (incremental or full), ``fallback`` and
+    ``not_recorded``; a bare number (an older site) is the seconds alone."""
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line:
+            runs.append(json.loads(line) if line.startswith("{") else {"s": float(line)})
+    return runs
+
+
+def search_fallbacks(phase: str, runs: list[dict]) -> list[str]:
+    """Problems: the incremental search index fell back to a full run during a measured
+    edit, or a full run could not be recorded (so every later edit would fall back). A
+    benchmark that measured the fallback would report a time no writer gets."""
+    problems = []
+    for run in runs:
+        if phase not in CLEAN and run.get("mode") == "full":
+            problems.append(f"the search index fell back to a full run "
+                            f"({run.get('fallback', 'no reason given')})")
+        if run.get("not_recorded"):
+            problems.append(f"the search index could not be recorded, so the next edit "
+                            f"re-indexes every page ({run['not_recorded']})")
+    return problems
 
 
 def skipped(reason: str, cap_s: float | None = None) -> dict:
@@ -471,7 +514,7 @@ def print_line(stack: str, size: int, phase: str, r: dict) -> None:
 
 def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
               cap_s: float | None, inc_jobs: str, capped_before: dict, query: str,
-              search_kind: str) -> dict:
+              search_kind: str, after_phase=None) -> dict:
     """Every build of one stack at one size; returns its entry of results.json. The
     clean builds run *repeat_clean* times, the incremental sequence *repeat* times: a
     repeat after the first puts the edited files back and rebuilds (not measured), so
@@ -516,6 +559,8 @@ def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
                         extra["search"] = {"status": f"failed: {exc!r}"[:300]}
             cycles[phase].append(r)
             print_line(project.stack, size, phase, r)
+            if after_phase is not None:  # the peers' builds, interleaved with these
+                after_phase(phase)
     project.restore()
     entry = {"stack": project.stack, "size": size, "incremental_jobs": inc_jobs,
              "edited": project.edited, "citing": project.citing,
@@ -523,6 +568,217 @@ def run_stack(project: Project, size: int, repeat: int, repeat_clean: int,
     entry["phases"] = {p: summarize(cycles[p]) for p in PHASES}
     entry["ok"] = not any(entry["phases"][p]["problems"] for p in PHASES)
     return entry
+
+
+PEER_PHASES = {"clean -j auto": "clean", "edit-article": "edit-article"}
+
+
+class PeerRunner:
+    """The peers' builds (``peers.py``) at one size, each run right after the kb build
+    of the same kind (clean, edit), so that both see the same load."""
+
+    def __init__(self, projects: list, size: int, cap_s: float | None, query: str):
+        self.projects, self.size, self.cap_s, self.query = projects, size, cap_s, query
+        self.runs = {p.tool: {phase: [] for phase in PEER_PHASES.values()}
+                     for p in projects}
+        self.search: dict[str, dict] = {}
+
+    def __call__(self, kb_phase: str) -> None:
+        phase = PEER_PHASES.get(kb_phase)
+        if phase is None:
+            return
+        for project in self.projects:
+            project.prepare(phase)
+            load = os.getloadavg()[0]
+            r = run_measured(project.command(), project.root, self.cap_s,
+                             env=peers_mod.environment())
+            r["loadavg_1min_before"] = round(load, 2)
+            r["problems"] = ([] if r["capped"] else
+                             ([f"exit status {r['returncode']}: {r['stderr'][-300:]}"]
+                              if r["returncode"] else []) + project.check())
+            r["notes"] = []
+            self.runs[project.tool][phase].append(r)
+            if (phase == "clean" and project.tool == "hugo+pagefind" and not r["problems"]
+                    and project.tool not in self.search):
+                # the same first query as the kb site's, through Pagefind's JS API
+                try:
+                    found = search_bytes.measure(project.output, query=self.query,
+                                                 kind="pagefind")
+                    found.pop("responses", None)
+                except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                    found = {"status": f"failed: {exc!r}"[:300]}
+                self.search[project.tool] = found
+            wall = f"> {r['cap_s']:.0f}" if r["capped"] else f"{r['wall_s']:.2f}"
+            print(f"  {project.tool:<16} {self.size:>5} {phase:<14} {wall:>8} s (cpu "
+                  f"{r['cpu_s']:7.2f} s, load {load:4.2f}) tree PSS "
+                  f"{r['peak_tree_pss_mib'] or 0:5.0f} MiB"
+                  + (f"  PROBLEMS: {'; '.join(r['problems'])}" if r["problems"] else ""),
+                  flush=True)
+
+    def entries(self) -> list[dict]:
+        for project in self.projects:
+            project.restore()
+        out = []
+        for tool, phases in self.runs.items():
+            summary = {phase: summarize(runs) for phase, runs in phases.items() if runs}
+            for m in summary.values():
+                m.pop("stderr", None)
+            out.append({"stack": tool, "size": self.size, "phases": summary,
+                        "ok": not any(m["problems"] for m in summary.values()),
+                        **({"search": self.search[tool]} if tool in self.search else {})})
+        return out
+
+
+def peer_ratio(peer: dict | None, kb: dict | None) -> str:
+    if not peer or not kb or kb.get("wall_s") is None:
+        return "-"
+    if peer.get("capped"):
+        return f"> {peer['cap_s'] / kb['wall_s']:.1f}x"
+    if peer.get("wall_s") is None:
+        return "-"
+    return f"{peer['wall_s'] / kb['wall_s']:.2f}x"
+
+
+def print_peer_table(results: list[dict]) -> None:
+    by = {(r["stack"], r["size"]): r for r in results}
+    sizes = sorted({r["size"] for r in results if r["stack"] in peers_mod.PEERS})
+    if not sizes:
+        return
+    print("\npeers (same articles, same run; ratio = peer s / kb s, above 1: kb faster):")
+    for size in sizes:
+        kb = by.get(("kb", size))
+        if not kb:
+            continue
+        rows = [("clean", "clean -j 1"), ("clean", "clean -j auto"),
+                ("edit-article", "edit-article")]
+        for peer_phase, kb_phase in rows:
+            k = kb["phases"].get(kb_phase, {})
+            parts = [f"{size:>5} kb {kb_phase:<14} {fmt_time(k):>8} s"]
+            for tool in peers_mod.PEERS:
+                p = by.get((tool, size), {}).get("phases", {}).get(peer_phase)
+                parts.append(f"{tool} {peer_phase} {fmt_time(p):>8} s "
+                             f"({peer_ratio(p, k)})")
+            print(" | ".join(parts))
+        for tool in peers_mod.PEERS:
+            search = by.get((tool, size), {}).get("search")
+            if search and search.get("status") == "ok":
+                print(f"{'':>5} {tool} search {search['search_bytes'] / 1024:.0f} KiB "
+                      f"({search['search_requests']} requests), page + query "
+                      f"{search['total_bytes'] / 1024:.0f} KiB")
+            elif search:
+                print(f"{'':>5} {tool} search {search.get('status')}")
+
+
+def peer_goals(results: list[dict]) -> list[dict]:
+    """Issue 18's comparisons with the peers, at each size measured."""
+    by = {(r["stack"], r["size"]): r for r in results}
+    out = []
+    for (stack, size), kb in sorted(by.items()):
+        if stack != "kb":
+            continue
+        mk = by.get(("mkdocs-material", size), {}).get("phases", {})
+        hugo = by.get(("hugo+pagefind", size), {}).get("phases", {})
+        for phase in CLEAN:
+            k, p = kb["phases"][phase].get("wall_s"), (mk.get("clean") or {}).get("wall_s")
+            if k is not None and p is not None:
+                out.append({"goal": f"clean build {phase} faster than MkDocs Material, "
+                                    f"N={size}", "target": f"< {p} s", "value": k,
+                            "unit": "s", "met": k < p, "detail": f"ratio {p / k:.2f}x"})
+        mine = kb.get("search", {})
+        theirs = by.get(("hugo+pagefind", size), {}).get("search", {})
+        if mine.get("status") == "ok" and theirs.get("status") == "ok":
+            k, p = (round(x["search_bytes"] / 1024, 1) for x in (mine, theirs))
+            out.append({"goal": f"search bytes, first query, no more than Hugo + Pagefind's, "
+                                f"N={size}", "target": f"<= {p} KiB", "value": k,
+                        "unit": "KiB", "met": k <= p,
+                        "detail": f"{mine['search_requests']} requests against "
+                                  f"{theirs['search_requests']}"})
+        k = kb["phases"]["edit-article"].get("wall_s")
+        p = (hugo.get("edit-article") or {}).get("wall_s")
+        if k is not None and p is not None:
+            out.append({"goal": f"edit-article faster than Hugo + Pagefind's rebuild, "
+                                f"N={size}", "target": f"< {p} s", "value": k, "unit": "s",
+                        "met": k < p, "detail": f"ratio {p / k:.2f}x"})
+    return out
+
+
+# -- The book and handouts (issue 19): what `make epub` and printing an article cost ------
+
+def book_command(srcdir: Path, outdir: Path, doctrees: Path) -> list[str]:
+    """`make epub`'s build: the EPUB builder with the flags of `make html`."""
+    return [sys.executable, "-m", "sphinx", "-b", "epub", "-q", "-n", "-W", "--keep-going",
+            "-d", str(doctrees), str(srcdir), str(outdir)]
+
+
+def _book_run(project: Project, outdir: Path, doctrees: Path) -> dict:
+    shutil.rmtree(outdir, ignore_errors=True)
+    load_before = os.getloadavg()[0]
+    r = run_measured(book_command(project.docs, outdir, doctrees), project.root)
+    books = list(outdir.glob("*.epub"))
+    r["loadavg_1min_before"] = round(load_before, 2)
+    r["epub_bytes"] = books[0].stat().st_size if books else None
+    r["chapters"] = len(list(outdir.rglob("*.xhtml"))) - 1 if books else None  # no nav
+    r["problems"] = ([f"sphinx exited with status {r['returncode']}"] if r["returncode"]
+                     else []) + (["warnings or errors on stderr"] if r["stderr"].strip()
+                                 else []) + ([] if books else ["no .epub written"])
+    r.pop("stdout", None)
+    return r
+
+
+def measure_book(project: Project) -> dict:
+    """The EPUB of the whole corpus: built from scratch with its own saved environment
+    (`make epub`), and after the website reusing the website's (as Read the Docs builds
+    its downloads: one doctrees folder for every format)."""
+    book = project.root / "_build" / "book"
+    shutil.rmtree(book, ignore_errors=True)
+    clean = _book_run(project, book / "epub", book / "doctrees")
+    after_site = _book_run(project, book / "epub-after-site",
+                           project.root / "_build" / "jauto" / "doctrees")
+    return {"clean": clean, "after_site": after_site}
+
+
+def measure_handout(site: Path, docname: str, paper: str = "Letter",
+                    executable: str = search_bytes.CHROMIUM) -> dict:
+    """Printing one article to PDF in headless Chromium (the reader's Print, or Save as
+    PDF): time from a loaded page to the PDF, its pages and bytes."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"status": "n/a (playwright is not installed)"}
+    if not os.path.exists(executable):
+        return {"status": f"n/a ({executable} not found)"}
+    with search_bytes.serve(site) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable,
+                                     args=search_bytes.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(base + docname + ".html", wait_until="load")
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                pdf = page.pdf(format=paper)
+                times.append(round((time.perf_counter() - start) * 1000, 1))
+        finally:
+            browser.close()
+    from pypdf import PdfReader  # a test requirement, installed by make bench
+    return {"status": "ok", "page": docname, "paper": paper, "pdf_ms_best": min(times),
+            "pdf_ms": times, "pdf_bytes": len(pdf),
+            "pdf_pages": len(PdfReader(io.BytesIO(pdf)).pages)}
+
+
+def print_formats(size: int, book: dict, handout: dict) -> None:
+    for name, r in (("epub clean", book["clean"]), ("epub after site", book["after_site"])):
+        size_kib = f"{r['epub_bytes'] / 1024:.0f} KiB" if r.get("epub_bytes") else "-"
+        problems = "; ".join(r["problems"]) or "ok"
+        print(f"  kb    {size:>5} {name:<17} {r['wall_s']:>8.2f} s  cpu {r['cpu_s']:.1f} s  "
+              f"peak {r['peak_tree_pss_mib'] or r['peak_rss_mib']} MiB  {size_kib}  "
+              f"{r['chapters']} chapters  {problems}", flush=True)
+    if handout.get("status") == "ok":
+        print(f"  kb    {size:>5} print article     {handout['pdf_ms_best'] / 1000:>8.2f} s  "
+              f"{handout['pdf_pages']} pages {handout['paper']}, "
+              f"{handout['pdf_bytes'] / 1024:.0f} KiB PDF ({handout['page']})", flush=True)
+    else:
+        print(f"  kb    {size:>5} print article     {handout.get('status')}", flush=True)
 
 
 def fmt_time(m: dict | None) -> str:
@@ -598,7 +854,7 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
              full is not None and full <= GOAL_FULL_S, "s")
         for phase, limit in (("no-change", GOAL_NO_CHANGE_S), ("edit-article", GOAL_EDIT_S)):
             t = ph[phase]["wall_s"]
-            goal(f"{phase} rebuild, N={GOAL_SIZE}", f"<= {limit:.0f} s", t,
+            goal(f"{phase} rebuild, N={GOAL_SIZE}", f"<= {limit:g} s", t,
                  t is not None and t <= limit, "s",
                  f"search index {ph[phase].get('search_index_s', 0):.2f} s of it")
         # the writer's loop (make livehtml) shows the page without waiting for the index
@@ -606,7 +862,7 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
         if t is not None:
             page = round(t - index, 3)
             goal(f"edit-article, live preview (page shown; index follows), N={GOAL_SIZE}",
-                 f"<= {GOAL_EDIT_S:.0f} s", page, page <= GOAL_EDIT_S, "s")
+                 f"<= {GOAL_EDIT_S:g} s", page, page <= GOAL_EDIT_S, "s")
     for size, entry in sorted(kb.items()):
         if size < GOAL_SIZE:
             continue
@@ -625,6 +881,18 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
             goal(f"cite a new .bib entry from one article, N={size}: article pages rewritten",
                  "1", m["written_articles"], m["written_articles"] == 1, "pages",
                  f"re-read {m['reread']}, HTML written {m['written']}")
+    big = kb.get(GOAL_BIG)
+    if big:
+        t = big["phases"]["edit-article"]["wall_s"]
+        goal(f"edit-article rebuild, N={GOAL_BIG}", f"<= {GOAL_EDIT_BIG_S:.0f} s", t,
+             t is not None and t <= GOAL_EDIT_BIG_S, "s",
+             f"search index {big['phases']['edit-article'].get('search_index_s', 0):.2f} s"
+             " of it")
+        search = big.get("search", {})
+        if search.get("status") == "ok":
+            kib = round(search["search_bytes"] / 1024, 1)
+            goal(f"search bytes, first query, N={GOAL_BIG}", f"<= {GOAL_SEARCH_KIB:.0f} KiB",
+                 kib, kib <= GOAL_SEARCH_KIB, "KiB")
     for row in rows:
         if row["stack"] == "kb" and (row["from"], row["to"]) == (GOAL_SIZE, GOAL_BIG):
             for phase in CLEAN:
@@ -825,7 +1093,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incremental-jobs", default="auto",
                         help="-j of the incremental builds (default auto)")
     parser.add_argument("--entries", type=int, default=300, help="entries in references.bib")
-    parser.add_argument("--cites", type=int, default=5, help="citations per article")
+    parser.add_argument("--cites", type=int, default=24,
+                        help="citations per article (default 24: the real articles' own, "
+                             "then more at sentence ends)")
+    parser.add_argument("--text", choices=("real", "lorem"), default="real",
+                        help="the articles' text: the real articles' paragraphs, lists, "
+                             "headings, citations and links, over the real references.bib "
+                             "and synthetic entries with accented names (default), or the "
+                             "generated filler of earlier runs (lorem)")
     parser.add_argument("--words", type=int, default=1200, help="words per article")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", choices=("real", "minimal"), default="real",
@@ -835,17 +1110,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="Sphinx's own search index (searchindex.js) in the kb build: "
                              "on (the site as it is; default) or off (app.builder.search = "
                              "False, as when the site's search does not use it)")
-    parser.add_argument("--query", default="lorem", help="the first search query")
+    parser.add_argument("--query", default=None,
+                        help="the first search query (default: 'anxiety' on the real-text "
+                             "corpus, 'lorem' on the filler)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the kb incremental builds N times; report the best time "
                              "and the largest memory (default 1; the stock stack runs once)")
     parser.add_argument("--repeat-clean", type=int, default=1,
                         help="run the kb clean builds N times (default 1)")
+    parser.add_argument("--peers", choices=("on", "off"), default="on",
+                        help="also build the same articles with MkDocs Material and with "
+                             "Hugo + Pagefind (benchmarks/peers.py, pinned in "
+                             "benchmarks/requirements-peers.txt), each right after the kb "
+                             "build of the same kind (default on)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile a clean -j 1 kb build of the largest size")
     parser.add_argument("--markdown", type=Path, metavar="RESULTS_JSON",
                         help="print the figures of an existing results.json as Markdown "
                              "tables and exit (no build)")
+    parser.add_argument("--formats", choices=("on", "off"), default="on",
+                        help="also build the EPUB (make epub; and after the site, as Read "
+                             "the Docs does) and print one article to PDF (default on)")
     parser.add_argument("--corpus-dir", type=Path, default=HERE / "_corpus")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
@@ -853,6 +1138,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
     sizes = [100] if args.quick else args.sizes
+    if args.query is None:
+        args.query = "anxiety" if args.text == "real" else "lorem"
 
     # One copy of docs/ for every size, so an edit made meanwhile cannot mix versions.
     skeleton = snapshot_skeleton(args.corpus_dir / "_skeleton")
@@ -864,7 +1151,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         manifest = make_corpus(root, size, args.entries, args.cites, args.words, args.seed,
                                args.home, source=skeleton,
-                               sphinx_search=args.sphinx_search == "on")
+                               sphinx_search=args.sphinx_search == "on", text=args.text)
         skeletons.add(manifest["params"]["skeleton"])
         print(f"corpus {root}: {size} articles, {args.entries} entries, "
               f"{len(manifest['cited_keys'])} cited ({time.perf_counter() - t0:.1f} s)",
@@ -873,9 +1160,22 @@ def main(argv: list[str] | None = None) -> int:
             if stack == "kb":
                 project = Project("kb", root, manifest, args.seed)
                 last_project = project
+                runner = None
+                if args.peers == "on":
+                    runner = PeerRunner(peers_mod.make_peers(root, project.edited), size,
+                                        args.stock_cap, args.query)
                 entry = run_stack(project, size, max(1, args.repeat),
                                   max(1, args.repeat_clean), None, args.incremental_jobs, {},
-                                  args.query, "pagefind")
+                                  args.query, "pagefind", after_phase=runner)
+                if runner is not None:
+                    results.extend(runner.entries())
+                if args.formats == "on":
+                    entry["book"] = measure_book(project)
+                    entry["handout"] = measure_handout(
+                        project.root / "_build" / "jauto" / "html", project.first)
+                    print_formats(size, entry["book"], entry["handout"])
+                    entry["ok"] = entry["ok"] and not any(
+                        r["problems"] for r in entry["book"].values())
             else:
                 project = Project("stock", make_stock(root), manifest, args.seed)
                 entry = run_stack(project, size, 1, 1, args.stock_cap, args.incremental_jobs,
@@ -886,7 +1186,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(entry)
 
     print()
-    print_table(results)
+    print_table([r for r in results if r["stack"] in STACKS])
+    print_peer_table(results)
     if len(skeletons) > 1:
         print("WARNING: docs/ changed between sizes; the corpora were built from different "
               "versions of the site and their times are not comparable")
@@ -901,7 +1202,7 @@ def main(argv: list[str] | None = None) -> int:
                 parts.append(f"{phase} > {g['ratio_lower_bound']:.2f}x")
         print(f"growth {row['stack']} {row['from']} -> {row['to']} (linear "
               f"{row['linear']:.1f}x): " + ", ".join(parts))
-    goal_items = goals(results, rows)
+    goal_items = goals(results, rows) + peer_goals(results)
     print_goals(goal_items)
 
     profile = None
@@ -913,7 +1214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['cumtime_s']:8.2f} s cum {r['tottime_s']:7.2f} s own "
                   f"{r['calls']:>9} calls  {r['function']}")
 
-    ok = all(r["ok"] for r in results if r["stack"] == "kb")
+    ok = all(r["ok"] for r in results if r["stack"] in ("kb", *peers_mod.PEERS))
     for r in results:
         for m in r["phases"].values():
             m.pop("stderr", None) if r["stack"] == "stock" else None
@@ -922,17 +1223,20 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "parameters": {"sizes": sizes, "stacks": args.stacks, "entries": args.entries,
                        "cites_per_article": args.cites, "words": args.words,
+                       "text": args.text,
                        "seed": args.seed, "repeat": args.repeat,
                        "repeat_clean": args.repeat_clean, "home": args.home,
                        "sphinx_search": args.sphinx_search,
                        "stock_cap_s": args.stock_cap,
                        "incremental_jobs": args.incremental_jobs, "query": args.query,
+                       "formats": args.formats,
                        "skeleton": sorted(skeletons),
                        "command_kb": " ".join(sphinx_command(
                            "kb", Path("docs"), Path("OUT"), Path("DOCTREES"), "N")),
                        "command_stock": " ".join(sphinx_command(
                            "stock", Path("docs"), Path("OUT"), Path("DOCTREES"), "N"))},
         "results": results,
+        "peer_versions": peers_mod.versions() if args.peers == "on" else None,
         "ratios": {f"{r['size']} {p}": ratio(r["phases"][p], s["phases"][p])
                    for r in results if r["stack"] == "kb"
                    for s in results if s["stack"] == "stock" and s["size"] == r["size"]

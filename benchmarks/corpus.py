@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 
 #: Bump when the generated text changes, so existing corpora are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 5
 
 #: Not copied from docs/: the real articles, build output, caches.
 # The record of published URLs and the redirects belong to the real site's history, not
@@ -70,6 +70,14 @@ Abbott Bennett Carver Dalton Ellison Fairbanks Garner Hollis Irving Jensen Kelle
 Mercer Norwood Osborne Prescott Quinlan Radcliffe Sutton Thornton Underwood Vance
 Whitaker Yardley Ashford Brennan Calloway Donovan Everett Fletcher Gallagher Harlow
 """.split()
+#: Names as reference lists write them: accents in UTF-8 and as LaTeX escapes (decoded by
+#: pybtex), hyphens, particles. The search index keeps each accented form apart
+#: (kb/pagefind_delta.py), and the citation formatter decodes the escapes.
+ACCENTED_SURNAMES = [
+    "García", "Fl{\\\"u}ckiger", "Müller", "Núñez", "Søndergaard", "Łukasiewicz", "Çelik",
+    "Ó Súilleabháin", "Nguyễn", "Murray-García", "Dvo{\\v{r}}{\\'a}k", "Pérez-Sánchez",
+    "Jäger", "Kovačević", "Lefèvre",
+]
 GIVEN = """
 Alice Bruno Clara Daniel Elena Felix Grace Henry Ingrid Jonas Karen Lucas Maria Nathan
 Olivia Peter Rosa Samuel Tessa Victor
@@ -92,7 +100,8 @@ def _entry(seed: int, i: int) -> tuple[str, str]:
     key = entry_key(i, year, title_words[0])
     # A few distinct author lists recur, so some works share authors and year and get
     # APA year suffixes (2014a, 2014b): that code path runs too.
-    authors = [f"{rng.choice(SURNAMES)}, {rng.choice(GIVEN)} {chr(65 + rng.randrange(26))}."
+    surnames = SURNAMES + ACCENTED_SURNAMES
+    authors = [f"{rng.choice(surnames)}, {rng.choice(GIVEN)} {chr(65 + rng.randrange(26))}."
                for _ in range(rng.choice((1, 1, 2, 3, 4)))]
     title = " ".join(title_words).capitalize()
     if rng.random() < 0.3:
@@ -193,6 +202,150 @@ def _article(seed: int, i: int, keys: list[str], topics: list[str], cites: int,
     return "\n".join(lines), list(dict.fromkeys(cited))
 
 
+# -- Articles made of the real articles' text ---------------------------------------------
+
+_CITE = re.compile(r"\{cite:(\w+)\}`([^`]*)`")
+_LOCAL_LINK = re.compile(r"\[([^\]]+)\]\(([a-z0-9-]+)\.md\)")
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.(?=\s|$)")
+
+
+def real_pool(articles: Path) -> dict:
+    """The real articles' text, cut into blocks: titles, descriptions, ``##`` headings,
+    paragraphs and lists (each block as written, with its citations and links)."""
+    pool = {"titles": [], "descriptions": [], "headings": [], "paragraphs": [], "lists": []}
+    for path in sorted(articles.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        _, front, body = text.split("---", 2)
+        meta = yaml.safe_load(front)
+        pool["titles"].append(str(meta["title"]))
+        pool["descriptions"].append(str(meta["description"]))
+        for block in re.split(r"\n\s*\n", body):
+            block = block.strip()
+            if not block or block.startswith(("# ", "```", ":::", "(", "<", "|")):
+                continue
+            if block.startswith("## "):
+                if block[3:].strip() != "References":
+                    pool["headings"].append(block[3:].strip())
+            elif block.startswith("- ") or re.match(r"\d+\. ", block):
+                pool["lists"].append(block)
+            elif not block.startswith("#") and "{" not in _CITE.sub("", block):
+                pool["paragraphs"].append(block)
+    if not pool["paragraphs"] or not pool["headings"]:
+        raise RuntimeError(f"{articles}: no real articles to make the corpus from")
+    return pool
+
+
+def _cite(rng: random.Random, role: str, target: str, pick) -> str:
+    """A citation of the real text with other works: the same role, pre- and post-text
+    kept, as many works as it had."""
+    pre = re.match(r"\{([^}]*)\}", target)
+    post = re.search(r"\{([^}]*)\}$", target)
+    core = target[pre.end() if pre else 0: post.start() if post else len(target)]
+    keys = ",".join(pick() for _ in core.split(","))
+    return (f"{{cite:{role}}}`" + (f"{{{pre.group(1)}}}" if pre else "") + keys
+            + (f"{{{post.group(1)}}}" if post else "") + "`")
+
+
+def _real_article(seed: int, i: int, keys: list[str], real_keys: list[str],
+                  topics: list[str], cites: int, words: int, pool: dict
+                  ) -> tuple[str, list[str]]:
+    """Article *i* made of the real articles' paragraphs, lists and headings: their
+    citations point to works of the corpus's references.bib (the real works more
+    often), their links to earlier articles of the corpus; citations are added to reach
+    *cites*, a few with several works or pre- and post-text; one paragraph is an
+    admonition."""
+    rng = random.Random(f"real-article-{seed}-{i}")
+    # a few hundred distinct works site-wide; an article cites a dozen, some repeatedly
+    own = rng.sample(real_keys, min(len(real_keys), 4)) + rng.sample(keys, min(len(keys), 8))
+    cited: list[str] = []
+
+    def pick() -> str:
+        cited.append(rng.choice(own))
+        return cited[-1]
+
+    def link(match: re.Match) -> str:
+        if i == 0:
+            return match.group(1)
+        return f"[{match.group(1)}](bench-{rng.randrange(i):04d}.md)"
+
+    def rewrite(block: str) -> str:
+        block = _CITE.sub(lambda m: _cite(rng, m.group(1), m.group(2), pick), block)
+        return _LOCAL_LINK.sub(link, block)
+
+    title = f"Bench article {i:04d}: {rng.choice(pool['titles'])}"
+    description = rng.choice(pool["descriptions"])
+    chosen_topics = rng.sample(topics, min(len(topics), rng.choice((1, 1, 2))))
+    published = dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(2500))
+    updated = published + dt.timedelta(days=rng.choice((0, 0, rng.randrange(1, 300))))
+    dates = {"published": published, "updated": updated, "last_reviewed": updated,
+             "next_review": updated + dt.timedelta(days=365)}
+
+    # Sections: a heading, then paragraphs and now and then a list, to about *words*.
+    sections: list[list[str]] = [[]]
+    headings = [rng.choice(pool["headings"])]
+    count = 0
+    while count < words:
+        if count and len(sections[-1]) >= rng.randint(3, 5):
+            sections.append([])
+            headings.append(rng.choice(pool["headings"]))
+        kind = "lists" if rng.random() < 0.2 else "paragraphs"
+        block = rewrite(rng.choice(pool[kind]))
+        sections[-1].append(block)
+        count += len(block.split())
+    if i:  # a link to an earlier article, as the real ones have
+        sections[0].append(f"You can also read [an earlier article](bench-{rng.randrange(i):04d}.md).")
+
+    # More citations, at the end of sentences of the paragraphs, up to *cites*.
+    paragraphs = [(s, b) for s, blocks in enumerate(sections) for b, text in enumerate(blocks)
+                  if not text.startswith(("- ", "1. "))]
+    marks = sum(len(_CITE.findall(block)) for blocks in sections for block in blocks)
+    while marks < cites and paragraphs:
+        s, b = rng.choice(paragraphs)
+        inside = [m.span() for m in _CITE.finditer(sections[s][b])]  # not in a citation
+        ends = [m.start() for m in _SENTENCE_END.finditer(sections[s][b])
+                if not any(a <= m.start() < z for a, z in inside)]
+        if not ends:
+            paragraphs.remove((s, b))
+            continue
+        at = rng.choice(ends)
+        roll = rng.random()
+        if roll < 0.06:
+            mark = f"{{cite:p}}`{pick()},{pick()}`"
+        elif roll < 0.12:
+            mark = f"{{cite:p}}`{{see}}{pick()}{{p. {rng.randint(2, 400)}}}`"
+        else:
+            mark = f"{{cite:p}}`{pick()}`"
+        text = sections[s][b]
+        sections[s][b] = f"{text[:at]} {mark}{text[at:]}"
+        marks += 1
+
+    lines = [
+        "---",
+        f"title: {json.dumps(title, ensure_ascii=False)}",
+        f"description: {json.dumps(description, ensure_ascii=False)}",
+        f"topics: [{', '.join(chosen_topics)}]",
+        "author: editorial-team",
+        *(f"{k}: {v.isoformat()}" for k, v in dates.items()),
+        "status: published",
+        "---",
+        "",
+        f"# {title}",
+        "",
+    ]
+    admonition = rng.randrange(1, len(sections)) if len(sections) > 1 else -1
+    for s, blocks in enumerate(sections):
+        if s:
+            lines += [f"## {headings[s]}", ""]
+        for b, block in enumerate(blocks):
+            if s == admonition and b == 0 and not block.startswith(("- ", "1. ")):
+                kind = rng.choice(("note", "tip", "important"))
+                lines += [f"```{{{kind}}}", block, "```", ""]
+            else:
+                lines += [block, ""]
+    lines += ["## References", "", "```{references}", "```", ""]
+    return "\n".join(lines), list(dict.fromkeys(cited))
+
+
 _ARTICLE_LINK = re.compile(r"\[([^\]]+)\]\((?:\.\./)*articles/[^)]*\)")
 
 
@@ -263,8 +416,9 @@ def setup(app):
 
 
 def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
-                cites_per_article: int = 5, words: int = 1200, seed: int = 0,
-                home: str = "real", source: Path = DOCS, sphinx_search: bool = True) -> dict:
+                cites_per_article: int = 24, words: int = 1200, seed: int = 0,
+                home: str = "real", source: Path = DOCS, sphinx_search: bool = True,
+                text: str = "real", articles_source: Path = DOCS / "articles") -> dict:
     """Write (or reuse) the corpus in *dest*; return its manifest.
 
     The skeleton is read from *source* (default: the repository's docs/). The manifest
@@ -274,6 +428,9 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
     """
     if home not in ("real", "minimal"):
         raise ValueError(f"home must be 'real' or 'minimal', not {home!r}")
+    if text not in ("real", "lorem"):
+        raise ValueError(f"text must be 'real' or 'lorem', not {text!r}")
+    real_text = text == "real"
     if n_articles < 1 or n_entries < 1 or cites_per_article < 0 or words < 1:
         raise ValueError("n_articles, n_entries and words must be positive, "
                          "cites_per_article non-negative")
@@ -287,8 +444,11 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
         "seed": seed,
         "home": home,
         "sphinx_search": sphinx_search,
+        "text": text,
         "skeleton": skeleton_fingerprint(source),
     }
+    if real_text:
+        params["articles"] = skeleton_fingerprint(articles_source)
     manifest_path = dest / "corpus.json"
     if manifest_path.exists():
         try:
@@ -321,22 +481,33 @@ def make_corpus(dest: Path, n_articles: int, n_entries: int = 300,
             conf.write('\n# Benchmark: Sphinx\'s search index off (bench.py --sphinx-search off)\n'
                        'extensions.append("bench_nosearch")\n')
 
-    # references.bib
+    # references.bib: with real text, the real references.bib first (its works are the
+    # ones the real sentences cite), then synthetic entries up to n_entries.
     keys, bib = [], ["% Synthetic entries for the build benchmark (benchmarks/corpus.py).\n"]
-    for i in range(n_entries):
-        key, text = _entry(seed, i)
+    real_keys: list[str] = []
+    if real_text:
+        real_bib = (REPO / "references.bib").read_text(encoding="utf-8")
+        real_keys = re.findall(r"^@\w+\{([^,\s]+),", real_bib, re.M)
+        bib.append(real_bib)
+    for i in range(max(0, n_entries - len(real_keys))):
+        key, entry_text = _entry(seed, i)
         keys.append(key)
-        bib.append(text)
+        bib.append(entry_text)
     (dest / "references.bib").write_text("\n".join(bib), encoding="utf-8")
 
     # Articles.
     topics_data = yaml.safe_load((source / "_data" / "topics.yaml").read_text("utf-8"))
     topics = list(topics_data)
+    pool = real_pool(articles_source) if real_text else None
     articles = {}
     for i in range(n_articles):
-        text, cited = _article(seed, i, keys, topics, cites_per_article, words)
+        if pool is not None:
+            article, cited = _real_article(seed, i, keys, real_keys, topics,
+                                           cites_per_article, words, pool)
+        else:
+            article, cited = _article(seed, i, keys, topics, cites_per_article, words)
         name = f"bench-{i:04d}"
-        (docs / "articles" / f"{name}.md").write_text(text, encoding="utf-8")
+        (docs / "articles" / f"{name}.md").write_text(article, encoding="utf-8")
         articles[f"articles/{name}"] = cited
 
     manifest = {"params": params, "unlinked": unlinked, "articles": articles,
@@ -397,13 +568,14 @@ def main() -> None:
     parser.add_argument("dest", type=Path)
     parser.add_argument("n_articles", type=int)
     parser.add_argument("--entries", type=int, default=300)
-    parser.add_argument("--cites", type=int, default=5)
+    parser.add_argument("--cites", type=int, default=24)
+    parser.add_argument("--text", choices=("real", "lorem"), default="real")
     parser.add_argument("--words", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", choices=("real", "minimal"), default="real")
     args = parser.parse_args()
     manifest = make_corpus(args.dest, args.n_articles, args.entries, args.cites,
-                           args.words, args.seed, args.home)
+                           args.words, args.seed, args.home, text=args.text)
     print(f"{args.dest}: {len(manifest['articles'])} articles, "
           f"{len(manifest['cited_keys'])} distinct works cited")
 

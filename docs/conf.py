@@ -106,6 +106,19 @@ html_theme_options = {
     "top_of_page_buttons": [],
 }
 
+# -- EPUB (make epub; a download on Read the Docs): the library as one book -----------------
+# The articles, in reading order, and the site's parts come from kb (docs/_ext/kb/epub.py).
+epub_title = html_title
+epub_description = kb_tagline
+epub_publisher = kb_practice_name
+epub_scheme = "URL"
+epub_identifier = html_baseurl
+epub_use_index = False  # no index entries: an empty "Index" chapter would only confuse
+epub_show_urls = "no"  # references already show their URL; e-readers follow links
+epub_tocdepth = 1  # the book's contents: its chapters (pages and articles)
+epub_tocscope = "includehidden"  # the about pages are in a hidden toctree
+kb_book_exclude = ["contributing/*"]  # pages for writers, not readers: not in the book
+
 # -- Sitemap, OpenGraph, 404 ---------------------------------------------------------------
 sitemap_url_scheme = "{link}"
 sitemap_excludes = ["search.html", "genindex.html", "404.html"]

@@ -3,7 +3,9 @@ bibliography page, unknown keys, and parallel/incremental builds."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 from helpers import html, lay_root, warnings_of
 
@@ -157,3 +159,169 @@ def test_parallel_incremental_build_matches_a_clean_serial_build(build_root, tmp
     assert "../articles/extra.html" in after["topics/anxiety"]["listing"]
     assert "../articles/extra.html" not in after["topics/grief"]["listing"]
     assert after["articles/extra"]["cites"] == ["(Flückiger et al., 2018)"]
+
+
+REPEATS = """---
+description: The same works cited again and again, as real articles do.
+topics: [grief]
+published: 2026-02-10
+updated: 2026-02-10
+last_reviewed: 2026-02-10
+next_review: 2027-02-10
+status: published
+---
+
+# Repeats
+
+{body}
+
+## References
+
+```{{references}}
+```
+"""
+
+NO_LIST = """# Our approach
+
+A page with no reference list of its own: its citations link to the bibliography page,
+one folder up {cite:p}`rogers1957necessary`, and {cite:t}`rogers1957necessary` again,
+{cite:p}`{see}rogers1957necessary{p. 96}`.
+"""
+
+CITATION = re.compile(r"\{cite:(\w+)\}`([^`]+)`")
+
+
+def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_it(
+        build_root, tmp_path, monkeypatch):
+    """A work cited many times is formatted once per build (per role, citation text and
+    link target), not once per citation; with the cache off, every page is the same byte
+    for byte."""
+    import kb.citations as citations
+
+    def lay(dest):
+        src = lay_root(tmp_path / dest, "citations_forms")
+        body = "\n\n".join(
+            f"Sentence {i} {{cite:p}}`rogers1957necessary` and "
+            f"{{cite:t}}`fluckiger2018alliance`, {{cite:p}}`{{see}}rogers1957necessary"
+            f"{{p. {i % 3}}}`, {{cite:p}}`samhsa2014concept,samhsa2014tip57`."
+            for i in range(12))
+        (src / "articles/repeats.md").write_text(REPEATS.format(body=body))
+        (src / "about").mkdir()
+        (src / "about/index.md").write_text(NO_LIST)
+        index = src / "index.md"
+        index.write_text(index.read_text().replace("bibliography\n",
+                                                   "bibliography\nabout/index\n"))
+        return src
+
+    calls = []
+    real = citations.format_references
+    monkeypatch.setattr(citations, "format_references",
+                        lambda *args: (calls.append(args[1]), real(*args))[1])
+    cached_app = build_root(None, srcdir=lay("cached"))
+    assert warnings_of(cached_app) == []
+    cached_calls = len(calls)
+
+    src = Path(cached_app.srcdir)
+    occurrences, distinct = 0, set()
+    for page in ("articles/forms.md", "articles/good.md", "articles/repeats.md",
+                 "about/index.md"):
+        for role, target in CITATION.findall((src / page).read_text()):
+            occurrences += 1
+            distinct.add((role, target, page == "about/index.md"))
+    assert occurrences > 60 and len(distinct) < 30
+    # one rendering per cache key: (builder, role, citation text, link target, and any
+    # kb_ mark a transform put on the citation, such as a first citation's)
+    keys = [k for k in cached_app.env.get_domain("cite")._rendered if k[0] == "cite"]
+    assert cached_calls == len(keys) < occurrences / 2
+    assert {(role, target, link is not None) for _c, _b, role, target, link, _m in keys} == (
+        distinct)
+
+    calls.clear()
+    monkeypatch.setattr(citations, "RENDER_CACHE", False)
+    plain_app = build_root(None, srcdir=lay("plain"))
+    assert warnings_of(plain_app) == []
+    assert len(calls) == occurrences
+
+    cached_out, plain_out = Path(cached_app.outdir), Path(plain_app.outdir)
+    pages = sorted(p.relative_to(cached_out) for p in cached_out.rglob("*.html"))
+    assert pages == sorted(p.relative_to(plain_out) for p in plain_out.rglob("*.html"))
+    assert Path("about/index.html") in pages
+    for page in pages:
+        assert (cached_out / page).read_bytes() == (plain_out / page).read_bytes(), page
+    # the citations on the page without a list link one folder up, on the cached build
+    about = html(cached_app, "about/index.html")
+    assert {a["href"] for a in about.select("span.kb-cite a.reference.internal")} == {
+        "../bibliography.html#ref-rogers1957necessary"}
+    repeats = html(cached_app, "articles/repeats.html")
+    assert citation_texts(repeats)[:4] == [
+        "(Rogers, 1957)", "Flückiger et al. (2018)", "(see Rogers, 1957, p. 0)",
+        "(Substance Abuse and Mental Health Services Administration, 2014a; Substance "
+        "Abuse and Mental Health Services Administration, 2014b)"]
+
+
+def test_a_malformed_citation_is_a_warning_at_its_line_not_a_traceback(build_root,
+                                                                       tmp_path):
+    src = lay_root(tmp_path / "malformed", "citations_forms")
+    forms = src / "articles/forms.md"
+    forms.write_text(forms.read_text().replace(
+        "Pre and post {cite:p}`{see}rogers1957necessary{p. 96}`.",
+        "Pre and post {cite:p}`{see}rogers1957necessary{p. 96`.\n\n"
+        "Open before {cite:t}`{see rogers1957necessary`."))
+    app = build_root(None, srcdir=src)
+    lines = forms.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines, 1) if "{p. 96`" in line)
+    assert warnings_of(app) == [
+        f"articles/forms.md:{first}: WARNING: malformed citation "
+        "`{see}rogers1957necessary{p. 96` (write {cite:p}`key`, or with words before or "
+        "after it {cite:p}`{see}key{p. 96}`: every { closed by }) [kb.citation]",
+        f"articles/forms.md:{first + 2}: WARNING: malformed citation "
+        "`{see rogers1957necessary` (write {cite:p}`key`, or with words before or after "
+        "it {cite:p}`{see}key{p. 96}`: every { closed by }) [kb.citation]",
+    ]
+    page = html(app, "articles/forms.html")
+    # the other citations are resolved as before; the reference list is whole
+    assert citation_texts(page)[0] == "(Rogers, 1957)"
+    assert len(page.select("section#references li.kb-ref")) == 5
+
+
+def test_exported_entries_cite_and_broken_ones_fail_at_the_citation(build_root):
+    """Entries as reference managers export them: a group abbreviation (APA 8.21), a
+    BibLaTeX entry, a group's book without publisher; an entry with two 'year' fields and
+    an unsupported type fail at the .bib line AND at each citation, with the real cause,
+    and no raw key reaches the page."""
+    app = build_root("citations_exports")
+    unsupported = ("entry type @patent of 'doe2019grief' is not supported by the APA style; "
+                   "use @misc for a work APA has no form for (author, title, year, and a "
+                   "url or howpublished)")
+    assert warnings_of(app) == [
+        "refs.bib:73: WARNING: field 'year' appears twice in 'lunn2012bugs' (first on line "
+        "71); keep one [kb.bib]",
+        f"refs.bib:76: WARNING: {unsupported} [kb.bib]",
+        "articles/exports.md:21: WARNING: cannot cite 'lunn2012bugs': its entry at "
+        "refs.bib:73 cannot be used: field 'year' appears twice in 'lunn2012bugs' (first "
+        "on line 71); keep one [kb.citation]",
+        "articles/exports.md:23: WARNING: cannot cite 'doe2019grief': its entry at "
+        f"refs.bib:76 cannot be used: {unsupported} [kb.citation]",
+    ]
+    page = html(app, "articles/exports.html")
+    assert citation_texts(page) == [
+        "(Substance Abuse and Mental Health Services Administration [SAMHSA], 2014c)",
+        "(SAMHSA, 2014c)",
+        "SAMHSA (2014c)",
+        "(Siepe et al., 2024)",
+        "(reference missing)",
+        "(reference missing)",
+        "(World Health Organization, 2019)",
+    ]
+    text = page.select_one("article").get_text()
+    assert "lunn2012bugs" not in text and "doe2019grief" not in text
+    refs = [" ".join(li.get_text().split()) for li in page.select("li.kb-ref")]
+    assert refs == [
+        "Siepe, B. S., Kloft, M., & Heck, D. W. (2024). Bayesian estimation and comparison "
+        "of idiographic network models. Psychological Methods. "
+        "https://doi.org/10.1037/met0000672",
+        "Substance Abuse and Mental Health Services Administration. (2014c). Trauma-informed "
+        "care in behavioral health services (HHS Publication No. (SMA) 14-4884). "
+        "https://store.samhsa.gov/sites/default/files/d7/priv/sma14-4884.pdf",
+        "World Health Organization. (2019). Mental health in primary care: A guide.",
+    ]

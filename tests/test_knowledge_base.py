@@ -183,13 +183,45 @@ def test_drafts_are_bannered_in_previews_and_absent_in_production(build_root):
     assert "unfinished" not in html(prod, "topics/grief.html").get_text()
 
 
-def test_production_is_read_the_docs_branch_or_tag_builds():
-    from kb.drafts import show_drafts
+def test_drafts_fail_closed_on_read_the_docs():
+    """On Read the Docs only a pull-request preview shows drafts: a branch, a tag, another
+    or a missing version type is production, and KB_DRAFTS cannot bring drafts back."""
+    from kb.drafts import is_production, show_drafts
 
-    assert show_drafts({}) is True
-    assert show_drafts({"READTHEDOCS": "True", "READTHEDOCS_VERSION_TYPE": "branch"}) is False
-    assert show_drafts({"READTHEDOCS": "True", "READTHEDOCS_VERSION_TYPE": "tag"}) is False
-    assert show_drafts({"READTHEDOCS": "True", "READTHEDOCS_VERSION_TYPE": "external"}) is True
-    assert show_drafts({"READTHEDOCS": "True", "READTHEDOCS_VERSION_TYPE": "branch",
-                        "KB_DRAFTS": "1"}) is True
+    rtd = {"READTHEDOCS": "True"}
+    assert show_drafts({}) is True and is_production({}) is False
+    assert show_drafts({**rtd, "READTHEDOCS_VERSION_TYPE": "external"}) is True
+    for version_type in ("branch", "tag", "unknown", "", None):
+        env = {**rtd} if version_type is None else {**rtd, "READTHEDOCS_VERSION_TYPE":
+                                                    version_type}
+        assert is_production(env) is True, version_type
+        assert show_drafts(env) is False, version_type
+        assert show_drafts({**env, "KB_DRAFTS": "1"}) is False, version_type
     assert show_drafts({"KB_DRAFTS": "0"}) is False
+    assert show_drafts({**rtd, "READTHEDOCS_VERSION_TYPE": "external", "KB_DRAFTS": "0"}) \
+        is False
+
+
+def test_a_production_build_leaves_drafts_out_whatever_conf_says(build_root, monkeypatch):
+    monkeypatch.setenv("READTHEDOCS", "True")
+    monkeypatch.delenv("READTHEDOCS_VERSION_TYPE", raising=False)
+    monkeypatch.setenv("KB_DRAFTS", "1")
+    app = build_root("drafts_basic", kb_show_drafts=True)
+    assert warnings_of(app) == []
+    assert not (Path(app.outdir) / "articles/unfinished.html").exists()
+
+
+def test_a_published_page_that_links_to_a_draft_is_an_error(build_root, tmp_path):
+    from helpers import lay_root
+    src = lay_root(tmp_path / "src", "drafts_basic")
+    good = src / "articles/good.md"
+    text = good.read_text(encoding="utf-8")
+    good.write_text(text.replace("Some words about grief",
+                                 "See [the draft](unfinished.md). Some words about grief"),
+                    encoding="utf-8")
+    line = text[:text.index("Some words about grief")].count("\n") + 1
+    app = build_root(None, srcdir=src, kb_show_drafts=True)
+    assert warnings_of(app) == [
+        f"articles/good.md:{line}: WARNING: this page links to 'articles/unfinished', which "
+        "is a draft: published sites leave drafts out, so the link would break; publish the "
+        "draft first, or remove the link [kb.draft-link]"]

@@ -62,3 +62,25 @@ def test_random_bib_text_never_crashes(build_root, tmp_path_factory, extra):
         bib.write("\n" + extra + "\n")
     check(build_root(None, srcdir=src))
     shutil.rmtree(src)
+
+
+yaml_pieces = st.lists(st.sampled_from([
+    "a: 1\n", "- x\n", "  - y\n", "&a ", "*a", "!!str ", "!!python/name:os.system ", "[", "]",
+    "{", "}", ": ", "\"\\a\"", "'", "\t", "\x07", "\ufeff", "#c\n", "key: [1, [2, [3]]]\n",
+    "? k\n", "--- \n", "...\n", "|\n  text\n", ">-\n  more\n", "\\", "%YAML 1.1\n",
+]), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(yaml_pieces, st.text(max_size=200)))
+def test_any_yaml_text_is_read_or_refused_with_a_line(text):
+    """kb.datafiles.load_yaml, which reads front matter and every data file: whatever the
+    text, it returns plain data or refuses with a line inside the text, never raising
+    anything else."""
+    from kb.datafiles import YamlProblem, load_yaml
+
+    try:
+        load_yaml(text)
+    except YamlProblem as problem:
+        assert 1 <= problem.line <= text.count("\n") + 2, (problem.line, text)
+        assert problem.message

@@ -94,12 +94,11 @@ def decode(bundle: Path) -> dict:
     words = {}
     for chunk in chunks:
         payload = delta.read_file(bundle / "index" / f"{chunk[2]}.pf_index")
-        for word, postings, extra in cbor2.loads(payload)[0]:
-            number, by_url = 0, {}
-            for posting in postings:
-                number += posting[0]  # page numbers are written as differences
-                by_url[urls[number]] = (posting[1], posting[2])
-            words[word] = (by_url, extra)
+        for word, postings, variants in cbor2.loads(payload)[0]:
+            # the accented forms: their order follows the page numbers (checked apart)
+            words[word] = (by_url(postings, urls),
+                           {form: by_url(form_postings, urls)
+                            for form, form_postings in variants})
     filter_pages = {}
     for name, filename in filters:
         _name, values = cbor2.loads(delta.read_file(bundle / "filter" /
@@ -111,6 +110,26 @@ def decode(bundle: Path) -> dict:
             "words": words, "filters": filter_pages, "sorts": sorts, "fields": fields,
             "chunk ranges": [chunk[:2] for chunk in chunks],
             "page count": entry["languages"][language]["page_count"]}
+
+
+def by_url(postings: list, urls: list[str]) -> dict:
+    number, result = 0, {}
+    for posting in postings:
+        number += posting[0]  # page numbers are written as differences
+        result[urls[number]] = (posting[1], posting[2])
+    return result
+
+
+def variant_order(bundle: Path) -> dict[str, list[tuple[int, str]]]:
+    """Each word's accented forms as (first page number, form), in the bundle's order."""
+    _language, meta = delta._meta(cbor2, bundle)
+    result = {}
+    for chunk in meta[2]:
+        for word, _postings, variants in cbor2.loads(
+                delta.read_file(bundle / "index" / f"{chunk[2]}.pf_index"))[0]:
+            if variants:
+                result[word] = [(postings[0][0], form) for form, postings in variants]
+    return result
 
 
 @pytest.fixture
@@ -157,7 +176,7 @@ def test_a_full_run_is_recorded_and_this_module_writes_its_chunks_byte_for_byte(
     assert not list(site.rglob(delta.STATE_FILE)) and not list(site.rglob(delta.WORDS_FILE))
     # record_state re-encodes every word and re-cuts the chunks, and compares the bytes
     # with Pagefind's own files; a difference would have returned a reason, not None.
-    words = delta._words_from(cbor2, bundle, delta._meta(cbor2, bundle)[1][2])
+    words, _variants = delta._words_from(cbor2, bundle, delta._meta(cbor2, bundle)[1][2])
     assert set(words) == set(index["words"])
 
 
@@ -360,3 +379,123 @@ def test_recording_pauses_the_collector_and_restores_it(indexed_site):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# -- Real text: accents, hyphens, other scripts ----------------------------------------------
+
+# Words as real articles and reference lists write them. Pagefind 1.5 indexes a word without
+# its accents (``garcia``) and keeps each accented form's postings apart, beside the word's
+# own ("additional variants"); a hyphenated word is indexed whole and in parts; letters
+# with no decomposition (ø, ł, ß) and other scripts stay as they are.
+REAL_TEXT = [
+    "García", "Garcia", "Murray-García", "Flückiger", "café", "cafè", "cafe", "résumé",
+    "resumé", "resume", "naïve", "naive", "Zoë", "Émile", "Ångström", "Dvořák", "Łódź",
+    "Øresund", "Straße", "ψυχή", "ψυχολογία", "психология", "психотерапия", "心理学",
+    "治疗", "العلاج", "self-esteem", "post-traumatic", "well-being", "20th-century",
+    "co-operate", "Beyoncé",
+]
+
+
+@pytest.fixture
+def real_text_site(tmp_path) -> Path:
+    """50 pages of real prose with the words above mixed in (one word in eight), enough
+    for several index chunks, so that a variant counted in a chunk's size or written in
+    the wrong order would show in the bytes; ``Ærøskøbing`` and ``Bézier`` on one page
+    only."""
+    out = tmp_path / "html"
+    rng = random.Random(3)
+    for i in range(50):
+        start = rng.randrange(len(WORDS) - 600)
+        words = list(WORDS[start:start + 600])
+        for k in range(0, len(words), 8):
+            words[k] = rng.choice(REAL_TEXT)
+        if i == 12:
+            words += ["Ærøskøbing", "Bézier"]
+        write(out / f"articles/page-{i:02d}.html",
+              page_html(f"Page {i} {rng.choice(REAL_TEXT)}", words, rng.sample(TOPICS, 2)))
+    return out
+
+
+def test_pagefind_keeps_accented_forms_apart_and_this_module_writes_them_byte_for_byte(
+        real_text_site, tmp_path):
+    site = real_text_site
+    bundle = full_run(site, site / "pagefind")
+    index = decode(bundle)
+    assert len(index["chunk ranges"]) >= 3, "the test site must span several chunks"
+    # what Pagefind 1.5.2 wrote (seen in its output, not assumed)
+    garcia_plain, garcia_forms = index["words"]["garcia"]
+    assert garcia_plain and set(garcia_forms) == {"garcía"}
+    assert index["words"]["fluckig"][0] == {}  # only ever written with its accent
+    assert set(index["words"]["fluckig"][1]) == {"flückiger"}
+    assert {"café", "cafè"} <= set(index["words"]["cafe"][1])
+    assert set(index["words"]["murraygarcia"][1]) == {"murraygarcía"}
+    assert "øresund" in index["words"] and "straße" in index["words"]
+    assert "ψυχη" in index["words"] and "психология" in index["words"]
+    assert "心理学" in index["words"] and "العلاج" in index["words"]
+    # in a full run the forms come in the order of the first page each is on
+    for word, forms in variant_order(bundle).items():
+        firsts = [first for first, _form in forms]
+        assert firsts == sorted(firsts), word
+    # re-encoded and re-cut by this module: Pagefind's chunks byte for byte (the variants
+    # do not count towards a chunk's size), or nothing is recorded
+    assert delta.record_state(tmp_path / delta.STATE_FILE, bundle, OPTIONS,
+                              delta.snapshot(site, indexed(site))) is None
+
+
+def test_edits_to_accented_words_equal_a_full_run(real_text_site, tmp_path):
+    """An accented form added, a word's only form removed (the word leaves the index),
+    a word written plain where it only had accents, a form moved to an earlier page (its
+    place among the forms changes), non-Latin words added and removed: after each update
+    the index is what a full run gives."""
+    site = real_text_site
+    bundle = full_run(site, site / "pagefind")
+    state_file = tmp_path / "doctrees" / delta.STATE_FILE
+    assert delta.record_state(state_file, bundle, OPTIONS,
+                              delta.snapshot(site, indexed(site))) is None
+    urls = delta.load_state(state_file)["urls"]
+    # the page Pagefind numbered first (page 12 aside): a form added there becomes the
+    # word's first form, before Bézier of page 12
+    first = next(url for url in urls if url != "/articles/page-12.html").lstrip("/")
+    assert variant_order(bundle)["bezier"] == [(urls.index("/articles/page-12.html"),
+                                                "bézier")]
+    steps = [
+        ("articles/page-12.html", "Ærøskøbing", "Aeroskobing"),     # accents dropped
+        ("articles/page-12.html", "Aeroskobing", "Ærøskøbing Ærøskøbing"),
+        ("articles/page-12.html", "Ærøskøbing Ærøskøbing", "quiet"),  # word leaves
+        (first, "<h1>", "<h1>Cafë Beyoncè Naïveté Bezièr "),          # new forms
+        ("articles/page-30.html", "<h1>", "<h1>Ψυχοθεραπεία Düsseldorf-Köln "),
+        ("articles/page-30.html", "Ψυχοθεραπεία Düsseldorf-Köln ", ""),
+    ]
+    assert "Ærøskøbing" in (site / "articles/page-12.html").read_text()
+    for rel, old, new in steps:
+        edit(site, rel, old, new)
+        count, bundle = run_update(site, bundle, state_file)
+        assert count == 1
+        full = decode(full_run(site, tmp_path / "full"))
+        assert decode(bundle) == full, (rel, new)
+        for word, forms in variant_order(bundle).items():
+            firsts = [first_page for first_page, _form in forms]
+            assert firsts == sorted(firsts), (word, forms)
+        if new == "quiet":
+            assert "aeroskob" not in full["words"] and "ærøskøbing" not in str(full)
+    after = decode(bundle)
+    assert "cafë" in after["words"]["cafe"][1]
+    assert list(after["words"]["cafe"][1]["cafë"]) == ["/" + first]
+    assert variant_order(bundle)["bezier"] == [
+        (urls.index("/" + first), "bezièr"),
+        (urls.index("/articles/page-12.html"), "bézier")]  # each form counts from 0
+    assert "ψυχοθεραπεια" not in after["words"]
+
+
+def test_an_unknown_word_layout_is_refused_and_recorded_as_such(indexed_site, tmp_path):
+    """The fallback stays for what this module does not know: a word entry with a fourth
+    field (a later Pagefind) is not recorded, so the next index is a full run."""
+    site, bundle, state_file = indexed_site
+    _language, meta = delta._meta(cbor2, bundle)
+    path = bundle / "index" / f"{meta[2][0][2]}.pf_index"
+    payload = cbor2.loads(delta.read_file(path))
+    payload[0][0].append([])
+    delta._write_file(path, cbor2.dumps(payload))
+    why = delta.record_state(state_file, bundle, OPTIONS, delta.snapshot(site, indexed(site)))
+    assert why and "an unknown word layout in the index" in why
+    assert not state_file.exists() and not state_file.with_name(delta.WORDS_FILE).exists()

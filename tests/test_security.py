@@ -5,13 +5,17 @@ its build-time hashes, and escaping of hostile front matter everywhere it is out
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import pytest
 from bs4 import BeautifulSoup
 
-from helpers import html, warnings_of
+from helpers import ANSI, DOCS, html, warnings_of
 
 from kb.csp import inline_scripts, sha256
 
@@ -51,7 +55,7 @@ def test_every_page_has_a_policy_that_allows_only_the_site_and_its_own_inline_sc
         for name, values in policy.items():
             assert not [v for v in values if "." in v or v in ("*", "http:", "https:")], (
                 page, name, values)
-        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'self'"]
+        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
         assert policy["default-src"] == ["'self'"]
         # every inline script the page has is allowed by its hash...
         for body in inline_scripts(text):
@@ -85,12 +89,12 @@ def test_an_inline_script_with_template_code_is_reported_and_fails_the_build(bui
     app = build_root("csp_inline-script", templates_path=["_templates"])
     warnings = warnings_of(app)
     assert warnings, "an uncovered inline script must be reported"
-    assert all("has an inline script the Content-Security-Policy does not allow" in w
+    assert all(": an inline script the Content-Security-Policy does not allow" in w
                and "[kb.csp]" in w and "move it into a file in docs/_static" in w
                for w in warnings)
     # every page is reported, the article at its source file
-    assert "articles/good.md: WARNING: this page has an inline script" in "\n".join(warnings)
-    assert any(w.startswith("WARNING: genindex.html has an inline script") for w in warnings)
+    assert "articles/good.md: WARNING: this page: an inline script" in "\n".join(warnings)
+    assert any(w.startswith("WARNING: genindex.html: an inline script") for w in warnings)
 
 
 def test_hostile_front_matter_is_escaped_everywhere(build_root):
@@ -125,3 +129,54 @@ def test_hostile_front_matter_is_escaped_everywhere(build_root):
     assert HOSTILE_TITLE in titles
     summaries = [e.findtext("a:summary", namespaces=ns) for e in feed.findall("a:entry", ns)]
     assert HOSTILE_DESCRIPTION in summaries
+
+
+# Each thing a template must never write, and the output check's words for it (kb/csp.py).
+HOSTILE_OUTPUT = [
+    ("meta refresh", "<meta http-equiv='refresh'> is not allowed (the only one a page has "
+     "is the site's Content-Security-Policy)"),
+    ("referrer", "<meta name='referrer' content='unsafe-url'> changes the site's referrer "
+     "policy (no-referrer)"),
+    ("base", "<base> is not an element the site allows"),
+    ("remote script", "<script src='https://cdn.example.org/tracker.js'> loads a script from "
+     "another site"),
+    ("script from downloads", "<script src='/_downloads/x/evil.js'> is not one of the "
+     "site's own scripts (they live in _static/ and pagefind/)"),
+    ("remote stylesheet", "<link rel='stylesheet'> loads 'https://fonts.example.org/css' "
+     "from another site"),
+    ("style element", "a <style> element the site's templates do not write (starts: "
+     "'.kb-crisis { display: none }')"),
+    ("event handler", "<div onclick=...>: event-handler attributes are not allowed"),
+    ("style attribute", "<span style='position:fixed;top:0'>: a style the site's templates "
+     "do not set"),
+    ("iframe", "<iframe> is not an element the site allows"),
+    ("javascript link", "<a href='javascript:steal()'>: 'javascript:' addresses are not "
+     "allowed"),
+    ("tracking pixel", "<img src='https://tracker.example.org/pixel.gif'> loads a file from "
+     "another site"),
+    ("form elsewhere", "<form action='https://evil.example/collect'> sends to another site"),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_template(tmp_path_factory):
+    from helpers import lay_root
+    src = lay_root(tmp_path_factory.mktemp("tpl") / "src", "csp_hostile-template")
+    (src / "conf.py").write_text((src / "conf.py").read_text()
+                                 + "\ntemplates_path = ['_templates']\n")
+    env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-q",
+         str(src), str(src.parent / "out")], capture_output=True, text=True, env=env)
+    return result, ANSI.sub("", result.stderr).replace(str(src) + "/", "")
+
+
+@pytest.mark.parametrize("what, message", HOSTILE_OUTPUT, ids=[c[0] for c in HOSTILE_OUTPUT])
+def test_the_output_check_refuses_what_no_page_may_contain(hostile_template, what, message):
+    result, stderr = hostile_template
+    assert result.returncode == 1 and "Traceback" not in stderr
+    # reported on the article at its source file, and on a generated page by name (the
+    # index page has <head> but not the body's content block)
+    assert f"articles/good.md: WARNING: this page: {message} [kb.csp]" in stderr, stderr[-3000:]
+    if HOSTILE_OUTPUT.index((what, message)) < 7:
+        assert f"WARNING: genindex.html: {message} [kb.csp]" in stderr

@@ -93,7 +93,7 @@ def test_make_check_lists_every_problem_with_file_line_and_advice(repo_copy):
     assert result.returncode == 1
     out = result.stdout.splitlines()
     assert (f"docs/articles/anxiety.md:{topics_line + 1}: unknown topic 'anxeity' (did you mean 'anxiety'? "
-            "known topics: therapy, trauma, anxiety, self-esteem, grief, relationships, "
+            "known topics: therapy, trauma, anxiety, depression, self-esteem, grief, relationships, "
             "families, approaches, crisis; add new topics to docs/_data/topics.yaml)") in out
     assert (f"docs/articles/anxiety.md:{last}: unknown citation key 'nobody2020missing' (add "
             "the work to references.bib, or fix the key)") in out
@@ -136,13 +136,16 @@ def test_make_check_flags_overdue_and_soon_due_reviews(repo_copy):
                            str(repo_copy), "--today", "2027-10-15"], capture_output=True,
                           text=True, env=env)
     assert soon.returncode == 0
-    assert "docs/articles/anxiety.md:9: note: review due on 2027-11-29 (in 45 days)" in \
+    # therapeutic-relationship.md: next_review 2027-11-29 (line 9)
+    assert ("docs/articles/therapeutic-relationship.md:9: note: review due on 2027-11-29 "
+            "(in 45 days)") in \
         soon.stdout.splitlines()
     overdue = subprocess.run([sys.executable, "-m", "kb.cli", "check", "--no-spelling",
                               "--root", str(repo_copy), "--today", "2028-01-01"],
                              capture_output=True, text=True, env=env)
     assert overdue.returncode == 1
-    assert ("docs/articles/anxiety.md:9: review overdue since 2027-11-29: review the article "
+    assert ("docs/articles/therapeutic-relationship.md:9: review overdue since 2027-11-29: "
+            "review the article "
             "against its sources, then update last_reviewed and next_review") in \
         overdue.stdout.splitlines()
 
@@ -190,3 +193,30 @@ def test_make_livehtml_serves_a_live_preview_with_drafts(repo_copy):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_make_check_offers_the_certain_fixes_of_an_exported_entry(repo_copy):
+    """A Google Scholar-style export: a DOI written as a link is an error with the exact
+    fix; a sentence-case journal name is a note with its title-cased name."""
+    bib = repo_copy / "references.bib"
+    start = bib.read_text().count("\n") + 2  # the line of the new entry's header
+    bib.write_text(bib.read_text() + (
+        "\n@article{cicchetti1994guidelines,\n"
+        "  title={Guidelines, criteria, and rules of thumb for evaluating normed and "
+        "standardized assessment instruments in psychology},\n"
+        "  author={Cicchetti, Domenic V},\n"
+        "  journal={Psychological assessment},\n"
+        "  volume={6},\n  number={4},\n  pages={284},\n  year={1994},\n"
+        "  publisher={American Psychological Association},\n"
+        "  doi={https://doi.org/10.1037/1040-3590.6.4.284}\n}\n"))
+    result = run_cli(repo_copy, "check", "--no-spelling")
+    assert result.returncode == 1
+    out = result.stdout.splitlines()
+    assert f"references.bib:{start}: note: 'cicchetti1994guidelines' is not cited" in \
+        result.stdout
+    assert (f"references.bib:{start + 3}: note: journal name 'Psychological assessment' is in "
+            "sentence case; APA writes journal names in title case: journal = {Psychological "
+            "Assessment} (Google Scholar and some publishers export it in sentence case)") in out
+    assert (f"references.bib:{start + 9}: doi 'https://doi.org/10.1037/1040-3590.6.4.284' "
+            "is written as a link; write doi = {10.1037/1040-3590.6.4.284} (the site makes "
+            "the https://doi.org/ link itself)") in out

@@ -37,3 +37,56 @@ def test_no_request_leaves_the_origin(tab, server):
     # the server saw the same page loads (nothing was answered from a cache)
     served = {urlsplit(target).path for target, _ in server.requests}
     assert {urlsplit(server.url(p)).path for p in PAGES} <= served
+
+
+# A stand-in for Read the Docs' addons as the host adds them to every page it serves (a
+# same-origin <script> under /_/). Like the real bundle it needs code compiled at run time,
+# and once running it would ask the host for its configuration and send the reader's
+# search to the host's same-origin search API. (The real bundle is not on a package
+# registry this project can install from, so the test carries the two behaviours that
+# matter here.)
+ADDONS_STAND_IN = """
+const start = new Function("return true;");  // the real bundle needs eval likewise
+if (start()) {
+  fetch("/_/addons/?client-version=0.0.0&api-version=1");
+  document.addEventListener("input", (event) => {
+    fetch("/_/api/v3/search/?q=" + encodeURIComponent(event.target.value || ""));
+  });
+}
+"""
+ADDONS_TAG = '<script async src="/_/static/javascript/readthedocs-addons.js"></script>'
+
+
+@pytest.mark.browser_errors_expected(match="unsafe-eval|EvalError|script-src",
+                                     reason="the page's policy blocks the addons' eval")
+def test_read_the_docs_addons_cannot_send_a_search_to_the_host(tab, server):
+    """As hosted: the host's addons script is on the page, served from the site's own
+    origin. The Content-Security-Policy stops it before it runs, so nothing the reader
+    types reaches the host, not even its same-origin search API."""
+    seen: list[str] = []
+
+    def host(route, request):
+        seen.append(request.url)
+        if request.url.endswith("/_/static/javascript/readthedocs-addons.js"):
+            route.fulfill(status=200, content_type="application/javascript",
+                          body=ADDONS_STAND_IN)
+        elif request.resource_type == "document":
+            response = route.fetch()
+            body = response.text().replace("</head>", ADDONS_TAG + "</head>", 1)
+            route.fulfill(response=response, body=body)
+        else:
+            route.continue_()
+
+    tab.page.context.route("**/*", host)
+    tab.goto("search.html")
+    assert tab.js("() => !!document.querySelector('script[src*=\"readthedocs-addons\"]')")
+    field = tab.locator("#kb-search-input")
+    field.fill("suicide thoughts")
+    field.press("Enter")
+    tab.page.wait_for_function(
+        "() => document.getElementById('kb-search-results')?.dataset.state === 'done'")
+    tab.page.wait_for_timeout(200)
+    host_calls = [u for u in seen if "/_/" in u and not u.endswith("readthedocs-addons.js")]
+    assert host_calls == []
+    assert not [u for u in seen if "suicide" in u]
+    assert not [p for p, _ in server.requests if "suicide" in p or "/_/" in p]

@@ -5,11 +5,14 @@ One module per concept; ``setup()`` only wires them together.
 
 from sphinx.application import Sphinx
 
+from .allowlist import setup_allowlist
 from .articles import setup_articles
 from .citations import setup_citations
 from .csp import setup_csp
 from .drafts import setup_drafts
+from .epub import setup_epub
 from .frontmatter import setup_frontmatter
+from .handouts import setup_handouts
 from .guards import setup_guards
 from .identity import setup_identity
 from .listings import setup_listings
@@ -27,6 +30,7 @@ def setup(app: Sphinx) -> dict:
     setup_upstream(app)
     setup_identity(app)
     setup_frontmatter(app)
+    setup_allowlist(app)
     setup_citations(app)
     setup_drafts(app)
     setup_articles(app)
@@ -36,11 +40,13 @@ def setup(app: Sphinx) -> dict:
     setup_csp(app)
     setup_guards(app)
     setup_sitemap(app)
+    setup_epub(app)
+    setup_handouts(app)
     setup_navigation(app)
     setup_urls(app)
     return {
         "version": __version__,
-        "env_version": 2,
+        "env_version": 3,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }

@@ -11,9 +11,16 @@ every other entry is still indexed and checked.  Problem codes:
 ``missing-field``     a field required by the APA style (:data:`kb.apa.formatting.REQUIRED_FIELDS`)
 ``unsupported-type``  an entry type the APA style has no template for
 ``bad-doi``           a ``doi`` that is not a bare DOI (``10.1037/pst0000193``)
+``bad-url``           a ``url`` (or a ``\\url{...}`` in ``howpublished``) that is not http(s)
 ``title-case``        a title that looks like Title Case instead of APA sentence case
 ``bad-key``           a key outside the scheme surname + year + word, lowercase ASCII
                       (a style issue: the caller decides whether it is a warning)
+``journal-case``      a journal name in sentence case, with the title-cased name to paste
+                      (a note: the site prints journal names in title case anyway)
+
+Messages speak the writer's terms: which field to add and what goes in it, or which
+export setting of the reference manager produced the problem, and the exact fix where
+it is certain (a DOI written as a link, a journal name in sentence case).
 
 :func:`unused_keys` adds ``unused`` problems for entries no article cites.  Text outside
 entries and ``@comment``/``@preamble`` are ignored; ``@string`` macros are honoured.
@@ -33,9 +40,55 @@ from pybtex.database import InvalidNameString
 from pybtex.database.input.bibtex import DuplicateField, Parser, UndefinedMacro
 from pybtex.scanner import PrematureEOF, PybtexSyntaxError, TokenRequired
 
-from .apa.formatting import REQUIRED_FIELDS, missing_fields
+from .apa.formatting import REQUIRED_FIELDS, doi_of, missing_fields, plain, title_case
 
-__all__ = ["BibIndex", "BibProblem", "check_bib", "unused_keys"]
+__all__ = ["NOTE_CODES", "BibIndex", "BibProblem", "bound_bibtex_values", "check_bib",
+           "unused_keys"]
+
+#: The longest value a field or an @string macro may have once macros are expanded.
+#: BibTeX concatenates macros (``@string{b = a # a}``), so a few lines can describe a value
+#: of billions of characters; pybtex would build it in memory. No real field comes near.
+MAX_VALUE_CHARS = 20_000
+#: Schemes a ``url`` field may use (``howpublished`` is checked for ``\url{...}`` too).
+URL_SCHEMES = ("http://", "https://")
+
+
+class ValueTooLong(PybtexSyntaxError):
+    """A field or macro longer than MAX_VALUE_CHARS once expanded."""
+
+    def __init__(self, name, length, parser):
+        message = (f"{name!r} would be {length:,} characters long once its @string macros "
+                   f"are joined (the limit is {MAX_VALUE_CHARS:,}); write the value out")
+        super().__init__(message, parser)
+
+
+def bound_bibtex_values() -> None:
+    """Make pybtex refuse a value longer than MAX_VALUE_CHARS before joining its parts.
+
+    Applied when this module is imported, so every parse of a .bib in the build (the
+    bibliography of sphinxcontrib-bibtex as well as the checks here) is bounded."""
+    from pybtex.database.input import bibtex
+
+    original = bibtex.LowLevelParser.parse_value
+    if getattr(original, "kb_bounded", False):
+        return
+
+    def parse_value(self):
+        original(self)
+        length = sum(len(part) for part in self.current_value)
+        if length > MAX_VALUE_CHARS:
+            name = self.current_field_name
+            self.current_value = []
+            raise ValueTooLong(name, length, self)
+
+    parse_value.kb_bounded = True
+    bibtex.LowLevelParser.parse_value = parse_value
+
+
+bound_bibtex_values()
+
+#: Problem codes that are advice, not errors (make check prints them as notes).
+NOTE_CODES = frozenset({"journal-case"})
 
 #: An entry or command header at the start of a line: ``@article{`` or ``@string(``.
 HEADER = re.compile(r"^[ \t]*@[ \t]*([A-Za-z][\w-]*)[ \t]*([{(])", re.MULTILINE)
@@ -44,12 +97,14 @@ KEY = {"{": re.compile(r"\s*([^\s,}]*)\s*(.?)", re.S), "(": re.compile(r"\s*([^\
 FIELD = re.compile(r"\s*([A-Za-z_][^\s=,{}()\"#%]*)\s*=")
 LINE_FIELD = re.compile(r"[ \t]*[A-Za-z_][\w-]*[ \t]*=")
 KEY_SCHEME = re.compile(r"^[a-z]+\d{4}[a-z0-9]*$")
-DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+DOI = re.compile(r"^10(\.\d{4,9})?/\S+$")  # 10.1037/x, or a shortDOI 10/abc1
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
 DOI_EXAMPLE = "10.1037/pst0000193"
 TITLE_CASE_MESSAGE = (
     "title looks like Title Case; APA reference lists use sentence case: capitalize only "
-    "the first word, the first word after a colon, and proper nouns (protect those with braces)"
+    "the first word, the first word after a colon, and proper nouns (protect those with braces); "
+    "reference managers often export titles in Title Case: change the title in the reference "
+    "manager, or here"
 )
 
 
@@ -139,6 +194,16 @@ def _strip_braced(text: str) -> str:
     return "".join(out)
 
 
+def _unbrace_zotero_capitals(title: str) -> str:
+    """*title* with single words in double braces (``{{Value}}``) opened up.
+
+    Better BibTeX wraps each capitalized word of a Zotero title in double braces to keep
+    its case, so a title stored in Title Case in Zotero comes out as
+    ``The {{Value}} of {{Life}}``: those braces do not mark proper nouns.
+    """
+    return re.sub(r"\{\{([^\s{}]+)\}\}", r"\1", title)
+
+
 def looks_title_case(title: str) -> bool:
     """Whether *title* (outside braces) is probably Title Case rather than sentence case.
 
@@ -146,7 +211,7 @@ def looks_title_case(title: str) -> bool:
     letter and are not all capitals, skipping the first word after ``:``/``?``/``!``; true
     if more than half of them are capitalized.
     """
-    words = _strip_braced(title).split()
+    words = _strip_braced(_unbrace_zotero_capitals(title)).split()
     if len(words) < 3:
         return False
     capitals = []
@@ -160,14 +225,72 @@ def looks_title_case(title: str) -> bool:
 
 
 def _doi_problem(doi: str) -> str | None:
-    """What is wrong with a ``doi`` value, or None."""
+    """What is wrong with a ``doi`` value, or None; the exact fix where it is certain."""
     advice = f"write the bare DOI like {DOI_EXAMPLE}"
+    bare = doi_of(doi)
     prefix = next((p for p in DOI_PREFIXES if doi.lower().startswith(p)), None)
+    if prefix and bare:
+        return (f"doi {doi!r} is written as a link; write doi = {{{bare}}} (the site "
+                "makes the https://doi.org/ link itself)")
+    if bare and re.match(r"^\s*https?://", doi):
+        return (f"doi {doi!r} is a link through a library's proxy, which readers cannot "
+                f"open; write doi = {{{bare}}}")
     if prefix:
         return f"doi {doi!r} starts with {prefix!r}; {advice}"
+    if re.match(r"^\s*https?://", doi):
+        return (f"doi {doi!r} is a web address, not a DOI; move it to url = {{...}} and "
+                f"put the work's DOI (from its page or https://doi.org) in doi, like "
+                f"{DOI_EXAMPLE}")
     if not DOI.match(doi):
         return f"doi {doi!r} is not a DOI (10.<registrant>/<suffix>); {advice}"
     return None
+
+
+#: What to write for a missing field, in the writer's terms.
+FIELD_ADVICE = {
+    "author": "the authors as 'Surname, Given and Surname, Given' (a group in double "
+              "braces: author = {{World Health Organization}})",
+    "author/editor": "the authors (author = {...}) or, for an edited book, the editors "
+                     "(editor = {...})",
+    "year": "the year of publication: year = {2020} (BibLaTeX exports may write "
+            "date = {2020-05-01} instead, which also works)",
+    "title": "the work's title in sentence case: title = {...}",
+    "journal": "the journal's name: journal = {Psychotherapy Research} (BibLaTeX: "
+               "journaltitle)",
+    "publisher": "the publisher: publisher = {Guilford Press} (leave it out only when the "
+                 "author is a group that published the work itself, written in double "
+                 "braces)",
+    "booktitle": "the title of the book the chapter is in: booktitle = {...}",
+    "school": "the university: school = {University of Oslo}",
+    "url/doi": "where to read it: url = {https://...} or doi = {10....}",
+}
+
+
+def _missing_message(entry, key: str, missing: str) -> str:
+    """The missing-field message for one required field (or alternatives)."""
+    names = missing.split("/")
+    what = " nor ".join(repr(n) for n in names)
+    advice = FIELD_ADVICE.get(missing, f"add {'one of them' if len(names) > 1 else 'it'}")
+    if missing == "booktitle" and "journal" in entry.fields:
+        advice = ("nothing: it has a journal, so it is a journal article exported as "
+                  f"@{entry.type} (Google Scholar does this); change it to @article")
+    return (f"@{entry.type} {key!r} has {'neither ' if len(names) > 1 else 'no '}{what} "
+            f"field (required for APA); add {advice}")
+
+
+def _export_notes(entry, field_line: dict, line: int) -> list[tuple[str, int, str]]:
+    """Advice on how the export shaped the entry, with the fix: (code, line, message)."""
+    notes = []
+    name = entry.fields.get("journal") or entry.fields.get("journaltitle")
+    if name and "\\" not in name and "{" not in name:
+        cased = title_case(plain(name))
+        if cased != plain(name):
+            at = field_line.get("journal", field_line.get("journaltitle", line))
+            notes.append(("journal-case", at, (
+                f"journal name {plain(name)!r} is in sentence case; APA writes journal "
+                f"names in title case: journal = {{{cased}}} (Google Scholar and some "
+                "publishers export it in sentence case)")))
+    return notes
 
 
 def _syntax_message(error: PybtexSyntaxError) -> str:
@@ -186,17 +309,20 @@ def check_bib(text: str) -> BibIndex:
     bounds = [(h, h.start(), headers[n + 1].start() if n + 1 < len(headers) else len(text))
               for n, h in enumerate(headers)]
     string_parser = Parser()  # collects @string macros for the entries
-    with _collected_pybtex_errors():
-        for header, start, end in bounds:
-            if header.group(1).lower() == "string":
+    problems: list[BibProblem] = []
+    for header, start, end in bounds:
+        if header.group(1).lower() == "string":
+            with _collected_pybtex_errors() as errors:
                 try:
                     string_parser.parse_string(text[start:end])
-                except Exception:  # noqa: BLE001 - a broken @string only loses its macro
-                    pass
+                except Exception as error:  # noqa: BLE001 - reported below
+                    errors.append(error)
+            if errors:
+                problems.append(BibProblem(line_of(start), None, "syntax",
+                                           _macro_problem(errors[0])))
 
     entries: dict[str, int] = {}
     first_line: dict[str, int] = {}
-    problems: list[BibProblem] = []
     for header, start, end in bounds:
         kind, opener = header.group(1).lower(), header.group(2)
         if kind in ("comment", "string", "preamble"):
@@ -275,24 +401,51 @@ def _check_entry(chunk, key, line, body, opener, line_of, macros) -> list[BibPro
             f"key {key!r} does not follow the scheme surname + year + first title word in "
             "lowercase ASCII (e.g. rogers1957necessary); rename it and its citations")))
     if entry.type not in REQUIRED_FIELDS:
-        supported = ", ".join(f"@{name}" for name in REQUIRED_FIELDS)
         found.append(problem("unsupported-type", (
             f"entry type @{entry.type} of {key!r} is not supported by the APA style; "
-            f"use one of {supported}")))
+            "use @misc for a work APA has no form for (author, title, year, and a url or "
+            "howpublished)")))
     for missing in missing_fields(entry):
-        names = missing.split("/")
-        what = " nor ".join(repr(n) for n in names)
-        found.append(problem("missing-field", (
-            f"@{entry.type} {key!r} has {'neither ' if len(names) > 1 else 'no '}{what} "
-            f"field; add {'one of them' if len(names) > 1 else 'it'} (required for APA)")))
+        found.append(problem("missing-field", _missing_message(entry, key, missing)))
     doi = entry.fields.get("doi")
     message = None if doi is None else _doi_problem(doi)
     if message:
         found.append(problem("bad-doi", message, field_line.get("doi", line)))
+    for name, value in (("url", entry.fields.get("url")),
+                        ("howpublished", _address_in(entry.fields.get("howpublished", "")))):
+        value = (value or "").strip()
+        if value and not value.lower().startswith(URL_SCHEMES):
+            found.append(problem("bad-url", (
+                f"{name} {value[:60]!r} is not an http(s) address; give the web address "
+                "that starts with https:// (or remove the field)"), field_line.get(name, line)))
     title = entry.fields.get("title")
     if title is not None and looks_title_case(title):
         found.append(problem("title-case", TITLE_CASE_MESSAGE, field_line.get("title", line)))
+    found += [problem(code, message, at) for code, at, message in
+              _export_notes(entry, field_line, line)]
     return found
+
+
+def _macro_problem(error) -> str:
+    """What is wrong with an @string macro, in the writer's terms."""
+    if isinstance(error, ValueTooLong):
+        return f"cannot read this @string macro: {error.args[0]}"
+    if isinstance(error, UndefinedMacro):
+        return (f"this @string macro uses {_syntax_message(error)!r}, which is not a defined "
+                "@string (or could not be read); define it above, or write the value in "
+                "braces")
+    return (f"cannot read this @string macro: {_syntax_message(error)}; write it as "
+            "@string{name = {value}}")
+
+
+def _address_in(howpublished: str) -> str | None:
+    """The address in a ``howpublished`` field: ``\\url{...}``, or a value that starts
+    with a scheme (``https:``, ``javascript:``, ...); None for plain text."""
+    match = re.search(r"\\url\s*\{([^}]*)\}", howpublished)
+    if match:
+        return match.group(1)
+    match = re.match(r"\s*([a-z][a-z0-9+.-]*:(?!\s)\S*)", howpublished, re.I)
+    return match.group(1) if match else None
 
 
 def _syntax_problem(error, chunk, key, line, layout, line_of) -> BibProblem:

@@ -17,9 +17,18 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 * No page depends on references.bib as a file: when it changes, ``env-updated`` compares
   each cited work's formatted reference with the last build's and returns the pages
   citing a work that changed. Adding an entry nobody cites rewrites no article.
+* Each distinct citation is formatted once per build, not once per occurrence: a work is
+  cited dozens of times across the site, and each pass through sphinxcontrib-bibtex's
+  templates formats its names again (with LaTeX decoding). The rendered nodes are kept
+  per (builder, role, citation text, where its link points, ``kb_`` marks on the
+  citation node) and per reference-list entry, and each use gets a copy
+  (``RENDER_CACHE``; the pages are the same byte for byte without it,
+  tests/test_citations.py).
 """
 
 from __future__ import annotations
+
+import re
 
 from collections import defaultdict
 from pathlib import Path
@@ -42,13 +51,17 @@ from sphinxcontrib.bibtex.bibfile import BibData, BibFile, get_mtime, is_bibdata
 from sphinxcontrib.bibtex.citation_target import parse_citation_targets
 from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
+from sphinxcontrib.bibtex.roles import CiteRole
 from sphinxcontrib.bibtex.style.referencing import format_references
-from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
 
 from . import apa
 from .bibcheck import HEADER
 
 logger = logging.getLogger(__name__)
+
+#: Keep each distinct citation's and reference's rendered nodes for the build (see above).
+#: Off only in the test that compares the pages with and without it.
+RENDER_CACHE = True
 
 
 def entry_id(key: str) -> str:
@@ -68,8 +81,27 @@ class citation_tip(nodes.Inline, nodes.TextElement):
     """The full reference shown on hover and keyboard focus of a citation."""
 
 
+class KBCiteRole(CiteRole):
+    """sphinxcontrib-bibtex's cite roles; a malformed citation (a brace of the pre- or
+    post-text left open) is a warning at its line, where sphinxcontrib-bibtex stops the
+    build with a traceback."""
+
+    def result_nodes(self, document, env, node, is_ref):
+        try:
+            list(parse_citation_targets(self.target))
+        except ValueError:
+            logger.warning(
+                f"malformed citation `{self.target}` (write {{cite:p}}`key`, or with "
+                "words before or after it {cite:p}`{see}key{p. 96}`: every { closed by })",
+                location=(env.docname, self.lineno), type="kb", subtype="citation")
+            return [nodes.inline(self.rawtext, self.rawtext)], []
+        return super().result_nodes(document, env, node, is_ref)
+
+
 class KBBibtexDomain(BibtexDomain):
     """The cite domain with index-based, linear-time list building and resolving."""
+
+    roles = {name: KBCiteRole() for name in BibtexDomain.roles}
 
     initial_data = {
         **BibtexDomain.initial_data,
@@ -82,7 +114,21 @@ class KBBibtexDomain(BibtexDomain):
         "kb_order": {},  # key -> position in the APA-sorted list
         "kb_texts": {},  # key -> its formatted reference as text, to see what changed
         "kb_sort_keys": {},  # key -> APA sort key, cached while the .bib is unchanged
+        "kb_format_errors": {},  # key -> why the style could not format the entry
     }
+
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self._rendered: dict = {}  # this process, this build: not pickled with env
+
+    def rendered(self, key, make):
+        """A fresh copy of what *make* renders for *key*, made once per build."""
+        if not RENDER_CACHE:
+            return make()
+        nodes_ = self._rendered.get(key)
+        if nodes_ is None:
+            nodes_ = self._rendered[key] = make()
+        return [node.deepcopy() for node in nodes_]
 
     def clear_doc(self, docname: str) -> None:
         self.data["citation_refs"] = [r for r in self.citation_refs if r.docname != docname]
@@ -113,17 +159,18 @@ class KBBibtexDomain(BibtexDomain):
         if bib_changed:
             # references.bib was parsed anew: letters and formatted entries start over;
             # otherwise both are reused, so a rebuild does not pay for the whole .bib
-            for key, suffix in apa.year_suffixes(entries.values()).items():
-                entries[key].fields["yearsuffix"] = suffix
-            self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={})
+            apa.prepare(entries.values())
+            self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={},
+                             kb_format_errors={})
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
+        self._rendered = {}  # a new build: what was rendered from the last one is dropped
         for key in cited_by:
             if key not in formatted:
                 try:
                     formatted[key] = style.format_entry(key, entries[key])
-                except Exception as exc:  # FieldIsMissing and friends: kb.guards reports
-                    logger.debug("could not format %s: %s", key, exc)
+                except Exception as exc:  # noqa: BLE001 - reported at each citation
+                    self.data.setdefault("kb_format_errors", {})[key] = str(exc)
         cited = [entries[key] for key in cited_by]
         sorting_key = getattr(getattr(style.sort, "__self__", None), "sorting_key", None)
         if sorting_key is not None:
@@ -174,29 +221,51 @@ class KBBibtexDomain(BibtexDomain):
         return next(iter(self.data["kb_bibpage"]), None)
 
     def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+        """Each distinct citation is rendered once per build; every use gets a copy.
+
+        The key holds what the rendered nodes depend on besides the formatted entries
+        (fixed for the build): the builder, the role, the citation text (keys, pre- and
+        post-text), where the link points relative to this page (an id on the same page,
+        else a relative URI, as make_refnode writes it), and any ``kb_`` attribute a
+        transform put on the citation node. A citation with a key that cannot be cited
+        is never cached, so its warning is given at every place it occurs."""
+        entries, formatted = self.bibdata.data.entries, self.data["kb_formatted"]
+        if not RENDER_CACHE or not all(t.key in entries and t.key in formatted
+                                       for t in parse_citation_targets(target)):
+            return self.resolve_citation(env, fromdocname, builder, typ, target, node,
+                                         contnode)
+        todocname = self.target_doc(fromdocname) or fromdocname
+        link = None if todocname == fromdocname else builder.get_relative_uri(
+            fromdocname, todocname)
+        marks = tuple(sorted((name, repr(value)) for name, value in node.attributes.items()
+                             if name.startswith("kb_")))
+        return self.rendered(
+            ("cite", builder.name, typ, target, link, marks),
+            lambda: [self.resolve_citation(env, fromdocname, builder, typ, target, node,
+                                           contnode)])[0]
+
+    def resolve_citation(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))
         formatted = self.data["kb_formatted"]
         entries = self.bibdata.data.entries
         todocname = self.target_doc(fromdocname)
         references = []
         tips = []
+        first_keys = node.get("kb_first")
         for tgt in targets:
-            if tgt.key not in entries:
-                logger.warning(
-                    f"unknown citation key '{tgt.key}' ({_suggest(tgt.key, entries)}add "
-                    "the work to references.bib, or fix the key)",
-                    location=node, type="kb", subtype="citation")
+            if tgt.key not in entries or tgt.key not in formatted:
+                logger.warning(self.uncitable(env, tgt.key, entries), location=node,
+                               type="kb", subtype="citation")
                 continue
-            if tgt.key not in formatted:
-                continue
-            references.append((entries[tgt.key], formatted[tgt.key], SphinxReferenceInfo(
-                builder=builder, fromdocname=fromdocname, todocname=todocname or fromdocname,
-                citation_id=entry_id(tgt.key), title=None, pre_text=tgt.pre,
-                post_text=tgt.post)))
+            references.append((entries[tgt.key], formatted[tgt.key], apa.CitationInfo(
+                builder, fromdocname, todocname or fromdocname, entry_id(tgt.key), None,
+                tgt.pre, tgt.post, first=first_keys is None or tgt.key in first_keys)))
             tips.append(formatted[tgt.key])
         result = nodes.inline(rawsource=target, classes=["bibtex-citation", "kb-cite"])
         if not references:
-            result += nodes.Text(target)
+            # never the raw key: the build has failed with the reason above
+            result["classes"].append("kb-cite-missing")
+            result += nodes.Text("(reference missing)")
             return result
         rendered = format_references(self.reference_style, typ, references)
         result += rendered.render(self.backend)
@@ -210,6 +279,24 @@ class KBBibtexDomain(BibtexDomain):
 
     def resolve_any_xref(self, env, fromdocname, builder, target, node, contnode):
         return []
+
+    def uncitable(self, env, key: str, entries) -> str:
+        """Why *key* cannot be cited, in the writer's terms: the .bib problem that kept
+        its entry out (with file:line), the style's complaint, or an unknown key."""
+        found = []
+        for path, (_, problems) in sorted(getattr(env, "kb_bib_lint", {}).items()):
+            found += [(Path(path).name, p) for p in problems
+                      if p.key and p.key.lower() == key.lower()]
+        if found:
+            where = ", ".join(sorted({f"{name}:{p.line}" for name, p in found}))
+            reasons = "; ".join(dict.fromkeys(p.message for _, p in found))
+            return (f"cannot cite '{key}': its entry at {where} cannot be used: {reasons}")
+        if key in entries:
+            error = self.data.get("kb_format_errors", {}).get(key, "it could not be formatted")
+            return (f"cannot cite '{key}': the APA style cannot format its entry in "
+                    f"references.bib ({error}); run make check for how to fix it")
+        return (f"unknown citation key '{key}' ({_suggest(key, entries)}add the work to "
+                "references.bib, or fix the key)")
 
 
 def _suggest(key: str, entries) -> str:
@@ -251,6 +338,12 @@ class FillReferenceLists(SphinxPostTransform):
     def run(self, **kwargs) -> None:
         domain = self.env.get_domain("cite")
         docname = self.env.docname
+        seen: set[str] = set()  # each work's first citation on the page (APA 8.21)
+        for xref in self.document.findall(addnodes.pending_xref):
+            if xref.get("refdomain") == "cite":
+                keys = [t.key for t in parse_citation_targets(xref["reftarget"])]
+                xref["kb_first"] = [k for k in keys if k not in seen]
+                seen.update(keys)
         for node in list(self.document.findall(references_list)):
             keys = domain.data["kb_doc_keys"].get(docname, [])
             node.replace_self(self.entry_list(domain, keys, docname, cited_in=False))
@@ -265,7 +358,8 @@ class FillReferenceLists(SphinxPostTransform):
         for key in sorted((k for k in keys if k in formatted), key=order.__getitem__):
             item = nodes.list_item(ids=[entry_id(key)], classes=["kb-ref"])
             para = nodes.paragraph()
-            para += formatted[key].text.render(domain.backend)
+            para += domain.rendered(("entry", key), lambda key=key: formatted[
+                key].text.render(domain.backend))
             item += para
             if cited_in:
                 item += self.cited_in(domain.data["kb_cited_by"][key], docname)
@@ -313,9 +407,13 @@ def parse_bibfiles(bibfilenames: list[Path], encoding: str) -> BibData:
         except (OSError, UnicodeDecodeError):
             text = ""  # reported by kb.guards
         starts = [m.start() for m in HEADER.finditer(text)] + [len(text)]
+        macros = Parser(encoding)  # @string macros, in file order, as BibTeX reads them
         for start, end in zip(starts, starts[1:]):
             try:
-                parsed = Parser(encoding).parse_string(text[start:end])
+                if re.match(r"\s*@\s*string\b", text[start:end], re.I):
+                    macros.parse_string(text[start:end])
+                    continue
+                parsed = Parser(encoding, macros=macros.macros).parse_string(text[start:end])
             except Exception:  # noqa: BLE001 - the entry's problem is reported with its line
                 continue
             for key, entry in parsed.entries.items():

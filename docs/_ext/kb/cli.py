@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import lint
-from .bibcheck import check_bib, unused_keys
+from .bibcheck import NOTE_CODES, check_bib, unused_keys
 from .frontmatter import (ARTICLE_PREFIX, FrontMatterError, _add_years, load_vocabulary,
                           split_front_matter, validate_article, validate_page)
 
@@ -199,7 +199,8 @@ def cmd_check(repo: Repo, today: dt.date, spelling: bool = True) -> int:
     if index is None:
         findings.append(Finding(bib_rel, 1, "references.bib is missing"))
     else:
-        findings += [Finding(bib_rel, p.line, p.message) for p in index.problems]
+        findings += [Finding(bib_rel, p.line, p.message, error=p.code not in NOTE_CODES)
+                     for p in index.problems]
     known_keys = set(index.entries) if index else set()
     cited: set[str] = set()
 

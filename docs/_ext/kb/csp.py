@@ -1,17 +1,32 @@
-"""A Content-Security-Policy on every page: no script runs unless the site shipped it.
+"""A Content-Security-Policy on every page, and every written page checked against an
+allow-list: nothing reaches a reader that the site did not ship.
 
-Scripts may come only from the site's own origin (which also lets Read the Docs' addons
-work: the host serves them from the same origin, under ``/_/``), and an inline script only
-if its SHA-256 hash is in the policy. The hashes are computed at build time from the
-inline scripts in the theme's and the project's templates (furo has one: it applies the
-reader's saved colour theme before the page paints). After the build, every page written
-is checked: an inline script the policy does not cover is a warning naming the page, so
-a template change can never silently break the site or weaken the policy.
+**The policy.** Scripts may come only from the site's own origin, and an inline script
+only if its SHA-256 hash is in the policy; styles likewise: the site's stylesheets, the
+theme's one ``<style>`` element (furo's colour variables, hashed as rendered for the page)
+and the few fixed ``style`` attributes of the theme's icons (``'unsafe-hashes'`` with the
+hash of each, so no other ``style=`` applies). No ``'unsafe-inline'``, no ``eval``
+(``'wasm-unsafe-eval'`` only lets the browser compile the search engine's WebAssembly),
+``base-uri 'none'``, ``object-src 'none'``, ``form-action 'self'``; everything else is
+limited to the site itself. A ``<meta>`` policy cannot name the site's own paths (that
+needs the host's address, which differs between a preview and the hosted site), so
+``script-src`` is ``'self'``; the output check below is what keeps every script element
+pointing at the site's own ``_static/`` and ``pagefind/`` files, which no page can write.
 
-``'wasm-unsafe-eval'`` lets the browser compile the search engine's WebAssembly (Pagefind);
-it allows no JavaScript ``eval``. Styles allow inline ``style`` attributes and elements
-(furo sets its colour variables that way); styles cannot run code. Everything else (images,
-fonts, connections, workers, frames, forms, ``<base>``) is limited to the site itself.
+Read the Docs' addons (flyout, its search, analytics, ads) are blocked by this policy:
+their bundle needs ``eval``. A practice that wants them sets
+``kb_csp_allow_readthedocs_addons = True`` in conf.py, which adds ``'unsafe-eval'`` to
+``script-src`` on every page: any script that does run may then turn text into code.
+
+**The output check.** After writing, every page written by this build is parsed
+(:class:`PageAudit`): elements and attributes outside the allow-list, any ``<script>``
+that is not the site's own (an ``src`` outside ``_static/`` or ``pagefind/``, or an
+inline script the policy does not hash), a ``<meta http-equiv>`` other than the policy,
+a second or different referrer policy, ``<base>``, an event-handler attribute, a
+``style`` the policy does not allow, and a link or resource with a scheme other than
+http(s), mailto, tel or sms are each a warning naming the page. Content cannot produce
+these (``kb.allowlist`` refuses them in the source); the check makes sure no template,
+extension or upgrade does either.
 
 A ``<meta>`` policy cannot set ``frame-ancestors`` or reporting; a host that can send
 headers should send this policy as a header too.
@@ -24,7 +39,9 @@ import hashlib
 import os
 import re
 import time
-from html import escape
+import posixpath
+from html import escape, unescape
+from html.parser import HTMLParser
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -58,24 +75,43 @@ def sha256(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
+STYLE_ATTRIBUTE = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
 def template_hashes(dirs) -> set[str]:
     """Hashes of the inline scripts in the templates (those without template code, whose
     text is the same on every page)."""
+    return _hashes(dirs, lambda text: inline_scripts(text))
+
+
+def template_style_hashes(dirs) -> tuple[set[str], set[str]]:
+    """Hashes of the templates' fixed ``<style>`` elements and ``style`` attributes."""
+    elements = _hashes(dirs, lambda text: [m.group(1) for m in STYLE_ELEMENT.finditer(text)])
+    attributes = _hashes(dirs, lambda text: [m.group(1) if m.group(1) is not None
+                                             else m.group(2)
+                                             for m in STYLE_ATTRIBUTE.finditer(text)])
+    return elements, attributes
+
+
+def _hashes(dirs, pieces) -> set[str]:
     hashes = set()
     for directory in dirs:
         for path in sorted(Path(directory).rglob("*.html")):
             text = path.read_text(encoding="utf-8", errors="replace")
-            for body in inline_scripts(text):
+            for body in pieces(text):
                 if not any(code in body for code in TEMPLATE_CODE):
                     hashes.add(sha256(body))
     return hashes
 
 
-def policy(hashes) -> str:
+def policy(hashes, style_hashes=(), eval_allowed: bool = False) -> str:
+    styles = " ".join(sorted(style_hashes))
     return "; ".join([
         "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval' " + " ".join(sorted(hashes)),
-        "style-src 'self' 'unsafe-inline'",
+        "script-src 'self' " + ("'unsafe-eval' " if eval_allowed else "")
+        + "'wasm-unsafe-eval' " + " ".join(sorted(hashes)),
+        "style-src 'self'" + (f" 'unsafe-hashes' {styles}" if styles else ""),
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
@@ -84,7 +120,7 @@ def policy(hashes) -> str:
         "manifest-src 'self'",
         "frame-src 'none'",
         "object-src 'none'",
-        "base-uri 'self'",
+        "base-uri 'none'",
         "form-action 'self'",
     ])
 
@@ -109,21 +145,221 @@ def _builder_inited(app: Sphinx) -> None:
         return
     dirs = getattr(app.builder.templates, "pathchain", [])
     app.kb_csp_hashes = template_hashes(dirs) | live_reload_hashes()
-    app.kb_csp = policy(app.kb_csp_hashes)
+    elements, attributes = template_style_hashes(dirs)
+    app.kb_csp_style_elements = elements
+    app.kb_csp_style_attributes = attributes
+    app.kb_csp_rendered_styles = {}
+    app.kb_csp = policy(app.kb_csp_hashes, elements | attributes,
+                        app.config.kb_csp_allow_readthedocs_addons)
+
+
+#: The theme's partial that writes its one <style> element, rendered with each page's
+#: context so that its hash is exactly what the page carries.
+THEME_STYLE_PARTIAL = "partials/_head_css_variables.html"
+
+
+def _rendered_style_hashes(app: Sphinx, context) -> set[str]:
+    key = repr((context.get("theme_light_css_variables"),
+                context.get("theme_dark_css_variables"), context.get("furo_pygments")))
+    cache = app.kb_csp_rendered_styles
+    if key not in cache:
+        try:
+            text = app.builder.templates.render(THEME_STYLE_PARTIAL, context)
+        except Exception:  # noqa: BLE001 - another theme: no such partial
+            text = ""
+        cache[key] = {sha256(m.group(1)) for m in STYLE_ELEMENT.finditer(text)}
+    return cache[key]
+
+
+def page_policy(app: Sphinx, context) -> str:
+    styles = (app.kb_csp_style_elements | app.kb_csp_style_attributes
+              | _rendered_style_hashes(app, context))
+    return policy(app.kb_csp_hashes, styles, app.config.kb_csp_allow_readthedocs_addons)
 
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    csp = getattr(app, "kb_csp", None)
-    if csp:
+    if getattr(app, "kb_csp", None):
+        csp = page_policy(app, context)
         tag = f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
         context["metatags"] = tag + "\n" + context.get("metatags", "")
 
 
-@guarded("checking pages against the Content-Security-Policy")
+# -- what a written page may contain --------------------------------------------------------
+
+#: Elements a page may contain: what the theme, the templates and Markdown produce.
+ELEMENTS = frozenset("""
+a abbr article aside b blockquote body br button caption cite circle code col colgroup dd
+del details dfn div dl dt em figcaption figure footer form g h1 h2 h3 h4 h5 h6 head header
+hr html i img input ins kbd label li line link main mark meta nav noscript ol optgroup
+option p path polygon polyline pre q rect s samp script section select small span strong
+style sub summary sup svg symbol table tbody td tfoot th thead time title tr u ul use var
+wbr ellipse defs
+""".split())
+#: Attributes that hold an address, and the schemes an address may have.
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "srcset",
+                            "xlink:href", "data", "background", "cite", "ping", "manifest",
+                            "longdesc", "usemap", "codebase", "archive", "dynsrc", "lowsrc"})
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel", "sms"})
+SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
+#: <link> relations that make the browser fetch something: same origin only.
+FETCHING_RELS = frozenset({"stylesheet", "icon", "shortcut", "preload", "prefetch",
+                           "modulepreload", "manifest", "dns-prefetch", "preconnect",
+                           "prerender", "apple-touch-icon", "mask-icon"})
+#: Folders of the site's own scripts (the theme's and the extension's static files, and the
+#: search engine); no page can write into them.
+SCRIPT_FOLDERS = ("_static/", "pagefind/")
+REFERRER_POLICY = "no-referrer"
+
+
+class PageAudit(HTMLParser):
+    """Parse one written page; ``problems`` lists what the allow-list refuses."""
+
+    def __init__(self, page: str, csp: str | None, scripts: set[str], styles: set[str]):
+        super().__init__(convert_charrefs=True)
+        self.page, self.csp, self.scripts, self.styles = page, csp, scripts, styles
+        self.problems: list[str] = []
+        self.policies = self.referrers = 0
+        self._in = None  # "script" or "style" while inside one
+        self._attrs: dict[str, str] = {}
+        self._text: list[str] = []
+
+    def problem(self, message: str) -> None:
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag in ("script", "style"):
+            self.handle_endtag(tag)
+
+    def handle_starttag(self, tag, attrs):
+        attrs_d = {name.lower(): value or "" for name, value in attrs}
+        if tag not in ELEMENTS:
+            self.problem(f"<{tag}> is not an element the site allows")
+        for name, value in attrs_d.items():
+            if name.startswith("on"):
+                self.problem(f"<{tag} {name}=...>: event-handler attributes are not allowed")
+            elif name == "style" and sha256(value) not in self.styles:
+                self.problem(f"<{tag} style={value[:40]!r}>: a style the site's templates do "
+                             "not set")
+            elif name in URL_ATTRIBUTES:
+                self._address(tag, name, value)
+            elif name in ("srcdoc", "formtarget", "http-equiv") and tag != "meta":
+                self.problem(f"<{tag} {name}=...> is not allowed")
+        if tag == "meta":
+            self._meta(attrs_d)
+        elif tag == "link":
+            rels = set(attrs_d.get("rel", "").lower().split())
+            href = attrs_d.get("href", "")
+            if rels & FETCHING_RELS and (SCHEME.match(href) or href.startswith("//")):
+                self.problem(f"<link rel={' '.join(sorted(rels))!r}> loads {href[:60]!r} from "
+                             "another site")
+        elif tag == "script":
+            src = attrs_d.get("src")
+            if src is not None:
+                self._script_src(src)
+                self._in = None
+            else:
+                self._in, self._attrs, self._text = "script", attrs_d, []
+        elif tag == "style":
+            self._in, self._attrs, self._text = "style", attrs_d, []
+        elif tag in ("form", "button", "input") and "action" in attrs_d:
+            if SCHEME.match(attrs_d["action"]) or attrs_d["action"].startswith("//"):
+                self.problem(f"<{tag} action={attrs_d['action'][:60]!r}> sends to another site")
+
+    def handle_data(self, data):
+        if self._in:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag != self._in:
+            return
+        body = "".join(self._text)
+        if tag == "script":
+            kind = self._attrs.get("type", "").lower()
+            if kind == "application/ld+json":
+                pass  # a data block, never run
+            elif kind not in JS_TYPES:
+                self.problem(f"<script type={kind!r}> is not a script type the site uses")
+            elif sha256(body) not in self.scripts:
+                self.problem("an inline script the Content-Security-Policy does not allow, so "
+                             "browsers will block it: move it into a file in docs/_static and "
+                             f"add it to html_js_files (script starts: {body.strip()[:60]!r})")
+        elif sha256(body) not in self.styles:
+            self.problem(f"a <style> element the site's templates do not write "
+                         f"(starts: {body.strip()[:40]!r})")
+        self._in = None
+
+    def _address(self, tag, name, value):
+        values = [part.strip().split()[0] for part in value.split(",") if part.strip()] \
+            if name == "srcset" else [value]
+        for address in values:
+            scheme = SCHEME.match(address)
+            if not scheme:
+                continue
+            scheme = scheme.group(1).lower()
+            if scheme == "data" and tag == "img" and name == "src" and re.match(
+                    r"\s*data:image/(png|gif|jpeg|webp)[;,]", address, re.I):
+                continue
+            if scheme not in URL_SCHEMES:
+                self.problem(f"<{tag} {name}={address[:40]!r}>: '{scheme}:' addresses are "
+                             "not allowed")
+            elif tag in ("img", "source", "video", "audio", "iframe", "embed", "track") \
+                    and name in ("src", "srcset", "poster"):
+                self.problem(f"<{tag} {name}={address[:60]!r}> loads a file from another site")
+
+    def _script_src(self, src):
+        if SCHEME.match(src) or src.startswith("//"):
+            self.problem(f"<script src={src[:60]!r}> loads a script from another site")
+            return
+        target = src.split("?", 1)[0].split("#", 1)[0]
+        if target.startswith("/"):  # the 404 page addresses files from the site's root
+            path = posixpath.normpath(target.lstrip("/"))
+        else:
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(self.page), target))
+        if not path.startswith(SCRIPT_FOLDERS):
+            self.problem(f"<script src={src[:60]!r}> is not one of the site's own scripts "
+                         f"(they live in {' and '.join(SCRIPT_FOLDERS)})")
+
+    def _meta(self, attrs):
+        equiv = attrs.get("http-equiv", "").lower()
+        if equiv:
+            if equiv == "content-security-policy" and self.policies == 0 \
+                    and attrs.get("content") == self.csp:
+                self.policies += 1
+            else:
+                self.problem(f"<meta http-equiv={attrs.get('http-equiv')!r}> is not allowed "
+                             "(the only one a page has is the site's Content-Security-Policy)")
+        if attrs.get("name", "").lower() == "referrer":
+            self.referrers += 1
+            if attrs.get("content") != REFERRER_POLICY or self.referrers > 1:
+                self.problem(f"<meta name='referrer' content={attrs.get('content')!r}> "
+                             f"changes the site's referrer policy ({REFERRER_POLICY})")
+
+
+def audit_page(html: str, page: str, csp: str | None, scripts: set[str],
+               styles: set[str]) -> list[str]:
+    """Problems of one written page (*page*: its path in the output, with '/')."""
+    audit = PageAudit(page, csp, scripts, styles)
+    audit.feed(html)
+    audit.close()
+    if csp is not None and audit.policies == 0:
+        audit.problem("no Content-Security-Policy: its template does not output "
+                      "{{ metatags }} in <head>")
+    return audit.problems
+
+
+CSP_META = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"')
+
+
+@guarded("checking the written pages")
 def _build_finished(app: Sphinx, exc) -> None:
     if exc is not None or not getattr(app, "kb_csp", None):
         return
-    allowed = app.kb_csp_hashes
+    scripts = app.kb_csp_hashes
+    base_styles = app.kb_csp_style_elements | app.kb_csp_style_attributes
+    rendered = set().union(*app.kb_csp_rendered_styles.values()) if \
+        app.kb_csp_rendered_styles else set()
     started = app.kb_build_started - 1
     outdir = Path(app.outdir)
     sources = {Path(app.builder.get_outfilename(d)).resolve(): d for d in app.env.all_docs}
@@ -137,22 +373,16 @@ def _build_finished(app: Sphinx, exc) -> None:
             # a page from a source file is reported at that file; a generated one by name
             docname = sources.get(path.resolve())
             page = "this page" if docname else str(path.relative_to(outdir))
-            if 'http-equiv="Content-Security-Policy"' not in html:
-                logger.warning(
-                    "%s has no Content-Security-Policy: its template does not output "
-                    "{{ metatags }} in <head>", page, type="kb", subtype="csp",
-                    location=docname)
-            for body in inline_scripts(html):
-                if sha256(body) not in allowed:
-                    logger.warning(
-                        "%s has an inline script the Content-Security-Policy does not "
-                        "allow, so browsers will block it: move it into a file in "
-                        "docs/_static and add it to html_js_files (script starts: %r)",
-                        page, body.strip()[:60], type="kb", subtype="csp",
-                        location=docname)
+            found = CSP_META.search(html)
+            csp = unescape(found.group(1)) if found else app.kb_csp
+            relpath = path.relative_to(outdir).as_posix()
+            for problem in audit_page(html, relpath, csp, scripts, base_styles | rendered):
+                logger.warning("%s: %s", page, problem, type="kb", subtype="csp",
+                               location=docname)
 
 
 def setup_csp(app: Sphinx) -> None:
+    app.add_config_value("kb_csp_allow_readthedocs_addons", False, "html", bool)
     app.connect("builder-inited", _builder_inited)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _build_finished)

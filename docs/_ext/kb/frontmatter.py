@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
+from .datafiles import FRONT_MATTER_MAX, YamlProblem, key_lines, load_yaml
 from .errors import guarded
 
 logger = logging.getLogger(__name__)
@@ -56,17 +56,6 @@ REQUIRED_ARTICLE_KEYS = (
 PAGE_KEYS = {"title": "the page title", "description": "one or two sentences"}
 
 _FENCE = re.compile(r"^---[ \t]*$")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML, but dates stay text: we parse them ourselves, so an impossible date
-    like 2026-13-45 becomes a message with its line, not a crash."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass(frozen=True)
@@ -126,20 +115,9 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
             "(add a line with just --- after the last key)", 1)
     block = "\n".join(lines[1:end])
     try:
-        # Parse once: the node gives each key's line, the data is built from the node.
-        loader = _Loader(block)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 2 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise FrontMatterError(
-            f"front matter is not valid YAML: {problem} (check quotes, colons and "
-            "indentation; a value with a colon needs quotes)", line) from None
+        data, node = load_yaml(block, FRONT_MATTER_MAX)
+    except YamlProblem as exc:
+        raise FrontMatterError(f"front matter{_joined(exc.message)}", exc.line + 1) from None
     if data is None:
         data, node = {}, None
     if not isinstance(data, dict):
@@ -151,6 +129,11 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
             key_lines[str(key_node.value)] = key_node.start_mark.line + 2
     blanked = [""] * (end + 1) + lines[end + 1:]
     return FrontMatter({str(k): v for k, v in data.items()}, key_lines, 1, end + 1), "\n".join(blanked)
+
+
+def _joined(message: str) -> str:
+    """'is not valid YAML: ...' or ': YAML anchors ...', after the name of what was read."""
+    return f" is {message}" if message.startswith("not valid YAML") else f": {message}"
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -324,17 +307,20 @@ def load_vocabulary(path: Path, kind: str, required: tuple[str, ...]
     """Load topics.yaml or authors.yaml; return the entries and each problem with its line."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader) or {}
+        data, node = load_yaml(text)
     except FileNotFoundError:
         return {}, [Problem(1, f"{kind} file not found: {path}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return {}, [Problem(mark.line + 1 if mark else 1,
-                            f"{kind} file is not valid YAML: {getattr(exc, 'problem', exc)}")]
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        return {}, [Problem(line, f"{kind} file is not UTF-8 text; save it as UTF-8")]
+    except OSError as exc:
+        return {}, [Problem(1, f"cannot read the {kind} file: {exc.strerror}")]
+    except YamlProblem as exc:
+        return {}, [Problem(exc.line, f"{kind} file{_joined(exc.message)}")]
+    data = data or {}
     if not isinstance(data, dict):
         return {}, [Problem(1, f"{kind} file must map slugs to entries")]
-    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value} if node else {}
+    lines = key_lines(node)
     vocab, problems = {}, []
     for slug, entry in data.items():
         slug = str(slug)
@@ -343,6 +329,11 @@ def load_vocabulary(path: Path, kind: str, required: tuple[str, ...]
             problems.append(Problem(lines.get(slug, 1), f"{kind} '{slug}' needs a "
                                     f"lowercase-hyphenated slug and {', '.join(required)} "
                                     f"(missing: {', '.join(missing) or 'none'})"))
+            continue
+        not_text = [k for k, v in entry.items() if not isinstance(v, str)]
+        if not_text:
+            problems.append(Problem(lines.get(slug, 1), f"{kind} '{slug}': "
+                                    f"{', '.join(map(str, not_text))} must be text"))
             continue
         vocab[slug] = dict(entry)
     return vocab, problems

@@ -20,8 +20,10 @@ from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
+from .datafiles import without_controls
 from .errors import guarded
 from .articles import article_title, kb_html, time_tag
+from .epub import is_book
 
 ATOM = "http://www.w3.org/2005/Atom"
 LATEST_COUNT = 5
@@ -115,11 +117,13 @@ class FillListings(SphinxPostTransform):
             if kind == "topic-grid":
                 html = topic_grid_html(env, uri)
             elif kind == "latest":
+                feed = ("" if is_book(builder) else  # a book has no feed
+                        f' <span aria-hidden="true">·</span> <a href="'
+                        f'{escape(_root_relative(builder, fromdoc, "feed.xml"))}">Feed of new '
+                        'articles</a>')
                 html = (article_list_html(env, published_articles(env)[:LATEST_COUNT], uri)
                         + f'<p class="kb-more"><a href="{escape(uri("articles/index"))}">All '
-                        f'articles</a> <span aria-hidden="true">·</span> <a href="'
-                        f'{escape(_root_relative(builder, fromdoc, "feed.xml"))}">Feed of new '
-                        'articles</a></p>')
+                        f'articles</a>{feed}</p>')
             else:
                 html = (f'<form class="kb-search" role="search" action="{escape(uri("search"))}"'
                         ' method="get"><label for="kb-home-search">Search the articles</label>'
@@ -152,9 +156,11 @@ def _collect_pages(app: Sphinx):
                  "kb_meta_description": "Browse the knowledge base by topic."}, "page.html"
 
     page = "articles/index"
+    feed = ("" if is_book(builder) else
+            f" You can also <a href=\"{escape(_root_relative(builder, page, 'feed.xml'))}\""
+            f">follow new articles with a feed reader</a>.")
     body = ("<section id=\"all-articles\"><h1>All articles</h1><p>Every article, newest "
-            f"first. You can also <a href=\"{escape(_root_relative(builder, page, 'feed.xml'))}\""
-            f">follow new articles with a feed reader</a>.</p>"
+            f"first.{feed}</p>"
             + article_list_html(env, articles, uri_from(page)) + "</section>")
     yield page, {"title": "All articles", "body": body,
                  "kb_meta_description": "Every article in the knowledge base, newest first."
@@ -171,7 +177,7 @@ def _env_updated(app: Sphinx, env) -> Iterable[str]:
 
 @guarded("writing the feed")
 def write_feed(app: Sphinx, exc) -> None:
-    if exc is not None or app.builder.format != "html":
+    if exc is not None or app.builder.format != "html" or is_book(app.builder):
         return
     env = app.env
     base = app.config.html_baseurl.rstrip("/") + "/"
@@ -180,9 +186,11 @@ def write_feed(app: Sphinx, exc) -> None:
     feed = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": app.config.language or "en"})
 
     def sub(parent, tag, text=None, **attrs):
-        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        # XML 1.0 cannot hold control characters, even escaped: they never reach the feed
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}",
+                           {k: without_controls(v) for k, v in attrs.items()})
         if text is not None:
-            el.text = text
+            el.text = without_controls(text)
         return el
 
     sub(feed, "title", app.config.html_title)

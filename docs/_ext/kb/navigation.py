@@ -86,8 +86,8 @@ def expected_pages(app: Sphinx) -> set[Path]:
 
 @guarded("removing the pages of removed sources")
 def _remove_stale_pages(app: Sphinx, exc) -> None:
-    if exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml":
-        return
+    if exc is not None or app.builder.name not in ("html", "dirhtml"):
+        return  # an EPUB is built from scratch; a single page has no other pages
     outdir = Path(app.outdir)
     keep = expected_pages(app) | {(outdir / page).resolve()
                                   for page in getattr(app, "kb_redirect_pages", ())}

@@ -7,6 +7,9 @@ just those pages into a scratch bundle and merges it into the previous one:
 
 - the changed pages keep their page numbers; their old postings, filter entries and
   fragments are replaced by the scratch run's;
+- a word's accented forms (Pagefind 1.5 indexes ``García`` as ``garcia`` and keeps the
+  form ``garcía`` with its own postings beside the word's) are merged the same way, and
+  kept in the order a full run writes them: by the first page each form is on;
 - the word list is cut into chunks exactly as Pagefind cuts it (``_cut``: 20,000
   locations a chunk; ``_chunk_meta``: the shortest prefixes that tell neighbours apart),
   and every file is named as Pagefind names it (the SHA-1 of its CBOR payload, each byte
@@ -53,7 +56,8 @@ GZIP_LEVEL = 6              # Pagefind's: the same payload gives the same bytes
 MAX_SHARE = 0.3             # more changed pages than this: a full run is as quick
 STATE_FILE = "kb-pagefind-state.json"
 WORDS_FILE = "kb-pagefind-words.pickle"
-STATE_VERSION = 2
+STATE_VERSION = 3           # 2: the words' accent variants are saved beside them;
+                            # 3: the index files' sizes and times (a damaged file)
 INDEX_FOLDERS = ("fragment", "index", "filter")
 GLOB_SPECIAL = re.compile(r"[*?\[\]{},\\!]")
 UNEXPECTED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
@@ -136,26 +140,53 @@ def _head(major: int, n: int) -> bytes:
 _SMALL = [bytes([n]) for n in range(24)]  # unsigned integers below 24: one byte
 
 
-def _word_payload(word: str, numbers: list[int], rests: list[bytes]) -> bytes:
-    """``[word, [[page, locations, metadata locations]...], []]``. Pagefind writes each
-    posting's page as the difference from the posting before (the first as it is)."""
-    text = word.encode("utf-8")
-    parts = [_head(4, 3), _head(3, len(text)), text, _head(4, len(numbers))]
+def _text(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return _head(3, len(data)) + data
+
+
+def _postings_payload(parts: list[bytes], numbers: list[int], rests: list[bytes]) -> None:
+    """``[[page, locations, metadata locations]...]``, appended to *parts*. Pagefind
+    writes each posting's page as the difference from the posting before (the first as
+    it is)."""
+    parts.append(_head(4, len(numbers)))
     previous = 0
     for number, rest in zip(numbers, rests):
         step = number - previous
         parts += (b"\x83", _SMALL[step] if step < 24 else _head(0, step), rest)
         previous = number
-    parts.append(b"\x80")
+
+
+def _word_payload(word: str, numbers: list[int], rests: list[bytes],
+                  variants: list | None = None) -> bytes:
+    """``[word, postings, [[form, postings]...]]``: the postings of the word as indexed
+    (accents removed), then those of each form it was written in with accents
+    (``garcia``: ``[["garcía", postings]]``), each variant's pages counted from 0."""
+    parts = [b"\x83", _text(word)]
+    _postings_payload(parts, numbers, rests)
+    if not variants:
+        parts.append(b"\x80")
+        return b"".join(parts)
+    parts.append(_head(4, len(variants)))
+    for form, form_numbers, form_rests in variants:
+        parts += (b"\x82", _text(form))
+        _postings_payload(parts, form_numbers, form_rests)
     return b"".join(parts)
 
 
 # -- The words of an index, postings kept encoded -------------------------------------------
 #
-# {word: (page numbers, locations per posting, encoded rest of each posting)}, in page
-# order. A posting is ``[page, locations, metadata locations]``, its page written as the
-# difference from the posting before; Pagefind sizes a chunk by locations + metadata
+# words: {word: (page numbers, locations per posting, encoded rest of each posting)}, in
+# page order. A posting is ``[page, locations, metadata locations]``, its page written as
+# the difference from the posting before; Pagefind sizes a chunk by locations + metadata
 # locations + 1 per posting. Only the page numbers are ever decoded.
+#
+# variants: {word: [(form, page numbers, encoded rests)...]}. Pagefind 1.5 indexes a word
+# without its accents (``flückiger`` under ``fluckig``, after stemming) and keeps the
+# postings of each accented form apart, beside the word's own: a word written only with
+# accents has no postings of its own. The variants do not count towards a chunk's size.
+# Their order is the order in which a full run meets them: by the first page each is
+# on (two forms first met on the same page come in no fixed order, in Pagefind too).
 
 def _postings(cbor2, postings: list) -> tuple[list[int], list[int], list[bytes]]:
     numbers, counts, rests, number = [], [], [], 0
@@ -172,32 +203,49 @@ def _postings(cbor2, postings: list) -> tuple[list[int], list[int], list[bytes]]
 
 
 def _read_words(cbor2, bundle: Path, chunks: list):
-    """Each ``(word, postings)`` of the bundle's index chunks."""
+    """Each ``(word, postings, variants)`` of the bundle's index chunks, variants as
+    ``[(form, postings)...]``."""
     for chunk in chunks:
         for entry in cbor2.loads(read_file(bundle / "index" / f"{chunk[2]}.pf_index"))[0]:
-            if len(entry) != 3 or entry[2]:
-                raise Fallback("an unknown word layout in the index")
-            yield entry[0], entry[1]
+            if (len(entry) != 3 or not isinstance(entry[0], str)
+                    or not isinstance(entry[1], list) or not isinstance(entry[2], list)
+                    or any(not isinstance(v, list) or len(v) != 2 or not isinstance(v[0], str)
+                           or not isinstance(v[1], list) or not v[1] for v in entry[2])):
+                raise Fallback(f"an unknown word layout in the index ({entry[0]!r})")
+            yield entry[0], entry[1], entry[2]
 
 
-def _words_from(cbor2, bundle: Path, chunks: list) -> dict:
-    """The bundle's words, checked: re-encoded and cut by this module they must give
-    Pagefind's own chunks byte for byte, or the format is not the one it knows."""
-    words = {word: _postings(cbor2, postings)
-             for word, postings in _read_words(cbor2, bundle, chunks)}
+def _variants(cbor2, forms: list) -> list:
+    result = []
+    for form, postings in forms:
+        numbers, _counts, rests = _postings(cbor2, postings)
+        result.append((form, numbers, rests))
+    return result
+
+
+def _words_from(cbor2, bundle: Path, chunks: list) -> tuple[dict, dict]:
+    """The bundle's words and their variants, checked: re-encoded and cut by this module
+    they must give Pagefind's own chunks byte for byte, or the format is not the one it
+    knows."""
+    words, variants = {}, {}
+    for word, postings, forms in _read_words(cbor2, bundle, chunks):
+        words[word] = _postings(cbor2, postings)
+        if forms:
+            variants[word] = _variants(cbor2, forms)
     cut = _cut(words)
     if _chunk_meta(cut) != [list(chunk[:2]) for chunk in chunks] or any(
-            _chunk_payload(words, chunk_words) != read_file(
+            _chunk_payload(words, variants, chunk_words) != read_file(
                 bundle / "index" / f"{chunk[2]}.pf_index")
             for chunk_words, chunk in zip(cut, chunks)):
         raise Fallback("Pagefind's index is not written as this update writes it")
-    return words
+    return words, variants
 
 
-def _chunk_payload(words: dict, chunk_words: list[str]) -> bytes:
+def _chunk_payload(words: dict, variants: dict, chunk_words: list[str]) -> bytes:
     """``[[word...]]``"""
     return b"".join((_head(4, 1), _head(4, len(chunk_words)),
-                     *(_word_payload(word, words[word][0], words[word][2])
+                     *(_word_payload(word, words[word][0], words[word][2],
+                                     variants.get(word))
                        for word in chunk_words)))
 
 
@@ -283,7 +331,8 @@ def _collector_paused():
 
 
 def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict,
-                 urls: list[str] | None = None, words: dict | None = None) -> str | None:
+                 urls: list[str] | None = None, words: dict | None = None,
+                 variants: dict | None = None) -> str | None:
     """Save what *bundle* was made from. After a full run (*urls* and *words* None) they
     are read from the bundle, and Pagefind's chunks are checked against ``_cut``: if they
     differ, nothing is saved and every index stays a full run. Returns why nothing was
@@ -296,7 +345,7 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
                     for h, _count in meta[1]]
         if words is None:
             with _collector_paused():
-                words = _words_from(cbor2, bundle, meta[2])
+                words, variants = _words_from(cbor2, bundle, meta[2])
         name = _language(_entry(bundle))[1]["hash"]
     except (Fallback, *UNEXPECTED) as why:
         forget(state_file)
@@ -305,7 +354,8 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
              "pages": pages, "urls": urls, "files": fingerprint(bundle)}
     state_file.parent.mkdir(parents=True, exist_ok=True)
     words_file = state_file.with_name(WORDS_FILE)
-    for path, data in ((words_file, pickle.dumps({"meta": name, "words": words},
+    for path, data in ((words_file, pickle.dumps({"meta": name, "words": words,
+                                                  "variants": variants or {}},
                                                  pickle.HIGHEST_PROTOCOL)),
                        (state_file, json.dumps(state, separators=(",", ":")).encode())):
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -369,9 +419,9 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
         cache = pickle.loads(state_file.with_name(WORDS_FILE).read_bytes())
     except UNEXPECTED as error:
         raise Fallback(f"no saved words ({error})") from error
-    if cache.get("meta") != state["meta"]:
+    if cache.get("meta") != state["meta"] or "variants" not in cache:
         raise Fallback("the saved words belong to another index")
-    words = cache["words"]
+    words, variants = cache["words"], cache["variants"]
     old_meta_name = f"pagefind.{state['meta']}.pf_meta"
 
     fresh.mkdir(parents=True)
@@ -384,7 +434,7 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
             _link_tree(bundle / folder, fresh / folder)
         _link(bundle / old_meta_name, fresh / old_meta_name)
         shutil.copy2(bundle / "pagefind-entry.json", fresh / "pagefind-entry.json")
-        record_state(state_file, fresh, options, pages, urls, words)
+        record_state(state_file, fresh, options, pages, urls, words, variants)
         return 0
 
     # Pagefind over the changed pages only.
@@ -422,8 +472,8 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
             raise Fallback("Pagefind did not index every changed page")
 
         with _collector_paused():
-            _merge_words(cbor2, words, scratch, new_chunks, remap, renumbered)
-            chunk_meta = _write_chunks(bundle, fresh / "index", language, words)
+            _merge_words(cbor2, words, variants, scratch, new_chunks, remap, renumbered)
+            chunk_meta = _write_chunks(bundle, fresh / "index", language, words, variants)
         filter_meta = _write_filters(cbor2, bundle, old_filters, scratch, new_filters,
                                      remap, renumbered, fresh / "filter", language)
         pages_meta = [list(page) for page in old_pages]
@@ -440,7 +490,7 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
     entry["languages"][language].update({"hash": name, "page_count": len(pages_meta)})
     (fresh / "pagefind-entry.json").write_text(
         json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    record_state(state_file, fresh, options, pages, urls, words)
+    record_state(state_file, fresh, options, pages, urls, words, variants)
     return len(changed)
 
 
@@ -464,24 +514,58 @@ def _link_tree(src: Path, dest: Path, skip: set[str] = frozenset()) -> None:
             _link(item, dest / item.name)
 
 
-def _merge_words(cbor2, words: dict, scratch: Path, new_chunks, remap, renumbered) -> None:
-    """Replace, in *words*, the postings of the re-indexed pages by the scratch run's."""
+def _first_page(variant: tuple) -> int:
+    return variant[1][0]
+
+
+def _merge_words(cbor2, words: dict, variants: dict, scratch: Path, new_chunks, remap,
+                 renumbered) -> None:
+    """Replace, in *words* and *variants*, the postings of the re-indexed pages by the
+    scratch run's. A word leaves the index when neither it nor any of its forms is on a
+    page any more."""
     for word, (numbers, counts, rests) in list(words.items()):
         if renumbered.isdisjoint(numbers):
             continue
         keep = [i for i, n in enumerate(numbers) if n not in renumbered]
-        if keep:
-            words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
-                           [rests[i] for i in keep])
+        words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
+                       [rests[i] for i in keep])
+    for word, forms in list(variants.items()):
+        if all(renumbered.isdisjoint(numbers) for _form, numbers, _rests in forms):
+            continue
+        kept = []
+        for form, numbers, rests in forms:
+            keep = [i for i, n in enumerate(numbers) if n not in renumbered]
+            if keep:
+                kept.append((form, [numbers[i] for i in keep], [rests[i] for i in keep]))
+        if kept:
+            variants[word] = sorted(kept, key=_first_page)  # stable: ties keep their order
         else:
-            del words[word]
-    for word, postings in _read_words(cbor2, scratch, new_chunks):
+            del variants[word]
+    for word, postings, new_forms in _read_words(cbor2, scratch, new_chunks):
         numbers, counts, rests = _postings(cbor2, postings)
         old = words.get(word, ([], [], []))
         merged = sorted([*zip(*old), *zip([remap[n] for n in numbers], counts, rests)],
                         key=lambda posting: posting[0])
         words[word] = ([m[0] for m in merged], [m[1] for m in merged],
                        [m[2] for m in merged])
+        if not new_forms:
+            continue
+        forms = list(variants.get(word, ()))
+        where = {form[0]: i for i, form in enumerate(forms)}
+        for form, form_numbers, form_rests in _variants(cbor2, new_forms):
+            added = zip([remap[n] for n in form_numbers], form_rests)
+            if form in where:
+                _f, old_numbers, old_rests = forms[where[form]]
+                both = sorted([*zip(old_numbers, old_rests), *added], key=lambda p: p[0])
+            else:
+                where[form] = len(forms)
+                forms.append(None)
+                both = sorted(added, key=lambda p: p[0])
+            forms[where[form]] = (form, [p[0] for p in both], [p[1] for p in both])
+        variants[word] = sorted(forms, key=_first_page)
+    for word in [w for w, (numbers, _c, _r) in words.items()
+                 if not numbers and w not in variants]:
+        del words[word]
 
 
 def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:
@@ -492,12 +576,13 @@ def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:
     return name
 
 
-def _write_chunks(bundle: Path, folder: Path, language: str, words: dict) -> list[list[str]]:
+def _write_chunks(bundle: Path, folder: Path, language: str, words: dict,
+                  variants: dict) -> list[list[str]]:
     """The word index, cut as Pagefind cuts it; a chunk that did not change is linked."""
     chunks = _cut(words)
     meta, taken = _chunk_meta(chunks), set()
     for named, chunk in zip(meta, chunks):
-        payload = _chunk_payload(words, chunk)
+        payload = _chunk_payload(words, variants, chunk)
         name = _unique_name(language, payload, taken)
         old = bundle / "index" / f"{name}.pf_index"
         if old.is_file():  # same hash: the same words and postings (checked below)

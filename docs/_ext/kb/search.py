@@ -44,6 +44,8 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from . import pagefind_delta
+from .datafiles import YamlProblem, load_yaml
+from .epub import is_book
 from .errors import guarded
 
 logger = logging.getLogger(__name__)
@@ -82,17 +84,14 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[str]]:
     problems: list[str] = []
     if not path.is_file():
         return {}, []  # optional: without it, search has no synonyms
-    text = path.read_text(encoding="utf-8")
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        return {}, [f"{path}:{line}: not valid YAML ({getattr(err, 'problem', err)})"]
+        text = path.read_text(encoding="utf-8")
+        _, root = load_yaml(text)
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[:err.start].count(b"\n") + 1
+        return {}, [f"{path}:{line}: the file is not UTF-8 text; save it as UTF-8"]
+    except YamlProblem as err:
+        return {}, [f"{path}:{err.line}: {err.message}"]
     if root is None:
         return {}, []
     if not isinstance(root, yaml.MappingNode):
@@ -205,7 +204,8 @@ def _builder_inited(app: Sphinx) -> None:
 
 
 def _collect_pages(app: Sphinx):
-    if app.builder.format != "html" or app.builder.name in ("singlehtml",):
+    if (app.builder.format != "html" or app.builder.name in ("singlehtml",)
+            or is_book(app.builder)):
         return []
     return [("search", {"title": "Search"}, "kb-search.html")]
 
@@ -213,6 +213,8 @@ def _collect_pages(app: Sphinx):
 @guarded("marking the searchable part of a page")
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
     env = app.env
+    if is_book(app.builder):  # a book has no search index
+        return
     if pagename == "search":
         context["kb_search_topics"] = sorted(t["title"] for t in env.kb_topics.values())
         context["kb_pagefind_js"] = f"{BUNDLE}/pagefind.js"
@@ -291,7 +293,8 @@ def _same_files(bundle: Path, files: dict[str, str]) -> bool:
 
 @guarded("building the search index")
 def _build_finished(app: Sphinx, exc) -> None:
-    if exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml":
+    if (exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml"
+            or is_book(app.builder)):
         return
     outdir = Path(app.outdir)
     srcdir = Path(app.srcdir)
@@ -324,12 +327,16 @@ def _build_finished(app: Sphinx, exc) -> None:
         _index_in_background(outdir, language, files, pages, state_file)
         return
     started = time.perf_counter()
-    error = index_site(exe, outdir, language, files, pages, state_file)
+    report: dict = {}
+    error = index_site(exe, outdir, language, files, pages, state_file, report)
     if error:
         _warn(error)
-    elif os.environ.get("KB_SEARCH_TIMING_FILE"):  # make bench: the index's share
+    elif os.environ.get("KB_SEARCH_TIMING_FILE"):
+        # make bench: the index's share of the build, and whether an edit was merged or
+        # fell back to a full run, and why (the bench fails on a fallback after an edit)
         with open(os.environ["KB_SEARCH_TIMING_FILE"], "a", encoding="utf-8") as log:
-            log.write(f"{time.perf_counter() - started:.3f}\n")
+            log.write(json.dumps({"s": round(time.perf_counter() - started, 3),
+                                  **report}) + "\n")
 
 
 def pagefind_options(language: str) -> list[str]:
@@ -342,14 +349,19 @@ def pagefind_options(language: str) -> list[str]:
 
 
 def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
-               pages: list[str] | None = None, state_file: Path | None = None) -> str | None:
+               pages: list[str] | None = None, state_file: Path | None = None,
+               report: dict | None = None) -> str | None:
     """Index the built site into a fresh folder, add the query layer's files, and swap it
     in for the old bundle. Returns what went wrong, or None.
 
     With *pages* (the pages to index) and *state_file* (what the last index was made
     from), only the pages changed since the last index are re-indexed and merged into it
     (``kb/pagefind_delta.py``); when that cannot be done, Pagefind indexes the whole site.
+    *report*, if given, receives ``mode`` ("incremental" or "full"), ``fallback`` (why
+    an update was not possible) and ``not_recorded`` (why the next index will be a full
+    run too).
     """
+    report = {} if report is None else report
     bundle = outdir / BUNDLE
     fresh = outdir / f".{BUNDLE}.{os.getpid()}.new"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -362,11 +374,14 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
             count = pagefind_delta.update(exe, options, outdir, bundle, fresh, snapshot,
                                           state, state_file)
             logger.info("search index: %d of %d pages re-indexed", count, len(pages))
+            report.update(mode="incremental", pages=count)
             full = False
         except (pagefind_delta.Fallback, *pagefind_delta.UNEXPECTED) as why:
             logger.info("search index: indexing every page (%s)", why)
+            report["fallback"] = str(why)
             shutil.rmtree(fresh, ignore_errors=True)
     if full:
+        report["mode"] = "full"
         if state_file is not None:
             pagefind_delta.forget(state_file)
         run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(fresh),
@@ -399,6 +414,7 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
         why = pagefind_delta.record_state(state_file, bundle, options, snapshot)
         if why:
             logger.info("search index: the next index is a full run too (%s)", why)
+            report["not_recorded"] = why
     return None
 
 

@@ -11,10 +11,23 @@ from urllib.parse import urlsplit
 from sphinx.application import Sphinx
 
 from .articles import article_title
+from .datafiles import without_controls
+from .epub import is_book
+
+
+def _clean(value):
+    """Strings without control characters, all the way down."""
+    if isinstance(value, str):
+        return without_controls(value)
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
 
 
 def _json_script(data: dict) -> str:
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = json.dumps(_clean(data), ensure_ascii=False, indent=1)
     # never let content close the script element
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/ld+json">{text}</script>'
@@ -79,7 +92,7 @@ def _config_inited(app: Sphinx, config) -> None:
 
 def write_robots(app: Sphinx, exc) -> None:
     """robots.txt, pointing crawlers at the sitemap of this build's canonical URL."""
-    if exc is not None or app.builder.format != "html":
+    if exc is not None or app.builder.format != "html" or is_book(app.builder):
         return
     base = app.config.html_baseurl.rstrip("/") + "/"
     (app.outdir / "robots.txt").write_text(

@@ -169,8 +169,8 @@ def read_record(path: Path) -> list[tuple[int, str]]:
 
 @guarded("checking the published addresses", default=None)
 def _build_finished(app: Sphinx, exc) -> None:
-    if exc is not None or app.builder.format != "html" or app.builder.name == "singlehtml":
-        return
+    if exc is not None or app.builder.name not in ("html", "dirhtml"):
+        return  # the web site's addresses only (not an EPUB or a single page)
     srcdir = Path(app.srcdir)
     redirects_file = srcdir / app.config.kb_redirects_file
     record_file = srcdir / app.config.kb_published_urls_file

@@ -8,12 +8,22 @@ its styles)::
     bibtex_default_style = "apa7"      # reference list
     bibtex_reference_style = "apa7"    # in-text citations
 
-Year suffix contract: the caller computes :func:`year_suffixes` once over all
-entries and stores each letter in the non-bib field ``yearsuffix`` of the
-pybtex entry (``entry.fields["yearsuffix"] = "a"``) before formatting; both
-styles append it to the year (``2014a``, ``n.d.-a``).
+Disambiguation contract: the caller runs :func:`prepare` once over all entries of the
+.bib file(s) before formatting.  It fills BibTeX fields from BibLaTeX ones
+(:func:`canonical`) and stores, in non-bib fields of the pybtex entries:
+
+* ``yearsuffix``: the letter of works by identical authors in the same year (APA 8.19;
+  ``2014a``, ``n.d.-a``), by :func:`year_suffixes`;
+* ``citenames``: how many names a citation of a work with three or more authors shows
+  before "et al." when one name would make two works look the same (APA 8.18);
+* ``citeinitials``: ``1`` when another work's first author has the same surname but
+  other initials, so citations give the first author's initials (APA 8.20).
+
+Each value depends only on the set of entries, so a formatted entry may be cached while
+the .bib files are unchanged.
 """
 
+from collections import defaultdict
 from itertools import groupby
 
 import pybtex.plugin
@@ -23,19 +33,23 @@ from .formatting import (
     ARTICLES,
     REQUIRED_FIELDS,
     ApaStyle,
+    canonical,
     initials,
+    is_group,
     missing_fields,
     plain,
     sort_text,
     surname,
 )
-from .referencing import ApaReferenceStyle
+from .referencing import ApaReferenceStyle, CitationInfo
 
 __all__ = [
     "REQUIRED_FIELDS",
     "ApaReferenceStyle",
     "ApaStyle",
+    "CitationInfo",
     "missing_fields",
+    "prepare",
     "register",
     "year_suffixes",
 ]
@@ -78,16 +92,18 @@ def year_suffixes(entries):
     """
 
     def group_key(entry):
-        persons = entry.persons.get("author") or entry.persons.get("editor") or []
+        persons = cited_persons(entry)
         names = tuple((str(surname(p)), str(initials(p))) for p in persons)
         return names, plain(entry.fields.get("year", ""))
 
     def title_key(entry):
         return ARTICLES.sub("", sort_text(plain(entry.fields.get("title", ""))))
 
+    entries = list(entries)
+    position = {id(e): i for i, e in enumerate(entries)}  # identical titles: file order
     candidates = sorted(
         (e for e in entries if group_key(e)[0]),
-        key=lambda e: (group_key(e), title_key(e), e.key),
+        key=lambda e: (group_key(e), title_key(e), position[id(e)]),
     )
     result = {}
     for _, group in groupby(candidates, key=group_key):
@@ -95,3 +111,57 @@ def year_suffixes(entries):
         if len(group) > 1:
             result.update((e.key, _suffix(i)) for i, e in enumerate(group))
     return result
+
+
+def cited_persons(entry):
+    """The persons a citation names: the authors, else the editors."""
+    return entry.persons.get("author") or entry.persons.get("editor") or []
+
+
+def prepare(entries):
+    """Make *entries* ready to format: canonical fields and the disambiguation fields
+    ``yearsuffix``, ``citenames`` and ``citeinitials`` (see the module docstring).
+    Idempotent: earlier values are recomputed.
+    """
+    entries = list(entries)
+    for entry in entries:
+        canonical(entry)
+        for name in ("yearsuffix", "citenames", "citeinitials"):
+            entry.fields.pop(name, None)
+    keyed = {entry.key: entry for entry in entries}
+    for key, suffix in year_suffixes(entries).items():
+        keyed[key].fields["yearsuffix"] = suffix
+    by_key = {}
+    # APA 8.20: first authors who share a surname get their initials in every citation.
+    first_authors = defaultdict(set)
+    for entry in entries:
+        persons = cited_persons(entry)
+        if persons and not is_group(persons[:1]):
+            first_authors[sort_text(str(surname(persons[0])))].add(
+                sort_text(str(initials(persons[0]))))
+    for entry in entries:
+        persons = cited_persons(entry)
+        if persons and not is_group(persons[:1]) and len(
+                first_authors[sort_text(str(surname(persons[0])))]) > 1:
+            entry.fields["citeinitials"] = "1"
+    # APA 8.18: works of 3+ authors that shorten to the same "Surname et al., Year" name
+    # as many authors as it takes to tell them apart (identical lists get letters).
+    for entry in entries:
+        persons = cited_persons(entry)
+        if len(persons) >= 3:
+            names = tuple(sort_text(str(surname(p))) for p in persons)
+            year = plain(entry.fields.get("year", ""))
+            by_key.setdefault((names[0], year), []).append((entry, names))
+    for group in by_key.values():
+        lists = {names for _, names in group}
+        if len(lists) < 2:
+            continue
+        for entry, names in group:
+            shown = 1
+            for other in lists - {names}:
+                common = next((i for i, (a, b) in enumerate(zip(names, other)) if a != b),
+                              min(len(names), len(other)))
+                shown = max(shown, common + 1)
+            if shown > 1:
+                entry.fields["citenames"] = str(min(shown, len(names)))
+    return entries

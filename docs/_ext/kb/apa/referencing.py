@@ -18,7 +18,7 @@ Years carry the ``yearsuffix`` field (``2014a``); ``n.d.`` without a year.
 
 from dataclasses import dataclass, field
 
-from pybtex.richtext import Text
+from pybtex.richtext import Tag, Text
 from sphinxcontrib.bibtex.style.referencing import (
     BracketStyle,
     GroupReferenceStyle,
@@ -35,6 +35,7 @@ from sphinxcontrib.bibtex.style.referencing.extra_empty import ExtraEmptyReferen
 from sphinxcontrib.bibtex.style.referencing.extra_label import ExtraLabelReferenceStyle
 from sphinxcontrib.bibtex.style.referencing.extra_year import ExtraYearReferenceStyle
 from sphinxcontrib.bibtex.style.template import (
+    SphinxReferenceInfo,
     join,
     join2,
     node,
@@ -43,7 +44,63 @@ from sphinxcontrib.bibtex.style.template import (
     reference,
 )
 
-from .formatting import SurnameStyle, year_label
+from .formatting import SurnameStyle, initials, is_group, latex, plain, surname, year_label
+
+
+class CitationInfo(SphinxReferenceInfo):
+    """sphinxcontrib-bibtex's SphinxReferenceInfo plus ``first``: whether this is the
+    page's first citation of the work (a group abbreviation is defined there, APA 8.21)."""
+
+    def __new__(cls, *args, first=True):
+        self = super().__new__(cls, *args)
+        self.first = first
+        return self
+
+
+def _first(data):
+    return getattr(data["reference_info"], "first", True)
+
+
+def _abbreviation(entry):
+    """The group author's abbreviation (``shortauthor = {SAMHSA}``), or ``""``."""
+    persons = entry.persons.get("author") or entry.persons.get("editor") or []
+    if not is_group(persons):
+        return ""
+    return plain(entry.fields.get("shortauthor", "")).strip()
+
+
+def intext_names(entry, narrative=False, full=False, first=True):
+    """The names of an in-text citation (APA 8.17-8.21).
+
+    One or two authors: all; three or more: the first, "et al." (or as many as
+    ``citenames`` says, APA 8.18); ``citeinitials`` puts the first author's initials
+    before the surname (8.20); a group author with ``shortauthor`` is written out with
+    ``[ABBR]`` at the page's first citation and abbreviated after (8.21); without
+    authors or editors, the title.
+    """
+    persons = entry.persons.get("author") or entry.persons.get("editor") or []
+    if not persons:
+        title = latex(entry.fields.get("title", ""))
+        if entry.type in ("article", "incollection", "inbook", "inproceedings"):
+            return Text("\u201c", title, "\u201d")
+        return Text(Tag("em", title))
+    short = _abbreviation(entry)
+    if short:
+        if not first:
+            return Text(short)
+        return Text(surname(persons[0])) if narrative else Text(surname(persons[0]), f" [{short}]")
+    names = [surname(p) for p in persons]
+    if entry.fields.get("citeinitials") and initials(persons[0]):
+        names[0] = Text(initials(persons[0]), " ", names[0])
+    shown = len(names) if full or len(names) <= 2 else int(entry.fields.get("citenames", 1) or 1)
+    if shown < len(names):
+        return Text(Text(", ").join(names[:shown]), " et al." if shown == 1 else ", et al.")
+    last = " and " if narrative else " & "
+    if len(names) == 1:
+        return Text(names[0])
+    if len(names) == 2:
+        return Text(names[0], last, names[1])
+    return Text(Text(", ").join(names[:-1]), "," + last, names[-1])
 
 
 @node
@@ -51,6 +108,25 @@ def year(children, data):
     """Year with ``yearsuffix`` (``2014a``), or ``n.d.``."""
     assert not children
     return Text(year_label(data["entry"]))
+
+
+@node
+def narrative_year(children, data):
+    """Year of ``cite:t``; at a group's first citation with its abbreviation first:
+    ``Substance Abuse and Mental Health Services Administration (SAMHSA, 2014)``."""
+    assert not children
+    entry = data["entry"]
+    short = _abbreviation(entry)
+    if short and _first(data):
+        return Text(f"{short}, ", year_label(entry))
+    return Text(year_label(entry))
+
+
+@node
+def names(children, data, narrative=False, full=False):
+    """The in-text names of the entry (see :func:`intext_names`)."""
+    assert not children
+    return intext_names(data["entry"], narrative, full, _first(data))
 
 
 def parenthetical_person():
@@ -76,7 +152,7 @@ class ApaParentheticalStyle(BasicAuthorYearParentheticalReferenceStyle):
             pre_text,
             reference[
                 join(sep=self.author_year_sep)[
-                    self.person.author_or_editor_or_title(full="s" in role_name),
+                    names(full="s" in role_name),
                     year,
                 ]
             ],
@@ -93,10 +169,10 @@ class ApaTextualStyle(BasicAuthorYearTextualReferenceStyle):
             pre_text,
             reference[
                 join(sep=self.text_reference_sep)[
-                    self.person.author_or_editor_or_title(full="s" in role_name),
+                    names(narrative=True, full="s" in role_name),
                     join[
                         self.bracket.left,
-                        join(sep=self.post_text_sep)[year, post_text],
+                        join(sep=self.post_text_sep)[narrative_year, post_text],
                         self.bracket.right,
                     ],
                 ]
