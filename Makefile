@@ -50,18 +50,15 @@ $(VENV)/.stamp-test: requirements-test.txt $(VENV)/.stamp-writer
 	$(BIN)/python -m pip install -q -r requirements-test.txt
 	@touch $@
 
-# Build into a staging folder; only a successful build replaces $(BUILDDIR)/html, so a
-# failed build never leaves a half-written site where the last good one was. After a
-# failure the saved environment is dropped, so the next build reads every page again and
-# shows every problem again (Sphinx does not repeat warnings of pages it does not re-read).
+# Build into a staging folder; only a successful build replaces $(BUILDDIR)/html, in one
+# step, so a failed, killed or interrupted build never leaves a half-written site where the
+# last good one was. One build at a time per checkout (a second one waits). After a build
+# that failed or did not finish, the next one reads every page again and shows every
+# problem again. New page addresses are added to docs/_data/published-urls.txt (commit it).
+# All of it in docs/_ext/kb/build.py.
 html: $(VENV)/.stamp-build
-	@$(SPHINXBUILD) -b html $(SPHINXOPTS) -d $(DOCTREES) $(SOURCEDIR) $(STAGING) $(O) \
-	  || { rm -f $(DOCTREES)/environment.pickle; echo "Build failed: the published site in $(BUILDDIR)/html is unchanged."; exit 1; }
-	@rm -rf $(BUILDDIR)/html.new $(BUILDDIR)/html.old
-	@cp -a $(STAGING) $(BUILDDIR)/html.new
-	@if [ -d $(BUILDDIR)/html ]; then mv $(BUILDDIR)/html $(BUILDDIR)/html.old; fi
-	@mv $(BUILDDIR)/html.new $(BUILDDIR)/html && rm -rf $(BUILDDIR)/html.old
-	@echo "Built: $(BUILDDIR)/html/index.html"
+	@$(BIN)/python $(SOURCEDIR)/_ext/kb/build.py html $(BUILDDIR) $(SOURCEDIR) -- \
+	  $(SPHINXOPTS) $(O)
 
 # The library as one EPUB (docs/_ext/kb/epub.py), with the same flags. Built from scratch
 # in its own staging folder (a book lists every file in its folder, so nothing left from an
@@ -80,6 +77,7 @@ epub: $(VENV)/.stamp-build
 # as soon as its page is written; the search index follows (docs/_ext/kb/search.py).
 livehtml: $(VENV)/.stamp-writer
 	KB_DRAFTS=1 KB_SEARCH_INDEX=background KB_LIVE_RELOAD=$(LIVE_HOST):$(LIVE_PORT) \
+	  $(BIN)/python $(SOURCEDIR)/_ext/kb/build.py live $(BUILDDIR) -- \
 	  $(BIN)/sphinx-autobuild -b html \
 	  $(SPHINXOPTS) -d $(BUILDDIR)/live-doctrees --host $(LIVE_HOST) --port $(LIVE_PORT) \
 	  --watch references.bib $(SOURCEDIR) $(BUILDDIR)/live $(O)

@@ -46,7 +46,10 @@ DOCS = REPO / "docs"
 GENERATOR_VERSION = 5
 
 #: Not copied from docs/: the real articles, build output, caches.
-SKELETON_EXCLUDE = ("articles", "_build", "__pycache__", "*.pyc", ".DS_Store")
+# The record of published URLs and the redirects belong to the real site's history, not
+# to a generated corpus (its build would refuse the real articles' missing pages).
+SKELETON_EXCLUDE = ("articles", "_build", "__pycache__", "*.pyc", ".DS_Store",
+                    "published-urls.txt", "redirects.yaml")
 
 LOREM = """
 lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt

@@ -66,6 +66,10 @@ kb_search_stopwords_file = "_data/search-stopwords.txt"
 kb_writers_pages = ["contributing/*"]
 # Pages left out of search (they only repeat article titles, or are for writers).
 kb_search_exclude = ["index", "bibliography", "contributing/*"]
+# Addresses that never break: every page address ever published (make html adds new ones),
+# and where renamed or removed pages went (old.html: new.html). See the writers' guide.
+kb_published_urls_file = "_data/published-urls.txt"
+kb_redirects_file = "_data/redirects.yaml"
 
 # -- General configuration -----------------------------------------------------------------
 extensions = [

@@ -26,6 +26,7 @@ from .sharing import setup_sharing
 from .sitemap import setup_sitemap
 from .structured import setup_structured
 from .upstream import setup_upstream
+from .urls import setup_urls
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,7 @@ def setup(app: Sphinx) -> dict:
     setup_sitemap(app)
     setup_epub(app)
     setup_handouts(app)
+    setup_urls(app)
     return {
         "version": __version__,
         "env_version": 3,

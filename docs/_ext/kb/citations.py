@@ -205,8 +205,13 @@ class KBBibtexDomain(BibtexDomain):
                                 if any(t.key in changed for t in ref.targets))
                 outdated.update(self.data["kb_bibpage"])
             self.data["kb_texts"] = texts
-        if old_index != self.data["kb_cited_by"]:
+        # "Cited in" shows the citing pages' titles: a retitled page changes it too
+        titles = self.env.titles
+        cited_titles = {d: titles[d].astext() for d in doc_keys if d in titles}
+        if (old_index != self.data["kb_cited_by"]
+                or self.data.get("kb_cited_titles") != cited_titles):
             outdated.update(self.data["kb_bibpage"])
+        self.data["kb_cited_titles"] = cited_titles
         return sorted(outdated)
 
     def target_doc(self, fromdocname: str) -> str | None:

@@ -132,6 +132,9 @@ def cmd_new(repo: Repo, title: str, topics_arg: str, today: dt.date, interactive
               "title, or edit that file", file=sys.stderr)
         return 1
     print(f"Created {repo.rel(path)} (status: draft). Preview it with 'make livehtml'.")
+    print(f"Once published, its address is articles/{slug}.html. Rename the file freely "
+          "while it is a draft; after that, renaming needs a redirect (writers' guide: "
+          "\"Renaming, moving or removing a page\").")
     return 0
 
 

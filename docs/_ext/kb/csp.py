@@ -48,6 +48,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from .errors import guarded
+from .urls import redirect_page_target
 
 logger = logging.getLogger(__name__)
 
@@ -370,6 +371,8 @@ def _build_finished(app: Sphinx, exc) -> None:
             if not name.endswith(".html") or path.stat().st_mtime < started:
                 continue
             html = path.read_text(encoding="utf-8", errors="replace")
+            if redirect_page_target(html) is not None:
+                continue  # the site's redirect page: exactly kb/urls.py's template
             # a page from a source file is reported at that file; a generated one by name
             docname = sources.get(path.resolve())
             page = "this page" if docname else str(path.relative_to(outdir))

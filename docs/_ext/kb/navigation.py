@@ -1,16 +1,44 @@
-"""Readers' navigation is for readers.
+"""What every page shows about the site as a whole: an incremental build writes what a
+clean build would.
 
-Pages for writers (``kb_writers_pages``, e.g. the writers' guide) stay in the site, at the
-same address, but out of the readers' sidebar: they are left out of the home page's
-toctree and marked orphan here, so Sphinx does not ask for them in a toctree. They are
-also left out of search (``kb_search_exclude``) and linked from the editorial policy.
+The sidebar (furo draws the whole table of contents on every page) and the previous/next
+links show every page's place in the toctree and its title. Sphinx rewrites only the pages
+whose own source or toctree changed, so adding, removing or renaming a site page, or
+changing its title or a toctree caption, left every other page's sidebar as it was (a link
+to a page that no longer exists). Here, when what the navigation shows changes (the
+toctree structure with its captions and options, and the titles of the pages in it),
+``env-updated`` asks Sphinx to rewrite every page; when it does not, nothing more.
+(Articles are not in the toctree: editing one changes no sidebar.)
+
+The output of a source that was removed (or turned back into a draft in a build that
+leaves drafts out) stays in the output folder after an incremental build; at
+``build-finished`` every HTML page that this build neither wrote nor kept for a current
+source is deleted, so the output holds what a clean build holds.
+
+Readers' navigation is for readers: pages for writers (``kb_writers_pages``, e.g. the
+writers' guide) stay in the site, at the same address, but out of the readers' sidebar:
+they are left out of the home page's toctree and marked orphan here, so Sphinx does not
+ask for them in a toctree. They are also left out of search (``kb_search_exclude``) and
+linked from the editorial policy.
 """
 
 from __future__ import annotations
 
+import os
 from fnmatch import fnmatch
+from pathlib import Path
+from typing import Iterable
 
+from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.util import logging
+
+from .errors import guarded
+
+logger = logging.getLogger(__name__)
+
+# Folders of the HTML output that hold no pages of their own.
+NOT_PAGES = ("_static", "_images", "_downloads", "pagefind")
 
 
 def is_writers_page(config, docname: str) -> bool:
@@ -22,6 +50,84 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         app.env.metadata[docname]["orphan"] = True
 
 
+def navigation_signature(env) -> tuple:
+    """Everything the sidebar and the previous/next links show, in a comparable form."""
+    in_tree = {env.config.root_doc}
+    for children in env.toctree_includes.values():
+        in_tree.update(children)
+    structure = []
+    for parent in sorted(env.toctree_includes):
+        toc = env.tocs.get(parent)
+        trees = tuple(str(node) for node in toc.findall(addnodes.toctree)) if toc else ()
+        structure.append((parent, tuple(env.toctree_includes[parent]), trees))
+    titles = tuple(sorted((doc, str(env.titles[doc])) for doc in in_tree
+                          if doc in env.titles))
+    return tuple(structure), titles
+
+
+@guarded("comparing the site's navigation", default=())
+def _env_updated(app: Sphinx, env) -> Iterable[str]:
+    signature = navigation_signature(env)
+    old = getattr(env, "kb_navigation_signature", None)
+    env.kb_navigation_signature = signature
+    if old is None or old == signature:
+        return []
+    logger.info("the site's navigation changed: every page is written again")
+    return sorted(env.found_docs)
+
+
+def _builder_inited(app: Sphinx) -> None:
+    app.kb_written_pages = set()
+
+
+def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    # Pages written in the main process: generated pages (topics, listings, search,
+    # 404, redirects are not pages here) and, in a serial build, documents too.
+    app.kb_written_pages.add(pagename)
+
+
+def expected_pages(app: Sphinx) -> set[Path]:
+    """The HTML pages of this build, and the copies of their sources (``_sources``)."""
+    builder, env = app.builder, app.env
+    names = set(env.all_docs) | getattr(app, "kb_written_pages", set())
+    pages = {Path(builder.get_outfilename(name)).resolve() for name in names}
+    suffix = app.config.html_sourcelink_suffix
+    for docname in env.all_docs:  # as Sphinx's HTML builder names them
+        source = str(env.doc2path(docname, False))
+        if not source.endswith(suffix):
+            source += suffix
+        pages.add((Path(app.outdir) / "_sources" / source).resolve())
+    return pages
+
+
+@guarded("removing the pages of removed sources")
+def _remove_stale_pages(app: Sphinx, exc) -> None:
+    if exc is not None or app.builder.name not in ("html", "dirhtml"):
+        return  # an EPUB is built from scratch; a single page has no other pages
+    outdir = Path(app.outdir)
+    keep = expected_pages(app) | {(outdir / page).resolve()
+                                  for page in getattr(app, "kb_redirect_pages", ())}
+    folders = []
+    for root, dirs, files in os.walk(outdir):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in NOT_PAGES]
+        folders.append(Path(root))
+        rel = Path(root).relative_to(outdir)
+        for name in files:
+            path = Path(root, name)
+            if (name.endswith(".html") or rel.parts[:1] == ("_sources",)) and \
+                    path.resolve() not in keep:
+                logger.info("removing %s: its source is gone", path.relative_to(outdir))
+                path.unlink()
+    for folder in reversed(folders[1:]):  # deepest first; never the output folder itself
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
 def setup_navigation(app: Sphinx) -> None:
     app.add_config_value("kb_writers_pages", ["contributing/*"], "env", list)
     app.connect("source-read", _source_read, priority=450)
+    app.connect("env-updated", _env_updated)
+    app.connect("builder-inited", _builder_inited)
+    app.connect("html-page-context", _page_context)
+    # after the redirect pages are known (kb/urls.py), before the search index (500)
+    app.connect("build-finished", _remove_stale_pages, priority=450)

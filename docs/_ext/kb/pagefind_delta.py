@@ -29,8 +29,9 @@ update decodes only the scratch run and re-encodes only the chunks that change.
 Applies to Pagefind 1.5.2's bundle format (``FORMAT``), the version pinned in
 requirements.txt. After every full run the chunking is checked against Pagefind's own;
 on anything unexpected (another version in either bundle, an unknown field, a page added
-or removed, a hash collision, more than ``MAX_SHARE`` of the pages changed, no saved
-state, no ``cbor2``) :class:`Fallback` is raised and the caller runs Pagefind over the
+or removed, a file of the last index changed or damaged since it was written (its size or
+time differ from the record), a hash collision, more than ``MAX_SHARE`` of the pages
+changed, no saved state, no ``cbor2``) :class:`Fallback` is raised and the caller runs Pagefind over the
 whole site, as before. The state lives in Sphinx's doctree folder, not in the site.
 """
 
@@ -55,7 +56,9 @@ GZIP_LEVEL = 6              # Pagefind's: the same payload gives the same bytes
 MAX_SHARE = 0.3             # more changed pages than this: a full run is as quick
 STATE_FILE = "kb-pagefind-state.json"
 WORDS_FILE = "kb-pagefind-words.pickle"
-STATE_VERSION = 2           # 2: the words' accent variants are saved beside them
+STATE_VERSION = 3           # 2: the words' accent variants are saved beside them;
+                            # 3: the index files' sizes and times (a damaged file)
+INDEX_FOLDERS = ("fragment", "index", "filter")
 GLOB_SPECIAL = re.compile(r"[*?\[\]{},\\!]")
 UNEXPECTED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
               pickle.UnpicklingError, EOFError)
@@ -348,7 +351,7 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
         forget(state_file)
         return str(why)
     state = {"version": STATE_VERSION, "format": FORMAT, "meta": name, "options": options,
-             "pages": pages, "urls": urls}
+             "pages": pages, "urls": urls, "files": fingerprint(bundle)}
     state_file.parent.mkdir(parents=True, exist_ok=True)
     words_file = state_file.with_name(WORDS_FILE)
     for path, data in ((words_file, pickle.dumps({"meta": name, "words": words,
@@ -359,6 +362,20 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
         tmp.write_bytes(data)
         tmp.replace(path)
     return None
+
+
+def fingerprint(bundle: Path) -> dict[str, list[int]]:
+    """Size and time of each index file of *bundle* (what an update links forward)."""
+    files = {}
+    for folder in INDEX_FOLDERS:
+        for path in (bundle / folder).glob("*"):
+            stat = path.stat()
+            files[f"{folder}/{path.name}"] = [stat.st_size, stat.st_mtime_ns]
+    for path in [*bundle.glob("*.pf_meta"), bundle / "pagefind-entry.json"]:
+        if path.is_file():
+            stat = path.stat()
+            files[path.name] = [stat.st_size, stat.st_mtime_ns]
+    return files
 
 
 def changed_pages(state: dict | None, bundle: Path, options: list[str],
@@ -374,6 +391,8 @@ def changed_pages(state: dict | None, bundle: Path, options: list[str],
         raise Fallback("the record describes another index")
     if set(state.get("pages", {})) != set(pages):
         raise Fallback("pages were added or removed")
+    if state.get("files") != fingerprint(bundle):  # a damaged file is never carried on
+        raise Fallback("the last index was changed or damaged since it was written")
     return sorted(rel for rel, (_size, _time, digest) in pages.items()
                   if state["pages"][rel][2] != digest)
 

@@ -1,0 +1,266 @@
+"""``make html`` and ``make livehtml``: one build at a time, and a published site that is
+always the last good one.
+
+``python docs/_ext/kb/build.py html BUILDDIR SOURCEDIR -- SPHINX-OPTIONS...`` (run as a
+script, standard library only, so it starts at once; Sphinx runs in a child process):
+
+1. **One build at a time.** The build holds a lock (``BUILDDIR/.lock``, ``flock``) from
+   start to publish. A second ``make html`` in the same checkout says which build it waits
+   for, and waits; the lock goes with the process, so a killed build never leaves it held.
+2. **Problems stay reported until fixed.** Before Sphinx starts, a mark is written in the
+   doctree folder; it is removed only after a build succeeded and was published. A build
+   that finds the mark (the last one failed, was killed, or was interrupted with Ctrl-C at
+   any point) drops the saved environment and the search index's saved state first, so
+   every page is read and written again and every problem is reported again. Sphinx does
+   not repeat the warnings of a page it does not read, and it saves its environment before
+   it writes the pages: without the mark, a build killed while writing would leave pages
+   that the next build thinks are up to date.
+3. **Only a complete build is published.** Sphinx writes into ``BUILDDIR/staging/html``.
+   On success its pages are copied into a new folder beside ``BUILDDIR/html`` (never the
+   leftovers of a killed step: a file or folder whose name starts with a dot, except
+   Sphinx's ``.buildinfo``), which then takes the place of the published one in a single
+   ``rename`` (``renameat2(RENAME_EXCHANGE)`` where Linux has it), so a reader of
+   ``BUILDDIR/html`` sees the old site or the new one, never a mix.
+4. **Published addresses are recorded.** The pages of a successful build are added to the
+   record of published URLs (``kb/urls.py``), which the writer commits with the change.
+
+``python docs/_ext/kb/build.py live BUILDDIR -- AUTOBUILD-ARGS...`` runs sphinx-autobuild under a
+lock of its own (``BUILDDIR/.live.lock``): a second live preview of the same checkout stops
+at once with a message, instead of writing into the same folder.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+MARK = "kb-build-incomplete"
+ENV_PICKLE = "environment.pickle"
+SEARCH_STATE = ("kb-pagefind-state.json", "kb-pagefind-words.pickle")
+BUILD_RECORD = "kb-published-urls.json"
+KEPT_DOT_FILES = {".buildinfo"}
+RECORD_HEADER = """\
+# Every page address this site has published, one a line (make html adds new ones).
+# A line is never removed: when a page is renamed, moved or removed, add a redirect to
+# docs/_data/redirects.yaml ("old.html: new.html"); the build refuses otherwise. See the
+# writers' guide, "Renaming, moving or removing a page".
+"""
+
+
+def say(message: str) -> None:
+    print(message, flush=True)  # Sphinx's warnings go to stderr, the driver's news here
+
+
+def hold_lock(path: Path, wait: bool, what: str):
+    """Open and lock *path*; returns the open file (the lock lasts as long as it does)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+            raise
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        if not wait:
+            say(f"{what} is already running in this checkout ({holder}). Stop it first "
+                "(Ctrl-C in its terminal), or use the one that is running.")
+            sys.exit(1)
+        say(f"Another build is running in this checkout ({holder}); waiting for it to "
+            "finish (Ctrl-C to stop waiting)...")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{what}, process {os.getpid()}, started "
+                 f"{dt.datetime.now().strftime('%H:%M:%S')}\n")
+    handle.flush()
+    return handle
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step (Linux renameat2 RENAME_EXCHANGE); False if not here."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
+def _ignore_leftovers(folder: str, names: list[str]) -> set[str]:
+    return {n for n in names if n.startswith(".") and n not in KEPT_DOT_FILES}
+
+
+def publish(staging: Path, published: Path) -> None:
+    """Copy *staging* into a new folder and put it in place of *published* at once."""
+    parent = published.parent
+    new = parent / f"{published.name}.new.{os.getpid()}"
+    old = parent / f"{published.name}.old.{os.getpid()}"
+    shutil.rmtree(new, ignore_errors=True)
+    shutil.copytree(staging, new, symlinks=True, ignore=_ignore_leftovers)
+    if published.is_dir() and _exchange(new, published):
+        shutil.rmtree(new, ignore_errors=True)  # now the old site
+        return
+    if published.exists():
+        published.rename(old)
+    new.rename(published)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_leftovers(builddir: Path, staging: Path, published: Path) -> None:
+    """What killed builds left: half-copied sites, search-index scratch folders, and a
+    published site moved aside but not yet replaced (put back)."""
+    olds = sorted(builddir.glob(f"{published.name}.old.*"))
+    if not published.exists() and olds:
+        olds.pop().rename(published)
+    for path in builddir.glob(f"{published.name}.new.*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in olds:
+        shutil.rmtree(path, ignore_errors=True)
+    if staging.is_dir():
+        for path in staging.iterdir():
+            if path.name.startswith(".") and path.name not in KEPT_DOT_FILES | {
+                    ".buildinfo.bak"}:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+
+def update_record(doctrees: Path) -> None:
+    """Add this build's pages to the record of published URLs (kb/urls.py)."""
+    try:
+        data = json.loads((doctrees / BUILD_RECORD).read_text(encoding="utf-8"))
+        record = Path(data["record"])
+        published = set(data["published"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    lines = record.read_text(encoding="utf-8").splitlines() if record.is_file() else []
+    known = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    added = sorted(published - known)
+    if not added:
+        return
+    urls = sorted(known | published)
+    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+    tmp.write_text(RECORD_HEADER + "".join(f"{url}\n" for url in urls), encoding="utf-8")
+    tmp.replace(record)
+    shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+    say(f"New published addresses recorded in {os.path.relpath(record)}: {shown}. Commit "
+        "this file with your change.")
+
+
+def wait(child: subprocess.Popen) -> tuple[int, bool]:
+    """The child's exit status, and whether Ctrl-C was pressed meanwhile (it reaches the
+    child too, which stops on its own)."""
+    interrupted = False
+    while True:
+        try:
+            return child.wait(), interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+
+
+def forget(doctrees: Path) -> None:
+    """Drop the saved environment and search-index state: the next build starts over."""
+    for name in (ENV_PICKLE, *SEARCH_STATE):
+        (doctrees / name).unlink(missing_ok=True)
+
+
+def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
+    staging = builddir / "staging" / "html"
+    doctrees = builddir / "doctrees"
+    published = builddir / "html"
+    lock = hold_lock(builddir / ".lock", wait=True, what="make html")
+    try:
+        remove_leftovers(builddir, staging, published)
+        doctrees.mkdir(parents=True, exist_ok=True)
+        mark = doctrees / MARK
+        if mark.exists():
+            say("The last build did not finish or had problems: reading every page again, "
+                "so that every problem is shown again.")
+            forget(doctrees)
+        mark.write_text(f"build started by process {os.getpid()}\n", encoding="utf-8")
+        (doctrees / BUILD_RECORD).unlink(missing_ok=True)
+        command = [sys.executable, "-m", "sphinx", "-b", "html", *options, "-d",
+                   str(doctrees), str(sourcedir), str(staging)]
+        # Sphinx holds the lock too: if this process is killed, the next build still
+        # waits for a Sphinx that goes on writing into the staging folder.
+        child = subprocess.Popen(command, pass_fds=(lock.fileno(),))
+        status, interrupted = wait(child)
+        if interrupted:
+            say(f"Build interrupted: the published site in {published} is unchanged.")
+            return 130
+        if status != 0:
+            forget(doctrees)  # the mark does it too; this covers a lost mark
+            say(f"Build failed: the published site in {published} is unchanged.")
+            return 1
+        try:
+            publish(staging, published)
+        except OSError as err:
+            say(f"The build succeeded but could not be published into {published} "
+                f"({err.strerror or err}: {err.filename or ''}); the site there is unchanged. "
+                "Fix the folder's permissions or free some space, then run make html again.")
+            return 1
+        try:
+            update_record(doctrees)
+        except OSError as err:  # the site is published; only the record is behind
+            say(f"The site was published, but the new addresses could not be added to the "
+                f"record of published URLs ({err.strerror or err}: {err.filename or ''}). "
+                "Fix that, then run make html again.")
+            return 1
+        mark.unlink(missing_ok=True)
+        say(f"Built: {published}/index.html")
+        return 0
+    finally:
+        lock.close()
+
+
+def run_live(builddir: Path, command: list[str]) -> int:
+    lock = hold_lock(builddir / ".live.lock", wait=False, what="make livehtml")
+    try:
+        child = subprocess.Popen(command, pass_fds=(lock.fileno(),))
+        return wait(child)[0]
+    finally:
+        lock.close()
+
+
+def main(argv: list[str]) -> int:
+    if "--" not in argv:
+        say("usage: build.py html BUILDDIR SOURCEDIR -- SPHINX-OPTIONS | "
+            "live BUILDDIR -- COMMAND")
+        return 2
+    split = argv.index("--")
+    head, rest = argv[:split], argv[split + 1:]
+    try:
+        if head[:1] == ["html"] and len(head) == 3:
+            return build_html(Path(head[1]), Path(head[2]), rest)
+        if head[:1] == ["live"] and len(head) == 2:
+            return run_live(Path(head[1]), rest)
+    except KeyboardInterrupt:  # while waiting for another build, or while publishing
+        say("Stopped: the published site is unchanged (or complete, if it was being "
+            "replaced).")
+        return 130
+    except OSError as err:  # a build folder that cannot be written: no traceback
+        say(f"Could not use the build folder {head[1]} ({err.strerror or err}: "
+            f"{err.filename or ''}); the published site is unchanged. Check that folder's "
+            "permissions and free space, then run the command again.")
+        return 1
+    say(f"unknown arguments: {' '.join(head)}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,37 @@
+"""Test-only Sphinx extension: stop a build at a chosen phase so that a test can kill it
+there (tests/test_build_faults.py).
+
+KB_TEST_STOP_AT names an event (``doctree-read``, ``env-updated``, ``html-page-context``,
+``build-finished``); the first time it fires, the file KB_TEST_STOP_FILE is written and
+the build waits until KB_TEST_GO_FILE exists (at most two minutes). KB_TEST_STOP_CALL=N
+stops at the N-th time instead (html-page-context: after N-1 pages were written)."""
+
+import os
+import time
+from pathlib import Path
+
+
+CALLS = [0]
+
+
+def _stop(*_args):
+    stop = os.environ.get("KB_TEST_STOP_FILE")
+    CALLS[0] += 1
+    if not stop or Path(stop).exists() or CALLS[0] < int(os.environ.get("KB_TEST_STOP_CALL",
+                                                                         "1")):
+        return None
+    Path(stop).write_text(str(os.getpid()))
+    go = Path(os.environ.get("KB_TEST_GO_FILE", "/nonexistent"))
+    deadline = time.monotonic() + 120
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return None
+
+
+def setup(app):
+    event = os.environ.get("KB_TEST_STOP_AT")
+    if event:
+        # html-page-context: after some pages were written; build-finished: before the
+        # sitemap and the search index (priority 500)
+        app.connect(event, _stop, priority=450 if event == "build-finished" else 500)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
