@@ -35,9 +35,13 @@ bibtex_bibfiles = ["refs.bib"]
 html_baseurl = ogp_site_url = "https://kb.example.org/"
 kb_show_drafts = True
 """
+# The tiny projects' crisis resources (the notice on every page is built from them).
+CRISIS_RESOURCES = (ROOTS / "common" / "_data" / "crisis-resources.yaml").read_text(
+    encoding="utf-8")
 FIXED_PAGES = {
     "crisis.md": "---\ntitle: Crisis resources\ndescription: Help now.\n---\n\n# Crisis "
-                 "resources\n\n```{kb-crisis-resources}\n```\n",
+                 "resources\n\n(emergency)=\n## In an emergency\n\n"
+                 "```{kb-crisis-resources} emergency\n```\n",
     "about/index.md": "---\ntitle: About us\ndescription: Who we are.\n---\n\n# About us\n"
                       "\n## How to book a free phone consultation\n\nCall us.\n",
 }
@@ -170,6 +174,7 @@ class Project:
             f"@article{{{key},\n" + "".join(f"  {field} = {{{value}}},\n"
                                              for field, value in entry.items()) + "}\n"
             for key, entry in self.bib.items())
+        files["_data/crisis-resources.yaml"] = CRISIS_RESOURCES
         files["_data/redirects.yaml"] = "".join(f"{old}: {new}\n"
                                                 for old, new in self.redirects.items())
         return files

@@ -17,10 +17,13 @@ that provokes an error on purpose says so with ``@pytest.mark.browser_errors_exp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +278,58 @@ class Tab:
     def set_size(self, width: int, height: int):
         self.page.set_viewport_size({"width": width, "height": height})
 
+
+
+@contextlib.contextmanager
+def served(root: Path):
+    """Serve the built site *root* on loopback while the block runs."""
+    (root / "favicon.ico").exists() or (root / "favicon.ico").write_bytes(b"")  # browsers ask
+    srv = Server(root)
+    srv.thread.start()
+    try:
+        yield srv
+    finally:
+        srv.httpd.shutdown()
+        srv.httpd.server_close()
+
+
+def build_in_child(src: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """Build a tiny project in a child process (a fork of this one, with Playwright's
+    threads running, could deadlock)."""
+    return subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", *options,
+                           str(src), str(out)], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]
+                                                 / "docs/_ext"), "PATH": "/usr/bin:/bin"})
+
+
+@dataclass
+class Recording:
+    """What a context's pages did: every request, console error, page error and dialog."""
+
+    requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def outside(self, origin: str) -> list[str]:
+        return [u for u in self.requests if not u.startswith(origin + "/")]
+
+
+@contextlib.contextmanager
+def recording_page(chromium, **options):
+    """A fresh context of its own (for a site other than the shared one) and its page,
+    with everything they do recorded; dialogs are dismissed and recorded."""
+    context = chromium.new_context(**options)
+    context.set_default_timeout(10_000)
+    log = Recording()
+    context.on("request", lambda r: log.requests.append(r.url))
+    page = context.new_page()
+    page.on("console", lambda m: log.problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log.problems.append(str(e)))
+    page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
+    try:
+        yield page, log
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DEVICES, Server
+from .conftest import DEVICES, recording_page, served
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_hostile import ARTICLE_CASES, build_strictly, lay_hostile_project  # noqa: E402
@@ -22,12 +22,8 @@ def hostile_pages(tmp_path_factory):
     out = tmp / "html"
     result = build_strictly(src, out, tmp / "doctrees")
     assert result.returncode == 1 and "Traceback" not in result.stderr  # refused, written
-    (out / "favicon.ico").write_bytes(b"")  # the tiny project has none; browsers ask
-    srv = Server(out)
-    srv.thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+    with served(out) as srv:
+        yield srv
 
 
 # Is the crisis notice painted on top at its centre and at both ends of its first line?
@@ -51,15 +47,7 @@ NOTICE_ON_TOP = """() => {
 @pytest.mark.parametrize("device", sorted(DEVICES))
 def test_nothing_runs_or_redirects_and_the_notice_stays_on_top(_chromium, hostile_pages,
                                                                device):
-    context = _chromium.new_context(**DEVICES[device])
-    context.set_default_timeout(10_000)
-    requests, problems, dialogs = [], [], []
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    try:
+    with recording_page(_chromium, **DEVICES[device]) as (page, log):
         for slug, *_ in ARTICLE_CASES:
             url = hostile_pages.url(f"articles/{slug}.html")
             page.goto(url)
@@ -71,7 +59,5 @@ def test_nothing_runs_or_redirects_and_the_notice_stays_on_top(_chromium, hostil
                                  "article script, article style, article [style]').length"
                                  ) == 0, slug
             assert page.evaluate("() => window.PWNED === undefined"), slug
-    finally:
-        context.close()
-    assert dialogs == [] and problems == []
-    assert [u for u in requests if not u.startswith(hostile_pages.origin + "/")] == []
+    assert log.dialogs == [] and log.problems == []
+    assert log.outside(hostile_pages.origin) == []

@@ -5,15 +5,11 @@ time is blocked; hostile front matter shows as text in pages and search results.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from helpers import lay_root
 
-from .conftest import Server
+from .conftest import build_in_child, recording_page, served
 
 PAGE_TYPES = ["index.html", "topics/index.html", "topics/grief.html",
               "articles/grief-and-loss.html", "articles/index.html", "bibliography.html",
@@ -71,30 +67,14 @@ def hostile_site(tmp_path_factory):
     could deadlock) and served on loopback."""
     src = lay_root(tmp_path_factory.mktemp("hostile") / "src", "security_hostile")
     out = src.parent / "html"
-    build = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W",
-                            str(src), str(out)], capture_output=True, text=True,
-                           env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]
-                                                  / "docs/_ext"), "PATH": "/usr/bin:/bin"})
+    build = build_in_child(src, out, "-W")
     assert build.returncode == 0, build.stderr
-    (out / "favicon.ico").write_bytes(b"")  # the tiny project has none; browsers ask
-    srv = Server(out)
-    srv.thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
-
+    with served(out) as srv:
+        yield srv
 
 def test_hostile_front_matter_is_text_in_pages_and_search(_chromium, hostile_site):
     # its own context: the site under test is the hostile one, on another port
-    context = _chromium.new_context()
-    context.set_default_timeout(10_000)
-    requests, problems, dialogs = [], [], []
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    try:
+    with recording_page(_chromium) as (page, log):
         for path in ("index.html", "topics/grief.html", "articles/hostile.html"):
             page.goto(hostile_site.url(path))
             assert page.evaluate("() => document.querySelectorAll('img[onerror]').length") == 0
@@ -109,7 +89,5 @@ def test_hostile_front_matter_is_text_in_pages_and_search(_chromium, hostile_sit
             '#kb-search-results img, #kb-search-results script, #kb-search-results b')
             .length""") == 0
         page.wait_for_timeout(200)
-    finally:
-        context.close()
-    assert dialogs == [] and problems == []
-    assert [u for u in requests if not u.startswith(hostile_site.origin + "/")] == []
+    assert log.dialogs == [] and log.problems == []
+    assert log.outside(hostile_site.origin) == []
