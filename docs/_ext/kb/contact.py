@@ -147,21 +147,27 @@ def cta_html(builder, fromdocname: str) -> str:
     return '<p class="kb-cta">' + " ".join(parts) + "</p>"
 
 
+def _links(contact: dict, cta_text: str) -> list[tuple[str, str]]:
+    """(label, link) for the booking page, phone and email that are set."""
+    links = []
+    if contact.get("booking_url"):
+        links.append(("Book online", f'<a href="{escape(contact["booking_url"])}">'
+                                     f"{escape(cta_text)}</a>"))
+    if contact.get("phone"):
+        links.append(("Phone", f'<a href="{escape(tel_href(contact["phone"]))}">'
+                               f'{escape(contact["phone"])}</a>'))
+    if contact.get("email"):
+        links.append(("Email", f'<a href="mailto:{escape(contact["email"])}">'
+                               f'{escape(contact["email"])}</a>'))
+    return links
+
+
 def details_html(builder) -> str:
     """Every contact detail that is set, as a list (the ``{kb-contact}`` block)."""
     contact = contact_of(builder.config)
     if not is_set(contact):
         return f'<p class="kb-contact kb-contact-missing" role="note">{escape(MISSING)}</p>'
-    rows = []
-    if contact.get("booking_url"):
-        rows.append(f'Book online: <a href="{escape(contact["booking_url"])}">'
-                    f"{escape(builder.config.kb_cta_text)}</a>")
-    if contact.get("phone"):
-        rows.append(f'Phone: <a href="{escape(tel_href(contact["phone"]))}">'
-                    f'{escape(contact["phone"])}</a>')
-    if contact.get("email"):
-        rows.append(f'Email: <a href="mailto:{escape(contact["email"])}">'
-                    f'{escape(contact["email"])}</a>')
+    rows = [f"{label}: {link}" for label, link in _links(contact, builder.config.kb_cta_text)]
     for key, label in (("hours", "Hours"), ("reply_time", "We usually reply"),
                        ("address", "Address"), ("service_area", "We see clients in")):
         if contact.get(key):
@@ -179,15 +185,7 @@ def footer_html(builder, pagename: str, pathto=None) -> str:
     who = escape(cfg.kb_practice_name) + (
         f", {escape(cfg.kb_practice_location)}" if cfg.kb_practice_location else "")
     parts = [f'<a href="{escape(about)}">{who}</a>']
-    if contact.get("booking_url"):
-        parts.append(f'<a href="{escape(contact["booking_url"])}">'
-                     f"{escape(cfg.kb_cta_text)}</a>")
-    if contact.get("phone"):
-        parts.append(f'<a href="{escape(tel_href(contact["phone"]))}">'
-                     f'{escape(contact["phone"])}</a>')
-    if contact.get("email"):
-        parts.append(f'<a href="mailto:{escape(contact["email"])}">'
-                     f'{escape(contact["email"])}</a>')
+    parts += [link for _, link in _links(contact, cfg.kb_cta_text)]
     if not is_set(contact):
         parts.append(f'<span class="kb-contact-missing">{escape(MISSING)}</span>')
     parts.append(f'Not an emergency service: <a href="{escape(crisis)}">crisis help</a>')
