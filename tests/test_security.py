@@ -158,8 +158,7 @@ HOSTILE_OUTPUT = [
 ]
 
 
-@pytest.fixture(scope="module")
-def hostile_template(tmp_path_factory):
+def build_hostile_template(tmp_path_factory, jobs: str):
     from helpers import lay_root
     src = lay_root(tmp_path_factory.mktemp("tpl") / "src", "csp_hostile-template")
     (src / "conf.py").write_text((src / "conf.py").read_text()
@@ -167,8 +166,19 @@ def hostile_template(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-q",
-         str(src), str(src.parent / "out")], capture_output=True, text=True, env=env)
+         "-j", jobs, str(src), str(src.parent / "out")], capture_output=True, text=True,
+        env=env)
     return result, ANSI.sub("", result.stderr).replace(str(src) + "/", "")
+
+
+@pytest.fixture(scope="module")
+def hostile_template(tmp_path_factory):
+    return build_hostile_template(tmp_path_factory, "1")
+
+
+@pytest.fixture(scope="module")
+def hostile_template_parallel(tmp_path_factory):
+    return build_hostile_template(tmp_path_factory, "2")
 
 
 @pytest.mark.parametrize("what, message", HOSTILE_OUTPUT, ids=[c[0] for c in HOSTILE_OUTPUT])
@@ -180,3 +190,16 @@ def test_the_output_check_refuses_what_no_page_may_contain(hostile_template, wha
     assert f"articles/good.md: WARNING: this page: {message} [kb.csp]" in stderr, stderr[-3000:]
     if HOSTILE_OUTPUT.index((what, message)) < 7:
         assert f"WARNING: genindex.html: {message} [kb.csp]" in stderr
+
+
+@pytest.mark.parametrize("what, message", HOSTILE_OUTPUT, ids=[c[0] for c in HOSTILE_OUTPUT])
+def test_pages_written_by_parallel_writers_are_checked_once(hostile_template_parallel, what,
+                                                             message):
+    """With -j 2, Sphinx writes the first page (articles/good) itself and gives the others
+    (bibliography, index) to a writing process, which checks each page as it writes it;
+    its warnings reach the build's output, once each (not again at the end of the build)."""
+    result, stderr = hostile_template_parallel
+    assert result.returncode == 1 and "Traceback" not in stderr
+    for source in ("articles/good.md", "index.md", "bibliography.md"):
+        line = f"{source}: WARNING: this page: {message} [kb.csp]"
+        assert stderr.count(line) == 1, (line, stderr[-3000:])

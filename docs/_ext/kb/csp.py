@@ -152,6 +152,7 @@ def _builder_inited(app: Sphinx) -> None:
     app.kb_csp_rendered_styles = {}
     app.kb_csp = policy(app.kb_csp_hashes, elements | attributes,
                         app.config.kb_csp_allow_readthedocs_addons)
+    _audit_as_written(app)
 
 
 #: The theme's partial that writes its one <style> element, rendered with each page's
@@ -354,34 +355,70 @@ CSP_META = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"
 
 
 @guarded("checking the written pages")
+def audit_written(app: Sphinx, path: Path, docname: str | None) -> None:
+    """Check one written page; each problem is a warning naming the page (a page from a
+    source file at that file, a generated one by its path in the output)."""
+    html = path.read_text(encoding="utf-8", errors="replace")
+    if redirect_page_target(html) is not None:
+        return  # the site's redirect page: exactly kb/urls.py's template
+    outdir = Path(app.outdir)
+    page = "this page" if docname else str(path.relative_to(outdir))
+    found = CSP_META.search(html)
+    csp = unescape(found.group(1)) if found else app.kb_csp
+    styles = app.kb_csp_style_elements | app.kb_csp_style_attributes
+    rendered = set().union(*app.kb_csp_rendered_styles.values()) if \
+        app.kb_csp_rendered_styles else set()
+    relpath = path.relative_to(outdir).as_posix()
+    for problem in audit_page(html, relpath, csp, app.kb_csp_hashes, styles | rendered):
+        logger.warning("%s: %s", page, problem, type="kb", subtype="csp", location=docname)
+
+
+def _audit_as_written(app: Sphinx) -> None:
+    """Check each page right after the builder writes it, in the process that writes it:
+    with ``-j``, Sphinx's writing processes check their own pages (their warnings reach
+    the main process). ``build-finished`` then checks only the pages written some other
+    way (redirect pages, or anything an extension writes itself)."""
+    builder = app.builder
+    handle_page, write_documents = builder.handle_page, builder.write_documents
+    app.kb_csp_handled = set()  # output files checked in this process
+    app.kb_csp_dispatched = set()  # documents given to the writers (any process)
+
+    def checked_handle_page(pagename, addctx, templatename="page.html", *args, **kwargs):
+        handle_page(pagename, addctx, templatename, *args, **kwargs)
+        outfilename = kwargs.get("outfilename")
+        path = Path(outfilename or builder.get_outfilename(pagename))
+        if path.is_file():
+            docname = pagename if pagename in app.env.all_docs else None
+            audit_written(app, path, docname)
+            app.kb_csp_handled.add(path.resolve())
+
+    def recorded_write_documents(docnames):
+        app.kb_csp_dispatched.update(docnames)
+        return write_documents(docnames)
+
+    builder.handle_page = checked_handle_page
+    builder.write_documents = recorded_write_documents
+
+
+@guarded("checking the written pages")
 def _build_finished(app: Sphinx, exc) -> None:
     if exc is not None or not getattr(app, "kb_csp", None):
         return
-    scripts = app.kb_csp_hashes
-    base_styles = app.kb_csp_style_elements | app.kb_csp_style_attributes
-    rendered = set().union(*app.kb_csp_rendered_styles.values()) if \
-        app.kb_csp_rendered_styles else set()
     started = app.kb_build_started - 1
     outdir = Path(app.outdir)
     sources = {Path(app.builder.get_outfilename(d)).resolve(): d for d in app.env.all_docs}
+    checked = set(getattr(app, "kb_csp_handled", ())) | {
+        Path(app.builder.get_outfilename(d)).resolve()
+        for d in getattr(app, "kb_csp_dispatched", ())}
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != "pagefind"]
         for name in sorted(files):
             path = Path(root, name)
             if not name.endswith(".html") or path.stat().st_mtime < started:
                 continue
-            html = path.read_text(encoding="utf-8", errors="replace")
-            if redirect_page_target(html) is not None:
-                continue  # the site's redirect page: exactly kb/urls.py's template
-            # a page from a source file is reported at that file; a generated one by name
-            docname = sources.get(path.resolve())
-            page = "this page" if docname else str(path.relative_to(outdir))
-            found = CSP_META.search(html)
-            csp = unescape(found.group(1)) if found else app.kb_csp
-            relpath = path.relative_to(outdir).as_posix()
-            for problem in audit_page(html, relpath, csp, scripts, base_styles | rendered):
-                logger.warning("%s: %s", page, problem, type="kb", subtype="csp",
-                               location=docname)
+            resolved = path.resolve()
+            if resolved not in checked:
+                audit_written(app, path, sources.get(resolved))
 
 
 def setup_csp(app: Sphinx) -> None:
