@@ -387,7 +387,7 @@ def _audit_as_written(app: Sphinx) -> None:
         handle_page(pagename, addctx, templatename, *args, **kwargs)
         outfilename = kwargs.get("outfilename")
         path = Path(outfilename or builder.get_outfilename(pagename))
-        if path.is_file():
+        if path.suffix == ".html" and path.is_file():  # as build-finished: not an EPUB's
             docname = pagename if pagename in app.env.all_docs else None
             audit_written(app, path, docname)
             app.kb_csp_handled.add(path.resolve())

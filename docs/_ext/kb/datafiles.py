@@ -27,7 +27,13 @@ DATA_FILE_MAX = 256 * 1024
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
-class _Loader(yaml.SafeLoader):
+#: libyaml's parser (in C, several times faster) where PyYAML was built with it, as its
+#: wheels are; the same safe constructor and resolver either way.
+_Base = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
+_Base = _Base or yaml.SafeLoader
+
+
+class _Loader(_Base):
     """Safe YAML, but dates stay text."""
 
 

@@ -47,10 +47,14 @@ def show_drafts(environ=os.environ) -> bool:
     return True
 
 
-def draft_sources(srcdir: Path) -> list[str]:
-    """Article files whose front matter says ``status: draft`` (source-relative paths)."""
+def draft_sources(srcdir: Path, only=None) -> list[str]:
+    """Article files whose front matter says ``status: draft`` (source-relative paths);
+    among the source-relative paths *only*, if given (the others are not read)."""
     drafts = []
-    for path in sorted((srcdir / ARTICLE_PREFIX).glob("*.md")):
+    paths = sorted((srcdir / ARTICLE_PREFIX).glob("*.md")) if only is None else sorted(
+        srcdir / rel for rel in only
+        if rel.startswith(ARTICLE_PREFIX) and (srcdir / rel).is_file())
+    for path in paths:
         try:
             head = path.read_text(encoding="utf-8", errors="replace")
             fm, _ = split_front_matter(head)

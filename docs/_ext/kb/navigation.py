@@ -25,6 +25,7 @@ linked from the editorial policy.
 from __future__ import annotations
 
 import os
+import posixpath
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Iterable
@@ -52,9 +53,7 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
 
 def navigation_signature(env) -> tuple:
     """Everything the sidebar and the previous/next links show, in a comparable form."""
-    in_tree = {env.config.root_doc}
-    for children in env.toctree_includes.values():
-        in_tree.update(children)
+    in_tree = in_toctree(env)
     structure = []
     for parent in sorted(env.toctree_includes):
         toc = env.tocs.get(parent)
@@ -76,8 +75,43 @@ def _env_updated(app: Sphinx, env) -> Iterable[str]:
     return sorted(env.found_docs)
 
 
+def in_toctree(env) -> set[str]:
+    """The documents the sidebar lists: the root document and every toctree entry."""
+    names = {env.config.root_doc}
+    for children in env.toctree_includes.values():
+        names.update(children)
+    return names
+
+
+def _share_sidebar(app: Sphinx) -> None:
+    """Render the sidebar once for all the pages it is the same on.
+
+    furo asks Sphinx for the whole table of contents on every page, and Sphinx resolves
+    and renders it anew each time (about a tenth of writing an article). On a page that
+    is not in the toctree (an article, a topic page) the result depends on the page only
+    through its folder (the links are relative) — no entry is "current" there and the page
+    has no ancestors — so one rendering per folder and set of options serves them all.
+    Pages in the toctree (marked "current" in it) are rendered each time, as before."""
+    builder = app.builder
+    render = getattr(builder, "_get_local_toctree", None)
+    if render is None:
+        return
+    rendered: dict[tuple, str] = {}
+
+    def local_toctree(docname, collapse=True, **kwargs):
+        if docname in in_toctree(builder.env):
+            return render(docname, collapse, **kwargs)
+        key = (posixpath.dirname(docname), collapse, repr(sorted(kwargs.items())))
+        if key not in rendered:
+            rendered[key] = render(docname, collapse, **kwargs)
+        return rendered[key]
+
+    builder._get_local_toctree = local_toctree
+
+
 def _builder_inited(app: Sphinx) -> None:
     app.kb_written_pages = set()
+    _share_sidebar(app)
 
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:

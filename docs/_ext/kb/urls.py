@@ -117,9 +117,10 @@ def _config_inited(app: Sphinx, config) -> None:
     # A published article turned back into a draft has a redirect, used where drafts are
     # left out (production); a build that shows drafts (a preview) shows the draft there.
     shown_drafts = set()
-    if config.kb_show_drafts:
+    if config.kb_show_drafts:  # only the sources of old addresses can matter here
+        sources = {old[:-len(".html")] + ".md" for old in redirects if old.endswith(".html")}
         shown_drafts = {source[:-len(".md")] + ".html"
-                        for source in draft_sources(Path(app.srcdir))}
+                        for source in draft_sources(Path(app.srcdir), only=sources)}
     written = {old: new for old, (new, _line) in redirects.items() if old not in shown_drafts}
     # sphinx-reredirects writes the pages (html-collect-pages), from our template only
     config.redirects = {old: relative(old, new) for old, new in written.items()}
