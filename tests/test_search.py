@@ -212,3 +212,30 @@ def test_the_live_preview_writes_the_index_in_the_background(build_root):
     while [p for p in out.glob(".pagefind.*")] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [p.name for p in out.glob(".pagefind.*")] == []
+
+
+def test_the_vocabulary_record_lives_beside_the_environment_and_is_remade_if_lost(
+        build_root, tmp_path):
+    """The pages' word counts are kept in the doctree folder, not in the saved environment;
+    an incremental build whose record was lost (deleted, or from before the record
+    existed) makes it again from the saved pages, and the vocabulary is the one a clean
+    build writes."""
+    app = build_root(None, dest="vocab-record")
+    src = Path(app.srcdir)
+    record = Path(app.doctreedir) / "kb-search-vocabulary.pickle"
+    assert record.is_file()
+    assert not getattr(app.env, "kb_search_words", {}), "word counts saved with the env"
+    second = src / "articles/second.md"
+    second.write_text((src / "articles/good.md").read_text()
+                      .replace("Some words about grief", "Some words about walruses"))
+    app = build_root(None, srcdir=src, freshenv=False)
+    record.unlink()
+    article = src / "articles/good.md"
+    article.write_text(article.read_text().replace("Some words about grief",
+                                                   "Some words about grief and zebras"))
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert record.is_file()
+    incremental = vocabulary(Path(app.outdir))
+    assert "zebras" in incremental["z"] and "walruses" in incremental["w"]
+    clean = build_root(None, srcdir=src, freshenv=True)
+    assert vocabulary(Path(clean.outdir)) == incremental

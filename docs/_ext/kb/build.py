@@ -45,7 +45,8 @@ from pathlib import Path
 
 MARK = "kb-build-incomplete"
 ENV_PICKLE = "environment.pickle"
-SEARCH_STATE = ("kb-pagefind-state.json", "kb-pagefind-words.pickle")
+SEARCH_STATE = ("kb-pagefind-state.json", "kb-pagefind-words.pickle",
+                "kb-search-vocabulary.pickle")
 BUILD_RECORD = "kb-published-urls.json"
 KEPT_DOT_FILES = {".buildinfo"}
 RECORD_HEADER = """\

@@ -390,7 +390,7 @@ def _audit_as_written(app: Sphinx) -> None:
         if path.suffix == ".html" and path.is_file():  # as build-finished: not an EPUB's
             docname = pagename if pagename in app.env.all_docs else None
             audit_written(app, path, docname)
-            app.kb_csp_handled.add(path.resolve())
+            app.kb_csp_handled.add(os.path.normpath(path))
 
     def recorded_write_documents(docnames):
         app.kb_csp_dispatched.update(docnames)
@@ -406,9 +406,11 @@ def _build_finished(app: Sphinx, exc) -> None:
         return
     started = app.kb_build_started - 1
     outdir = Path(app.outdir)
-    sources = {Path(app.builder.get_outfilename(d)).resolve(): d for d in app.env.all_docs}
+    # paths compared as written (all under app.outdir), not resolved: no file system
+    # call per page
+    sources = {os.path.normpath(app.builder.get_outfilename(d)): d for d in app.env.all_docs}
     checked = set(getattr(app, "kb_csp_handled", ())) | {
-        Path(app.builder.get_outfilename(d)).resolve()
+        os.path.normpath(app.builder.get_outfilename(d))
         for d in getattr(app, "kb_csp_dispatched", ())}
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != "pagefind"]
@@ -416,9 +418,9 @@ def _build_finished(app: Sphinx, exc) -> None:
             path = Path(root, name)
             if not name.endswith(".html") or path.stat().st_mtime < started:
                 continue
-            resolved = path.resolve()
-            if resolved not in checked:
-                audit_written(app, path, sources.get(resolved))
+            key = os.path.normpath(path)
+            if key not in checked:
+                audit_written(app, path, sources.get(key))
 
 
 def setup_csp(app: Sphinx) -> None:

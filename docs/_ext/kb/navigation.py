@@ -120,17 +120,19 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
     app.kb_written_pages.add(pagename)
 
 
-def expected_pages(app: Sphinx) -> set[Path]:
-    """The HTML pages of this build, and the copies of their sources (``_sources``)."""
+def expected_pages(app: Sphinx) -> set[str]:
+    """The HTML pages of this build, and the copies of their sources (``_sources``), as
+    normalised paths under the output folder (compared as written, not resolved: no file
+    system call per page)."""
     builder, env = app.builder, app.env
     names = set(env.all_docs) | getattr(app, "kb_written_pages", set())
-    pages = {Path(builder.get_outfilename(name)).resolve() for name in names}
+    pages = {os.path.normpath(builder.get_outfilename(name)) for name in names}
     suffix = app.config.html_sourcelink_suffix
     for docname in env.all_docs:  # as Sphinx's HTML builder names them
         source = str(env.doc2path(docname, False))
         if not source.endswith(suffix):
             source += suffix
-        pages.add((Path(app.outdir) / "_sources" / source).resolve())
+        pages.add(os.path.normpath(Path(app.outdir) / "_sources" / source))
     return pages
 
 
@@ -139,7 +141,7 @@ def _remove_stale_pages(app: Sphinx, exc) -> None:
     if exc is not None or app.builder.name not in ("html", "dirhtml"):
         return  # an EPUB is built from scratch; a single page has no other pages
     outdir = Path(app.outdir)
-    keep = expected_pages(app) | {(outdir / page).resolve()
+    keep = expected_pages(app) | {os.path.normpath(outdir / page)
                                   for page in getattr(app, "kb_redirect_pages", ())}
     folders = []
     for root, dirs, files in os.walk(outdir):
@@ -149,7 +151,7 @@ def _remove_stale_pages(app: Sphinx, exc) -> None:
         for name in files:
             path = Path(root, name)
             if (name.endswith(".html") or rel.parts[:1] == ("_sources",)) and \
-                    path.resolve() not in keep:
+                    os.path.normpath(path) not in keep:
                 logger.info("removing %s: its source is gone", path.relative_to(outdir))
                 path.unlink()
     for folder in reversed(folders[1:]):  # deepest first; never the output folder itself

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -165,6 +166,55 @@ def _merge(app, env, docnames, other) -> None:
             env.kb_search_words[docname] = other.kb_search_words[docname]
 
 
+#: Each page's word counts, kept beside the saved environment rather than in it: they are
+#: the largest part of it (11 of 24 MB at 2,000 articles), and only the vocabulary needs
+#: them, once per build in which a page was read. The environment carries only the pages
+#: read in this build, until ``env-updated`` moves them here.
+WORDS_FILE = "kb-search-vocabulary.pickle"
+
+
+@guarded("collecting the search vocabulary")
+def _env_updated(app: Sphinx, env) -> list[str]:
+    path = Path(app.doctreedir) / WORDS_FILE
+    read = getattr(env, "kb_search_words", {})
+    store = None
+    try:
+        with open(path, "rb") as f:
+            store = pickle.load(f)
+        if not (isinstance(store, dict) and store.get("version") == 1):
+            store = None
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        store = None
+    if store is None:  # no record (first build, or it was lost): made from every page
+        store = {"version": 1, "docs": {}, "indexed": None, "vocabulary": []}
+    docs = store["docs"]
+    for docname in sorted(set(env.found_docs) - set(read) - set(docs)):
+        try:  # a page not read in this build, with no record: its saved doctree
+            docs[docname] = dict(words_of(env.get_doctree(docname)))
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError):
+            docs[docname] = {}
+    removed = [d for d in docs if d not in env.found_docs]
+    for docname in removed:
+        del docs[docname]
+    docs.update(read)
+    indexed_now = sorted(d for d in docs if indexed(env, d))
+    if read or removed or store["indexed"] != indexed_now:
+        total: Counter = Counter()
+        for docname in indexed_now:
+            total.update(docs[docname])
+        store["vocabulary"] = [w for w, _ in sorted(total.items(),
+                                                    key=lambda kv: (-kv[1], kv[0]))
+                               ][:VOCAB_LIMIT]
+        store["indexed"] = indexed_now
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(store, f, pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    env.kb_search_words = {}  # not saved with the environment
+    app.kb_search_vocabulary = store["vocabulary"]
+    return []
+
+
 def indexed(env, pagename: str) -> bool:
     """Articles and site pages are searchable; the pages in ``kb_search_exclude`` (the
     home page, the bibliography and the writers' guide, which only repeat article titles
@@ -176,13 +226,9 @@ def indexed(env, pagename: str) -> bool:
     return not any(fnmatch(pagename, pattern) for pattern in env.config.kb_search_exclude)
 
 
-def vocabulary(env) -> list[str]:
-    """The words of every indexed page, most frequent first."""
-    total: Counter = Counter()
-    for docname, counts in getattr(env, "kb_search_words", {}).items():
-        if indexed(env, docname):
-            total.update(counts)
-    return [w for w, _ in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))][:VOCAB_LIMIT]
+def vocabulary(app: Sphinx) -> list[str]:
+    """The words of every indexed page, most frequent first (made at ``env-updated``)."""
+    return getattr(app, "kb_search_vocabulary", [])
 
 
 # -- Writing ----------------------------------------------------------------------------
@@ -239,19 +285,18 @@ def _stale_and_changed(app: Sphinx, outdir: Path,
     ``stamp``, and the indexed pages (paths relative to *outdir*). One directory walk;
     only unexpected files are opened."""
     env = app.env
-    expected = {Path(app.builder.get_outfilename(d)).resolve()
+    expected = {os.path.normpath(app.builder.get_outfilename(d))
                 for d in env.all_docs if indexed(env, d)}
-    root_dir = outdir.resolve()
     stale, changed, pages = [], False, []
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != BUNDLE]
         for name in files:
             if not name.endswith(".html"):
                 continue
-            path = Path(root, name).resolve()
-            if path in expected:
+            path = Path(root, name)
+            if os.path.normpath(path) in expected:
                 changed = changed or path.stat().st_mtime > stamp
-                pages.append(path.relative_to(root_dir).as_posix())
+                pages.append(path.relative_to(outdir).as_posix())
             elif "data-pagefind-body" in path.read_text(encoding="utf-8", errors="replace"):
                 stale.append(path)
     return stale, changed, sorted(pages)
@@ -303,7 +348,7 @@ def _build_finished(app: Sphinx, exc) -> None:
     for problem in problems:
         _warn(problem)
     files = search_files(synonyms, load_stopwords(srcdir / cfg.kb_search_stopwords_file),
-                         vocabulary(app.env))
+                         vocabulary(app))
 
     bundle = outdir / BUNDLE
     entry = bundle / "pagefind-entry.json"
@@ -460,6 +505,7 @@ def setup_search(app: Sphinx) -> None:
     app.connect("doctree-read", _doctree_read)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
+    app.connect("env-updated", _env_updated)
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _page_context, priority=600)
     app.connect("build-finished", _build_finished)
