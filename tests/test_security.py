@@ -203,3 +203,42 @@ def test_pages_written_by_parallel_writers_are_checked_once(hostile_template_par
     for source in ("articles/good.md", "index.md", "bibliography.md"):
         line = f"{source}: WARNING: this page: {message} [kb.csp]"
         assert stderr.count(line) == 1, (line, stderr[-3000:])
+
+
+def test_a_page_with_a_problem_is_reported_in_every_build_that_writes_it(tmp_path_factory):
+    """Pages that pass the output check are remembered by content (kb-checked-pages.json)
+    so that an incremental build does not parse them again; a page with a problem never
+    is: the next build, which rewrites genindex.html unchanged, reports it again."""
+    from helpers import lay_root
+    src = lay_root(tmp_path_factory.mktemp("tpl-again") / "src", "csp_hostile-template")
+    (src / "conf.py").write_text((src / "conf.py").read_text()
+                                 + "\ntemplates_path = ['_templates']\n")
+    env = {**os.environ, "PYTHONPATH": str(DOCS / "_ext")}
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-n", "--keep-going", "-q",
+               "-d", str(src.parent / "doctrees"), str(src), str(src.parent / "out")]
+    runs = [subprocess.run(command, capture_output=True, text=True, env=env)
+            for _ in range(2)]
+    record = json.loads((src.parent / "doctrees/kb-checked-pages.json").read_text())
+    assert isinstance(record["passed"], list)
+    for run in runs:
+        stderr = ANSI.sub("", run.stderr)
+        for _, message in HOSTILE_OUTPUT[:7]:
+            assert f"WARNING: genindex.html: {message} [kb.csp]" in stderr, stderr[-2000:]
+
+
+def test_pages_that_passed_are_not_parsed_again_when_rewritten_unchanged(build_root,
+                                                                          monkeypatch):
+    from kb import csp
+    app = build_root(None, dest="checked-again")
+    src = Path(app.srcdir)
+    record = json.loads((Path(app.doctreedir) / csp.AUDIT_FILE).read_text())
+    assert len(record["passed"]) >= 3  # the article, the home page, genindex, search...
+    parsed = []
+    audit_page = csp.audit_page
+    monkeypatch.setattr(csp, "audit_page", lambda html, page, *a: parsed.append(page)
+                        or audit_page(html, page, *a))
+    article = src / "articles/good.md"
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    build_root(None, srcdir=src, freshenv=False)
+    # the edited article is parsed again; the generated pages rewritten unchanged are not
+    assert "articles/good.html" in parsed and "genindex.html" not in parsed, parsed

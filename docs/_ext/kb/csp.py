@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import time
@@ -153,6 +154,7 @@ def _builder_inited(app: Sphinx) -> None:
     app.kb_csp = policy(app.kb_csp_hashes, elements | attributes,
                         app.config.kb_csp_allow_readthedocs_addons)
     _audit_as_written(app)
+    _load_passed(app)
 
 
 #: The theme's partial that writes its one <style> element, rendered with each page's
@@ -369,8 +371,56 @@ def audit_written(app: Sphinx, path: Path, docname: str | None) -> None:
     rendered = set().union(*app.kb_csp_rendered_styles.values()) if \
         app.kb_csp_rendered_styles else set()
     relpath = path.relative_to(outdir).as_posix()
-    for problem in audit_page(html, relpath, csp, app.kb_csp_hashes, styles | rendered):
+    allowed = styles | rendered
+    key = audit_key(html, relpath, csp, app.kb_csp_hashes, allowed)
+    passed = getattr(app, "kb_csp_passed", None)
+    if passed is not None and key in passed["before"]:
+        passed["now"].add(key)  # this exact page passed this exact check before
+        return
+    problems = audit_page(html, relpath, csp, app.kb_csp_hashes, allowed)
+    for problem in problems:
         logger.warning("%s: %s", page, problem, type="kb", subtype="csp", location=docname)
+    if not problems and passed is not None:
+        passed["now"].add(key)
+
+
+#: What the output check is made of: a page that passed under other code is checked again.
+AUDIT_CODE = hashlib.sha256(Path(__file__).read_bytes()
+                            + Path(__file__).with_name("urls.py").read_bytes()).hexdigest()
+#: Pages that passed the check, by :func:`audit_key`, kept in the doctree folder so that an
+#: incremental build does not parse again the pages it rewrites unchanged (the topic
+#: pages, the search and 404 pages are written in every build). A page with a problem is
+#: never recorded, so its problem is reported in every build until it is fixed.
+AUDIT_FILE = "kb-checked-pages.json"
+
+
+def audit_key(html: str, relpath: str, csp: str | None, scripts: set[str],
+              styles: set[str]) -> str:
+    """Everything :func:`audit_page`'s verdict depends on, hashed."""
+    digest = hashlib.sha256()
+    for part in (AUDIT_CODE, relpath, csp or "", " ".join(sorted(scripts)),
+                 " ".join(sorted(styles)), html):
+        digest.update(part.encode("utf-8", errors="replace") + b"\0")
+    return digest.hexdigest()
+
+
+def _load_passed(app: Sphinx) -> None:
+    try:
+        data = json.loads((Path(app.doctreedir) / AUDIT_FILE).read_text(encoding="utf-8"))
+        before = {k for k in data.get("passed", []) if isinstance(k, str)}
+    except (OSError, ValueError, AttributeError):
+        before = set()
+    app.kb_csp_passed = {"before": before, "now": set()}
+
+
+def _save_passed(app: Sphinx) -> None:
+    """The pages checked in this (main) process that passed; pages that writing processes
+    checked (``-j``) are not recorded and are checked again when next rewritten."""
+    path = Path(app.doctreedir) / AUDIT_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"passed": sorted(app.kb_csp_passed["now"])}),
+                   encoding="utf-8")
+    tmp.replace(path)
 
 
 def _audit_as_written(app: Sphinx) -> None:
@@ -421,6 +471,8 @@ def _build_finished(app: Sphinx, exc) -> None:
             key = os.path.normpath(path)
             if key not in checked:
                 audit_written(app, path, sources.get(key))
+    if app.builder.name in ("html", "dirhtml"):
+        _save_passed(app)
 
 
 def setup_csp(app: Sphinx) -> None:
