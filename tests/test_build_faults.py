@@ -215,7 +215,8 @@ def test_a_publish_that_fails_leaves_the_published_site(case, monkeypatch, capsy
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system", str(build / "html.new.1"))
 
-    monkeypatch.setattr(driver.shutil, "copytree", read_only)
+    monkeypatch.setattr(driver.shutil, "copy2", read_only)
+    monkeypatch.setattr(driver.os, "link", read_only)
     status = driver.build_html(build, src, ["-n", "-W", "--keep-going", "-q"])
     err = capsys.readouterr().out
     assert status == 1

@@ -6,6 +6,8 @@ One module per concept; ``setup()`` only wires them together.
 from sphinx.application import Sphinx
 
 from .allowlist import setup_allowlist
+from .build import record_inputs
+from .errors import guarded
 from .articles import setup_articles
 from .citations import setup_citations
 from .contact import setup_contact
@@ -54,6 +56,8 @@ def setup(app: Sphinx) -> dict:
     setup_epub(app)
     setup_handouts(app)
     setup_urls(app)
+    # for make html's "nothing changed" check (kb/build.py)
+    app.connect("build-finished", guarded("recording what the build read")(record_inputs))
     return {
         "version": __version__,
         "env_version": 3,

@@ -1,0 +1,168 @@
+"""``make html`` when nothing changed, and publishing only what changed (kb/build.py).
+
+A build whose inputs are exactly those of the last published build does not start Sphinx;
+any change to what a build reads starts it. Publishing hard-links the files Sphinx did not
+rewrite from the published copies and copies the rest, and the published site is always
+exactly what Sphinx wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from project_model import DRIVER, Project, make_html, sphinx_env
+
+UP_TO_DATE = "Nothing has changed since the last build"
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A project built twice (the first build lists what it read, the second records its
+    fingerprint), so the next build with no change is skipped."""
+    root = tmp_path_factory.mktemp("skip")
+    proj = Project(random.Random(5))
+    proj.conf_extra = 'bibtex_bibfiles = ["../references.bib"]\n'  # outside, as the site's
+    proj.write(root / "src")
+    (root / "src" / "refs.bib").rename(root / "references.bib")
+    for _ in range(2):
+        result = make_html(root / "src", root / "build")
+        assert result.returncode == 0, result.stderr
+        assert UP_TO_DATE not in result.stdout
+    return root
+
+
+@pytest.fixture
+def case(built, tmp_path):
+    """A copy of the built project (sources, .bib and build folder)."""
+    shutil.copytree(built, tmp_path / "p", symlinks=True)
+    root = tmp_path / "p"
+    (root / "build" / ".lock").unlink(missing_ok=True)
+    # the copy has new inodes and change times, and new paths for the files outside the
+    # source folder: one build lists them, the next records its fingerprint
+    for _ in range(2):
+        assert make_html(root / "src", root / "build").returncode == 0
+    return root
+
+
+def test_nothing_changed_means_sphinx_is_not_started(case):
+    before = tree(case / "build" / "html")
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0
+    assert UP_TO_DATE in result.stdout and result.stderr == ""
+    assert tree(case / "build" / "html") == before
+
+
+def _edit_article(root: Path) -> None:
+    path = sorted((root / "src" / "articles").glob("*.md"))[0]
+    path.write_text(path.read_text() + "\nA new closing sentence about sleep.\n")
+
+
+def _touch_bib(root: Path) -> None:
+    bib = root / "references.bib"
+    bib.write_text(bib.read_text() + "\n")
+
+
+def _same_text_new_file(root: Path) -> None:
+    # an editor that saves by writing a new file and renaming it over the old one
+    path = sorted((root / "src" / "articles").glob("*.md"))[0]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(path.read_text())
+    os.replace(tmp, path)
+
+
+def _edit_extension(root: Path) -> None:
+    path = root / "src" / "conf.py"
+    path.write_text(path.read_text() + "\n# a comment\n")
+
+
+def _new_data_file(root: Path) -> None:
+    (root / "src" / "_static" / "extra.css").parent.mkdir(exist_ok=True)
+    (root / "src" / "_static" / "extra.css").write_text("p { margin: 0 }\n")
+
+
+def _remove_published_page(root: Path) -> None:
+    shutil.rmtree(root / "build" / "html")
+
+
+CHANGES = {"article edited": (_edit_article, {}),
+           "references.bib changed (outside the source folder)": (_touch_bib, {}),
+           "same text, saved as a new file": (_same_text_new_file, {}),
+           "conf.py changed": (_edit_extension, {}),
+           "a new static file": (_new_data_file, {}),
+           "published site removed": (_remove_published_page, {}),
+           "drafts setting": (None, {"KB_DRAFTS": "0"}),
+           "Read the Docs": (None, {"READTHEDOCS": "True",
+                                    "READTHEDOCS_VERSION_TYPE": "external"})}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_any_change_to_what_the_build_reads_starts_sphinx(case, change):
+    edit, environ = CHANGES[change]
+    if edit:
+        edit(case)
+    command = [sys.executable, str(DRIVER), "html", str(case / "build"), str(case / "src"),
+               "--", "-n", "-W", "--keep-going", "-q"]
+    result = subprocess.run(command, env={**sphinx_env(), **environ}, capture_output=True,
+                            text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert UP_TO_DATE not in result.stdout, change
+    assert result.returncode == 0, result.stderr
+    assert "Built:" in result.stdout
+    assert (case / "build" / "html" / "index.html").is_file()
+
+
+def test_a_failed_build_is_never_skipped_until_fixed(case):
+    path = sorted((case / "src" / "articles").glob("*.md"))[0]
+    good = path.read_text()
+    path.write_text(good.replace("## References", "{cite:p}`nosuchwork2020`\n\n## References"))
+    for _ in range(2):  # the same broken sources: the problem is reported each time
+        result = make_html(case / "src", case / "build")
+        assert result.returncode == 1 and "nosuchwork2020" in result.stderr
+        assert UP_TO_DATE not in result.stdout
+    path.write_text(good)
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0 and UP_TO_DATE not in result.stdout
+
+
+def _stamps(folder: Path) -> dict[str, tuple]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns,
+                                               p.stat().st_ctime_ns, p.stat().st_ino)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def test_publishing_links_unchanged_files_and_copies_changed_ones(case):
+    published = case / "build" / "html"
+    staging = case / "build" / "staging" / "html"
+    inodes = {rel: stamp[3] for rel, stamp in _stamps(published).items()}
+    staged_before = _stamps(staging)
+    _edit_article(case)
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0, result.stderr
+    after = {rel: stamp[3] for rel, stamp in _stamps(published).items()}
+    staged_after = _stamps(staging)
+    kept = {rel for rel in after if inodes.get(rel) == after[rel]}
+    untouched = {rel for rel in after if staged_before.get(rel) == staged_after.get(rel)}
+    # exactly the files Sphinx left alone are the published copies, linked
+    assert kept == untouched
+    edited = sorted((case / "src" / "articles").glob("*.md"))[0].stem
+    assert f"articles/{edited}.html" not in kept  # rewritten: a new copy
+    assert len(kept) >= 20, sorted(kept)  # the theme's files, the other articles...
+    # the published site is exactly what Sphinx wrote (leftover dot-files aside)
+    staged = {rel: data for rel, data in tree(staging).items()
+              if not any(part.startswith(".") for part in rel.split("/"))
+              or rel == ".buildinfo"}
+    assert tree(published) == staged
+    # no published file shares its inode with a staging file (Sphinx writes those in
+    # place: a shared one would change the published site during the next build)
+    assert not {stamp[3] for stamp in staged_after.values()} & set(after.values())
