@@ -191,6 +191,22 @@ def _second_query(page, query: str, kind: str, timeout_s: float):
     return round(float(value), 1) if isinstance(value, (int, float)) else value
 
 
+def request_table(result: dict) -> str:
+    """The search's requests, one Markdown row each (in the order they were answered),
+    then the total: what ``search_bytes`` adds up."""
+    if result.get("status") != "ok":
+        return str(result.get("status"))
+    lines = ["| request | compressed bytes | bytes |", "|---|---:|---:|"]
+    for row in result["responses"]:
+        if row["search"]:
+            lines.append(f"| `{row['path']}` | {row['compressed_bytes']:,} | "
+                         f"{row['bytes']:,} |")
+    lines.append(f"| **{result['search_requests']} requests** | "
+                 f"**{result['search_bytes']:,}** | "
+                 f"**{result['search_bytes_uncompressed']:,}** |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built site (e.g. _build/html)")
@@ -198,9 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second-query", default="therapy")
     parser.add_argument("--kind", choices=("pagefind", "sphinx", "auto"), default="auto")
     parser.add_argument("--responses", action="store_true", help="list every response")
+    parser.add_argument("--table", action="store_true",
+                        help="print the search's requests as a table (URL, compressed "
+                             "and raw bytes) instead of JSON")
     args = parser.parse_args(argv)
     kind = site_kind(args.site) or "pagefind" if args.kind == "auto" else args.kind
     result = measure(args.site, args.query, args.second_query, kind)
+    if args.table:
+        print(request_table(result))
+        return 0
     if not args.responses:
         result.pop("responses", None)
     json.dump(result, sys.stdout, indent=1)

@@ -75,10 +75,18 @@ def indexed(site: Path) -> list[str]:
                   if "data-pagefind-body" in p.read_text(encoding="utf-8"))
 
 
-def full_run(site: Path, dest: Path) -> Path:
+def pagefind_run(site: Path, dest: Path) -> Path:
+    """Pagefind over the whole site, its bundle as Pagefind writes it."""
     shutil.rmtree(dest, ignore_errors=True)
     subprocess.run([str(EXE), "--site", str(site), "--output-path", str(dest), *OPTIONS],
                    check=True, capture_output=True)
+    return dest
+
+
+def full_run(site: Path, dest: Path) -> Path:
+    """A full index as kb/search.py writes it: Pagefind, then the site's chunk layout."""
+    pagefind_run(site, dest)
+    delta.relayout(dest)
     return dest
 
 
@@ -175,7 +183,7 @@ def test_a_full_run_is_recorded_and_this_module_writes_its_chunks_byte_for_byte(
     # the state is Sphinx's cache, not part of the published site
     assert not list(site.rglob(delta.STATE_FILE)) and not list(site.rglob(delta.WORDS_FILE))
     # record_state re-encodes every word and re-cuts the chunks, and compares the bytes
-    # with Pagefind's own files; a difference would have returned a reason, not None.
+    # with the bundle's files; a difference would have returned a reason, not None.
     words, _variants = delta._words_from(cbor2, bundle, delta._meta(cbor2, bundle)[1][2])
     assert set(words) == set(index["words"])
 
@@ -353,7 +361,7 @@ def test_one_word_chunks_are_reproduced_byte_for_byte(tmp_path):
     for i in range(60):
         write(site / f"p{i}.html", page_html(f"P{i}", ["aardvark"] * 400 +
                                              ["aliquip"] * 400 + ["zebra"], []))
-    bundle = full_run(site, site / "pagefind")
+    bundle = pagefind_run(site, site / "pagefind")
     chunks = delta._meta(cbor2, bundle)[1][2]
     assert ["al", "aliquip"] in [c[:2] for c in chunks]  # Pagefind's own name for it
     assert delta.record_state(tmp_path / delta.STATE_FILE, bundle, OPTIONS,
@@ -419,7 +427,7 @@ def real_text_site(tmp_path) -> Path:
 def test_pagefind_keeps_accented_forms_apart_and_this_module_writes_them_byte_for_byte(
         real_text_site, tmp_path):
     site = real_text_site
-    bundle = full_run(site, site / "pagefind")
+    bundle = pagefind_run(site, site / "pagefind")
     index = decode(bundle)
     assert len(index["chunk ranges"]) >= 3, "the test site must span several chunks"
     # what Pagefind 1.5.2 wrote (seen in its output, not assumed)
