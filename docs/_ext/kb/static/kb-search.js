@@ -206,11 +206,13 @@
     return word.length >= 4 && !(word in lexicon.synonyms) && !/^[0-9]+$/.test(word);
   }
 
-  // Of the words that could be corrected, those Pagefind finds on no page, its stems and
-  // prefixes included. Only these need the vocabulary; a word it finds is the site's.
+  // Of the words that could be corrected, those whose stem is no word of the index (a
+  // quoted term is Pagefind's exact search: the stem itself, no longer word it starts
+  // and no shorter word that starts it, as "the" for "theraphy"). Only these need the
+  // vocabulary. The chunk it loads is the one the query needs anyway.
   function unfound(words, pagefind) {
     return Promise.all(words.map(function (word) {
-      return pagefind.search(word).then(function (found) {
+      return pagefind.search('"' + word + '"').then(function (found) {
         return found && found.results && found.results.length ? null : word;
       });
     })).then(function (missing) { return missing.filter(Boolean); });
