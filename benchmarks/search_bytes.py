@@ -63,6 +63,35 @@ def compressed_size(body: bytes) -> int:
     return len(gzip.compress(body, 9))
 
 
+#: What each search request is, by its path (the first pattern that matches), for the
+#: per-part breakdown (``parts``): Pagefind's engine, its page list and chunk names, the
+#: index chunks, filters and result fragments, and the site's query layer.
+PARTS = (("vocabulary", "/kb-vocab/"), ("query layer", "kb-search"), ("meta", ".pf_meta"),
+         ("index", ".pf_index"), ("filter", ".pf_filter"), ("fragments", ".pf_fragment"),
+         ("engine", "/pagefind/"), ("other", ""))
+
+
+def part_of(path: str) -> str:
+    return next(name for name, pattern in PARTS if pattern in path)
+
+
+def parts(rows: list[dict]) -> dict[str, list[int]]:
+    """``{part: [requests, compressed bytes]}`` of the search's requests."""
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        if row["search"]:
+            entry = out.setdefault(part_of(row["path"]), [0, 0])
+            entry[0] += 1
+            entry[1] += row["compressed_bytes"]
+    return out
+
+
+def describe_parts(by_part: dict) -> str:
+    """``index 1 (9.5 KiB), fragments 5 (21.1 KiB), ...``, biggest first."""
+    return ", ".join(f"{name} {n} ({size / 1024:.1f} KiB)" for name, (n, size) in
+                     sorted(by_part.items(), key=lambda kv: -kv[1][1]))
+
+
 def is_search_request(path: str) -> bool:
     """Whether a request (URL path) belongs to the search rather than to the page."""
     name = path.rsplit("/", 1)[-1].lower()
@@ -160,6 +189,7 @@ def measure(site: Path, query: str = "anxiety", second_query: str = "therapy",
         "search_bytes": sum(r["compressed_bytes"] for r in search),
         "search_bytes_uncompressed": sum(r["bytes"] for r in search),
         "search_requests": len(search),
+        "search_parts": parts(rows),
         "total_bytes": sum(r["compressed_bytes"] for r in rows),
         "total_bytes_uncompressed": sum(r["bytes"] for r in rows),
         "requests": len(rows),
@@ -204,6 +234,8 @@ def request_table(result: dict) -> str:
     lines.append(f"| **{result['search_requests']} requests** | "
                  f"**{result['search_bytes']:,}** | "
                  f"**{result['search_bytes_uncompressed']:,}** |")
+    lines.append("")
+    lines.append(describe_parts(result["search_parts"]))
     return "\n".join(lines)
 
 
