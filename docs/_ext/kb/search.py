@@ -18,6 +18,10 @@ call to action. Articles carry their topics as a Pagefind filter.
 Sphinx's own index is switched off (``builder.search = False``): nothing reads it, and
 building it costs time on every build.
 
+After a full Pagefind run, ``kb/pagefind_delta.py`` rewrites the word index in the
+site's chunk layout (smaller chunks, names with no gaps between them), so that a first
+search fetches about its own words' postings: see ``relayout`` there.
+
 Pagefind has no incremental mode. After an edit, only the pages whose HTML changed are
 indexed again, and ``kb/pagefind_delta.py`` merges them into the last index (the same
 index a full run writes); a clean build, or anything that module cannot handle, runs
