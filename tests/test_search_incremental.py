@@ -573,6 +573,21 @@ def pickle_words(state_file: Path) -> dict:
     return pickle.loads(state_file.with_name(delta.WORDS_FILE).read_bytes())["words"]
 
 
+def test_site_chunk_names_leave_no_gap():
+    """Each chunk starts at the shortest prefix of its first word that sorts after the
+    chunk before, and ends where the next starts; the first starts at "", the last ends
+    after any word."""
+    end = delta.OPEN_END
+    assert delta._site_chunk_meta([["affect", "aliqua"], ["aliquip"], ["all", "amet"]]) == [
+        ["", "aliqui"], ["aliqui", "all"], ["all", end]]
+    assert delta._site_chunk_meta([["apple"], ["apricot", "banana"], ["peach"]]) == [
+        ["", "apr"], ["apr", "p"], ["p", end]]
+    # a word that the next chunk's first word begins with
+    assert delta._site_chunk_meta([["an"], ["and"]]) == [["", "and"], ["and", end]]
+    assert delta._site_chunk_meta([["only"]]) == [["", end]]
+    assert delta._site_chunk_meta([]) == []
+
+
 def test_relayout_twice_changes_nothing_and_keeps_pages_and_filters(static_site, tmp_path):
     site = static_site
     own = decode(pagefind_run(site, tmp_path / "own"))
@@ -588,3 +603,26 @@ def test_relayout_twice_changes_nothing_and_keeps_pages_and_filters(static_site,
         if key != "chunk ranges":
             assert once[key] == own[key], key
     assert once["chunk ranges"] != own["chunk ranges"]
+
+
+def test_an_index_the_layout_cannot_read_is_published_as_pagefind_wrote_it(
+        static_site, tmp_path, monkeypatch):
+    """The layout is an optimisation: when it cannot be applied the full run's bundle is
+    published as it is, and no state is kept (an update would write the other layout)."""
+    from kb.search import index_site
+
+    site = static_site
+    state_file = tmp_path / "doctrees" / delta.STATE_FILE
+
+    def refuse(bundle):
+        raise delta.Fallback("an unknown word layout in the index (a later Pagefind)")
+
+    monkeypatch.setattr(delta, "relayout", refuse)
+    report = {}
+    assert index_site(EXE, site, "en", {"kb-search.json": "{}"}, indexed(site), state_file,
+                      report) is None
+    assert report["mode"] == "full" and "unknown word layout" in report["layout"]
+    assert "unknown word layout" in report["not_recorded"]
+    assert decode(site / "pagefind") == decode(pagefind_run(site, tmp_path / "own"))
+    assert not state_file.exists() and not state_file.with_name(delta.WORDS_FILE).exists()
+    assert not list(site.glob(".pagefind*"))

@@ -316,6 +316,8 @@ def _site_chunk_meta(chunks: list[list[str]]) -> list[list[str]]:
     first word that sorts after the previous chunk's last word (the first chunk at
     ``""``) and ends where the next one starts (the last at OPEN_END), so the browser
     finds every term in a chunk's range."""
+    if not chunks:
+        return []  # no words, no chunks (as Pagefind writes it)
     starts = [""]
     for left, right in zip(chunks, chunks[1:]):
         a, b = left[-1], right[0]
