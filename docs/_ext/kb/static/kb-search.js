@@ -11,9 +11,9 @@
      a misspelt word is corrected against the site's own vocabulary (anxeity -> anxiety);
      the lists come from pagefind/kb-search.json and the vocabulary from
      pagefind/kb-vocab/<first letter>.txt, all written at build time. The vocabulary is
-     fetched only for a word Pagefind finds on no page (a typo, most likely): a search
-     for words the site uses downloads none of it (issue 18: the bytes of a first
-     search);
+     fetched only for a word whose stem Pagefind's index lacks (a typo, most likely): a
+     search for words the site uses downloads none of it (issue 18: the bytes of a
+     first search);
    - results are ranked by Pagefind's score for each of the reader's words (a synonym
      counts for less than the word itself) plus its score for all of them together, and
      can be filtered by topic;
@@ -536,7 +536,8 @@
     });
   }
 
-  // For tests and the curious: how a query is read, without running it.
+  // For tests and the curious: how a query is read (its words looked up), without
+  // ranking or showing results.
   window.kbSearch = {
     analyse: function (query) {
       return load().then(function (engine) { return analyse(query, engine); });
