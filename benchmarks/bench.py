@@ -692,7 +692,9 @@ def peer_goals(results: list[dict]) -> list[dict]:
                                 f"N={size}", "target": f"<= {p} KiB", "value": k,
                         "unit": "KiB", "met": k <= p,
                         "detail": f"{mine['search_requests']} requests against "
-                                  f"{theirs['search_requests']}"})
+                                  f"{theirs['search_requests']}; theirs: "
+                                  + search_bytes.describe_parts(
+                                      theirs.get("search_parts", {}))})
         k = kb["phases"]["edit-article"].get("wall_s")
         p = (hugo.get("edit-article") or {}).get("wall_s")
         if k is not None and p is not None:
@@ -892,7 +894,9 @@ def goals(results: list[dict], rows: list[dict]) -> list[dict]:
         if search.get("status") == "ok":
             kib = round(search["search_bytes"] / 1024, 1)
             goal(f"search bytes, first query, N={GOAL_BIG}", f"<= {GOAL_SEARCH_KIB:.0f} KiB",
-                 kib, kib <= GOAL_SEARCH_KIB, "KiB")
+                 kib, kib <= GOAL_SEARCH_KIB, "KiB",
+                 f"{search['search_requests']} requests: "
+                 + search_bytes.describe_parts(search.get("search_parts", {})))
     for row in rows:
         if row["stack"] == "kb" and (row["from"], row["to"]) == (GOAL_SIZE, GOAL_BIG):
             for phase in CLEAN:

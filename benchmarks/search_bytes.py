@@ -63,6 +63,35 @@ def compressed_size(body: bytes) -> int:
     return len(gzip.compress(body, 9))
 
 
+#: What each search request is, by its path (the first pattern that matches), for the
+#: per-part breakdown (``parts``): Pagefind's engine, its page list and chunk names, the
+#: index chunks, filters and result fragments, and the site's query layer.
+PARTS = (("vocabulary", "/kb-vocab/"), ("query layer", "kb-search"), ("meta", ".pf_meta"),
+         ("index", ".pf_index"), ("filter", ".pf_filter"), ("fragments", ".pf_fragment"),
+         ("engine", "/pagefind/"), ("other", ""))
+
+
+def part_of(path: str) -> str:
+    return next(name for name, pattern in PARTS if pattern in path)
+
+
+def parts(rows: list[dict]) -> dict[str, list[int]]:
+    """``{part: [requests, compressed bytes]}`` of the search's requests."""
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        if row["search"]:
+            entry = out.setdefault(part_of(row["path"]), [0, 0])
+            entry[0] += 1
+            entry[1] += row["compressed_bytes"]
+    return out
+
+
+def describe_parts(by_part: dict) -> str:
+    """``index 1 (9.5 KiB), fragments 5 (21.1 KiB), ...``, biggest first."""
+    return ", ".join(f"{name} {n} ({size / 1024:.1f} KiB)" for name, (n, size) in
+                     sorted(by_part.items(), key=lambda kv: -kv[1][1]))
+
+
 def is_search_request(path: str) -> bool:
     """Whether a request (URL path) belongs to the search rather than to the page."""
     name = path.rsplit("/", 1)[-1].lower()
@@ -160,6 +189,7 @@ def measure(site: Path, query: str = "anxiety", second_query: str = "therapy",
         "search_bytes": sum(r["compressed_bytes"] for r in search),
         "search_bytes_uncompressed": sum(r["bytes"] for r in search),
         "search_requests": len(search),
+        "search_parts": parts(rows),
         "total_bytes": sum(r["compressed_bytes"] for r in rows),
         "total_bytes_uncompressed": sum(r["bytes"] for r in rows),
         "requests": len(rows),
@@ -191,6 +221,24 @@ def _second_query(page, query: str, kind: str, timeout_s: float):
     return round(float(value), 1) if isinstance(value, (int, float)) else value
 
 
+def request_table(result: dict) -> str:
+    """The search's requests, one Markdown row each (in the order they were answered),
+    then the total: what ``search_bytes`` adds up."""
+    if result.get("status") != "ok":
+        return str(result.get("status"))
+    lines = ["| request | compressed bytes | bytes |", "|---|---:|---:|"]
+    for row in result["responses"]:
+        if row["search"]:
+            lines.append(f"| `{row['path']}` | {row['compressed_bytes']:,} | "
+                         f"{row['bytes']:,} |")
+    lines.append(f"| **{result['search_requests']} requests** | "
+                 f"**{result['search_bytes']:,}** | "
+                 f"**{result['search_bytes_uncompressed']:,}** |")
+    lines.append("")
+    lines.append(describe_parts(result["search_parts"]))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built site (e.g. _build/html)")
@@ -198,9 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second-query", default="therapy")
     parser.add_argument("--kind", choices=("pagefind", "sphinx", "auto"), default="auto")
     parser.add_argument("--responses", action="store_true", help="list every response")
+    parser.add_argument("--table", action="store_true",
+                        help="print the search's requests as a table (URL, compressed "
+                             "and raw bytes) instead of JSON")
     args = parser.parse_args(argv)
     kind = site_kind(args.site) or "pagefind" if args.kind == "auto" else args.kind
     result = measure(args.site, args.query, args.second_query, kind)
+    if args.table:
+        print(request_table(result))
+        return 0
     if not args.responses:
         result.pop("responses", None)
     json.dump(result, sys.stdout, indent=1)

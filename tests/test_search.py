@@ -110,6 +110,29 @@ def test_the_editors_lists_reach_the_browser(site):
     assert "my" in data["stopwords"] and "help" not in data["stopwords"]
 
 
+def test_the_synonym_words_no_page_uses_are_listed_for_the_browser(site):
+    """kb-search.js fetches the vocabulary only to correct a typo; whether a lay word of
+    the synonym list is on any page ("dad" is not, so it is searched as "parent" and
+    "family" only) comes with the lists instead."""
+    words = {w for group in vocabulary(Path(site.outdir)).values() for w in group}
+    data = search_data(site)
+    single = {k for k in data["synonyms"] if re.fullmatch(r"[a-z0-9]+", k)}
+    assert data["absent"] == sorted(k for k in single if k not in words)
+    assert "dad" in data["absent"] and "dad" not in words
+    # "anxious" is on pages: searched as itself and as "anxiety" and "worry"
+    assert "anxious" in data["synonyms"] and "anxious" in words
+    assert "anxious" not in data["absent"]
+    # a phrase or a hyphenated key is never searched as itself: not listed
+    assert not [w for w in data["absent"] if not re.fullmatch(r"[a-z0-9]+", w)]
+
+
+def test_query_words_read_text_as_the_browser_reads_a_query():
+    from kb.search import query_words
+    assert query_words("Don\u2019t  post-traumatic \u00c9cole 12") == [
+        "dont", "post", "traumatic", "\u00e9cole", "12"]
+    assert query_words("  ") == []
+
+
 def test_every_synonym_points_at_words_the_articles_use(site):
     """An editor's rule (docs/_data/search-synonyms.yaml): a synonym that no page uses
     finds nothing."""

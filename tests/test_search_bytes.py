@@ -101,6 +101,26 @@ def test_counts_every_request_of_the_first_query(tmp_path):
 
 
 @needs_browser
+def test_each_request_is_listed_with_its_part(tmp_path, capsys):
+    """``--table``: what a first search is made of, request by request (issue 18)."""
+    files = fake_site(tmp_path)
+    assert search_bytes.main([str(tmp_path), "--query", "grief", "--table"]) == 0
+    out = capsys.readouterr().out
+    size = {rel: search_bytes.compressed_size(body) for rel, body in files.items()}
+    for rel in ("_static/kb-search.js", "pagefind/pagefind.js", "pagefind/index/en_1.pf_index"):
+        assert f"| `/{rel}` | {size[rel]:,} | {len(files[rel]):,} |" in out, rel
+    assert "/search.html" not in out  # the page itself is not the search's
+    total = sum(v for k, v in size.items() if k != "search.html")
+    assert f"| **3 requests** | **{total:,}** |" in out
+    index = size["pagefind/index/en_1.pf_index"]
+    assert f"index 1 ({index / 1024:.1f} KiB)" in out
+    assert search_bytes.part_of("/pagefind/kb-vocab/a.txt") == "vocabulary"
+    assert search_bytes.part_of("/pagefind/kb-search.json") == "query layer"
+    assert search_bytes.part_of("/pagefind/wasm.en.pagefind") == "engine"
+    assert search_bytes.part_of("/pagefind/fragment/en_2.pf_fragment") == "fragments"
+
+
+@needs_browser
 def test_a_page_without_timings_says_so(tmp_path):
     fake_site(tmp_path)
     js = tmp_path / "_static/kb-search.js"

@@ -75,10 +75,18 @@ def indexed(site: Path) -> list[str]:
                   if "data-pagefind-body" in p.read_text(encoding="utf-8"))
 
 
-def full_run(site: Path, dest: Path) -> Path:
+def pagefind_run(site: Path, dest: Path) -> Path:
+    """Pagefind over the whole site, its bundle as Pagefind writes it."""
     shutil.rmtree(dest, ignore_errors=True)
     subprocess.run([str(EXE), "--site", str(site), "--output-path", str(dest), *OPTIONS],
                    check=True, capture_output=True)
+    return dest
+
+
+def full_run(site: Path, dest: Path) -> Path:
+    """A full index as kb/search.py writes it: Pagefind, then the site's chunk layout."""
+    pagefind_run(site, dest)
+    delta.relayout(dest)
     return dest
 
 
@@ -175,7 +183,7 @@ def test_a_full_run_is_recorded_and_this_module_writes_its_chunks_byte_for_byte(
     # the state is Sphinx's cache, not part of the published site
     assert not list(site.rglob(delta.STATE_FILE)) and not list(site.rglob(delta.WORDS_FILE))
     # record_state re-encodes every word and re-cuts the chunks, and compares the bytes
-    # with Pagefind's own files; a difference would have returned a reason, not None.
+    # with the bundle's files; a difference would have returned a reason, not None.
     words, _variants = delta._words_from(cbor2, bundle, delta._meta(cbor2, bundle)[1][2])
     assert set(words) == set(index["words"])
 
@@ -353,7 +361,7 @@ def test_one_word_chunks_are_reproduced_byte_for_byte(tmp_path):
     for i in range(60):
         write(site / f"p{i}.html", page_html(f"P{i}", ["aardvark"] * 400 +
                                              ["aliquip"] * 400 + ["zebra"], []))
-    bundle = full_run(site, site / "pagefind")
+    bundle = pagefind_run(site, site / "pagefind")
     chunks = delta._meta(cbor2, bundle)[1][2]
     assert ["al", "aliquip"] in [c[:2] for c in chunks]  # Pagefind's own name for it
     assert delta.record_state(tmp_path / delta.STATE_FILE, bundle, OPTIONS,
@@ -419,7 +427,7 @@ def real_text_site(tmp_path) -> Path:
 def test_pagefind_keeps_accented_forms_apart_and_this_module_writes_them_byte_for_byte(
         real_text_site, tmp_path):
     site = real_text_site
-    bundle = full_run(site, site / "pagefind")
+    bundle = pagefind_run(site, site / "pagefind")
     index = decode(bundle)
     assert len(index["chunk ranges"]) >= 3, "the test site must span several chunks"
     # what Pagefind 1.5.2 wrote (seen in its output, not assumed)
@@ -499,3 +507,122 @@ def test_an_unknown_word_layout_is_refused_and_recorded_as_such(indexed_site, tm
     why = delta.record_state(state_file, bundle, OPTIONS, delta.snapshot(site, indexed(site)))
     assert why and "an unknown word layout in the index" in why
     assert not state_file.exists() and not state_file.with_name(delta.WORDS_FILE).exists()
+
+
+# -- The site's chunk layout (issue 18: the bytes of a first search) -------------------------
+
+def chunks_for(term: str, chunks: list) -> tuple[list[str], str]:
+    """The chunks Pagefind 1.5.2's browser code loads for one term, and how: "strict"
+    (the chunks whose ``[from, to]`` holds it), else "loose" (every chunk whose names,
+    cut to the term's length, hold the term's start). pagefind_web/src/lib.rs,
+    request_indexes(), which checks each word of a query and its stem in turn."""
+    strict = [c[2] for c in chunks if c[0] <= term <= c[1]]
+    if strict:
+        return strict, "strict"
+    loose = []
+    for start, end, name in chunks:
+        n, m = min(len(term), len(start)), min(len(term), len(end))
+        if term[:n] >= start[:n] and term[:m] <= end[:m]:
+            loose.append(name)
+    return loose, "loose"
+
+
+def chunk_words(bundle: Path) -> dict[str, list[str]]:
+    """Each chunk file's words, by chunk name."""
+    _language, meta = delta._meta(cbor2, bundle)
+    return {c[2]: [entry[0] for entry in cbor2.loads(
+        delta.read_file(bundle / "index" / f"{c[2]}.pf_index"))[0]] for c in meta[2]}
+
+
+def test_the_site_layout_finds_every_term_in_one_chunk(indexed_site, tmp_path):
+    """Pagefind's names leave gaps: a term between two chunks (a word longer than its
+    chunk's shortened last name, or a word the site does not have) loads every chunk
+    whose names agree with its first letters. The site's layout leaves none."""
+    site, bundle, _state_file = indexed_site
+    chunks = delta._meta(cbor2, bundle)[1][2]
+    assert chunks[0][0] == "" and chunks[-1][1] == delta.OPEN_END
+    assert all(left[1] == right[0] for left, right in zip(chunks, chunks[1:]))
+    where = {word: name for name, words in chunk_words(bundle).items() for word in words}
+    starts = {c[0] for c in chunks[1:]}  # where one chunk ends and the next begins
+    for word, name in where.items():
+        # the word, a longer word after it and a word before it: one chunk, found strictly
+        for term in (word, word + "y", word[:-1]):
+            found, how = chunks_for(term, chunks)
+            assert how == "strict" and len(found) == (2 if term in starts else 1), term
+        assert chunks_for(word, chunks)[0][-1 if word in starts else 0] == name, word
+    # the same terms in Pagefind's own layout: some fall in a gap, looked up loosely
+    # (at 2,000 articles "anxiety" did, and loaded the 93 KB chunk of the word "a" too)
+    own = delta._meta(cbor2, pagefind_run(site, tmp_path / "own"))[1][2]
+    assert [w for w in where if chunks_for(w + "y", own)[1] == "loose"]
+
+
+def test_the_site_layout_holds_a_few_thousand_locations_a_chunk(indexed_site):
+    _site, bundle, state_file = indexed_site
+    words = pickle_words(state_file)
+    names = chunk_words(bundle)
+    assert len(names) >= 6, "the test site spans several of the site's chunks"
+    for chunk in names.values():
+        # a chunk is closed by the word that takes it to SITE_CHUNK_SIZE locations
+        before_last = sum(sum(words[w][1]) for w in chunk[:-1])
+        assert before_last < delta.SITE_CHUNK_SIZE <= before_last + sum(words[chunk[-1]][1]) \
+            or chunk is list(names.values())[-1]
+
+
+def pickle_words(state_file: Path) -> dict:
+    import pickle
+    return pickle.loads(state_file.with_name(delta.WORDS_FILE).read_bytes())["words"]
+
+
+def test_site_chunk_names_leave_no_gap():
+    """Each chunk starts at the shortest prefix of its first word that sorts after the
+    chunk before, and ends where the next starts; the first starts at "", the last ends
+    after any word."""
+    end = delta.OPEN_END
+    assert delta._site_chunk_meta([["affect", "aliqua"], ["aliquip"], ["all", "amet"]]) == [
+        ["", "aliqui"], ["aliqui", "all"], ["all", end]]
+    assert delta._site_chunk_meta([["apple"], ["apricot", "banana"], ["peach"]]) == [
+        ["", "apr"], ["apr", "p"], ["p", end]]
+    # a word that the next chunk's first word begins with
+    assert delta._site_chunk_meta([["an"], ["and"]]) == [["", "and"], ["and", end]]
+    assert delta._site_chunk_meta([["only"]]) == [["", end]]
+    assert delta._site_chunk_meta([]) == []
+
+
+def test_relayout_twice_changes_nothing_and_keeps_pages_and_filters(static_site, tmp_path):
+    site = static_site
+    own = decode(pagefind_run(site, tmp_path / "own"))
+    bundle = full_run(site, site / "pagefind")
+    once = decode(bundle)
+    files = sorted(p.name for p in (bundle / "index").iterdir())
+    delta.relayout(bundle)
+    assert decode(bundle) == once
+    assert sorted(p.name for p in (bundle / "index").iterdir()) == files
+    assert len(list(bundle.glob("*.pf_meta"))) == 1 and not list(bundle.glob(".index*"))
+    # only the chunks and their names differ from Pagefind's own bundle
+    for key in own:
+        if key != "chunk ranges":
+            assert once[key] == own[key], key
+    assert once["chunk ranges"] != own["chunk ranges"]
+
+
+def test_an_index_the_layout_cannot_read_is_published_as_pagefind_wrote_it(
+        static_site, tmp_path, monkeypatch):
+    """The layout is an optimisation: when it cannot be applied the full run's bundle is
+    published as it is, and no state is kept (an update would write the other layout)."""
+    from kb.search import index_site
+
+    site = static_site
+    state_file = tmp_path / "doctrees" / delta.STATE_FILE
+
+    def refuse(bundle):
+        raise delta.Fallback("an unknown word layout in the index (a later Pagefind)")
+
+    monkeypatch.setattr(delta, "relayout", refuse)
+    report = {}
+    assert index_site(EXE, site, "en", {"kb-search.json": "{}"}, indexed(site), state_file,
+                      report) is None
+    assert report["mode"] == "full" and "unknown word layout" in report["layout"]
+    assert "unknown word layout" in report["not_recorded"]
+    assert decode(site / "pagefind") == decode(pagefind_run(site, tmp_path / "own"))
+    assert not state_file.exists() and not state_file.with_name(delta.WORDS_FILE).exists()
+    assert not list(site.glob(".pagefind*"))

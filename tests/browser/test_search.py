@@ -9,7 +9,7 @@ measured by ``make bench`` (benchmarks/search_bytes.py), not here."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import yaml
@@ -63,6 +63,38 @@ def test_a_misspelt_word_is_corrected_and_the_reader_is_told(tab, query, article
     assert stem(paths[0]) == article
     status = tab.locator("#kb-search-status").inner_text()
     assert f"Showing results for {said}" in status and f"you typed {query.split()[0]}" in status
+
+
+def search_files(tab) -> list[str]:
+    """The paths under /pagefind/ the tab's context fetched so far, in order."""
+    paths = [urlsplit(url).path for url in tab.requests]
+    return [p for p in paths if p.startswith("/pagefind/")]
+
+
+def test_a_first_search_for_words_the_site_uses_fetches_no_vocabulary(tab):
+    """Issue 18 (the bytes of a first search): the vocabulary serves spelling correction
+    only, and is fetched only for a word whose stem the index does not hold."""
+    paths = search(tab, "anxiety")
+    assert stem(paths[0]) == "anxiety"
+    fetched = search_files(tab)
+    assert not [p for p in fetched if "/kb-vocab/" in p], fetched
+    assert "Showing results for" not in tab.locator("#kb-search-status").inner_text()
+    # the site's chunk layout: the word's own chunk, not its neighbours'
+    assert len([p for p in fetched if p.endswith(".pf_index")]) == 1, fetched
+    # a word the site has in another form (its stem is indexed): still no vocabulary
+    search(tab, "worries")
+    assert not [p for p in search_files(tab) if "/kb-vocab/" in p]
+
+
+def test_a_misspelt_word_fetches_only_its_letter_of_the_vocabulary(tab):
+    paths = search(tab, "my greif")
+    assert stem(paths[0]) == "grief-and-loss"
+    assert "Showing results for grief" in tab.locator("#kb-search-status").inner_text()
+    vocab = [p for p in search_files(tab) if "/kb-vocab/" in p]
+    assert vocab == ["/pagefind/kb-vocab/g.txt"]  # "my" is a small word: never looked up
+    # fetched once: a second typo with the same letter reads it from memory
+    search(tab, "grieff")
+    assert [p for p in search_files(tab) if "/kb-vocab/" in p] == vocab
 
 
 def test_lay_words_reach_the_articles_that_use_other_words(tab):

@@ -18,6 +18,10 @@ call to action. Articles carry their topics as a Pagefind filter.
 Sphinx's own index is switched off (``builder.search = False``): nothing reads it, and
 building it costs time on every build.
 
+After a full Pagefind run, ``kb/pagefind_delta.py`` rewrites the word index in the
+site's chunk layout (smaller chunks, names with no gaps between them), so that a first
+search fetches about its own words' postings: see ``relayout`` there.
+
 Pagefind has no incremental mode. After an edit, only the pages whose HTML changed are
 indexed again, and ``kb/pagefind_delta.py`` merges them into the last index (the same
 index a full run writes); a clean build, or anything that module cannot handle, runs
@@ -308,11 +312,27 @@ def vocabulary_key(word: str) -> str:
     return first if "a" <= first <= "z" else "0" if first.isdigit() else "_"
 
 
+def query_words(text: str) -> list[str]:
+    """A text's words as kb-search.js's normalize() reads a query: lower case,
+    apostrophes dropped, split on anything but letters and digits."""
+    text = re.sub("[\u2018\u2019\u02bc']", "", text.lower())
+    return [w for w in re.split("[^a-z0-9\u00c0-\u024f]+", text) if w]
+
+
 def search_files(synonyms, stopwords, words) -> dict[str, str]:
     """The query layer's data, beside Pagefind's index: the editors' lists in one small
-    file, and the site's vocabulary split by first letter, so a query fetches only the
-    letters of its own words (a few kilobytes however large the site grows)."""
-    files = {DATA_FILE: json.dumps({"synonyms": synonyms, "stopwords": stopwords},
+    file, and the site's vocabulary split by first letter. The browser fetches a letter's
+    vocabulary only to correct a word Pagefind finds on no page, so the lists carry
+    what a search needs without it: ``absent``, the synonym list's single words that no
+    page uses (a reader's "dad" is searched as what it stands for only)."""
+    vocab = set(words)
+    absent = set()
+    for key in synonyms:
+        norm = query_words(key.replace("-", " "))
+        if len(norm) == 1 and norm[0] not in vocab:
+            absent.add(norm[0])
+    files = {DATA_FILE: json.dumps({"synonyms": synonyms, "stopwords": stopwords,
+                                    "absent": sorted(absent)},
                                    ensure_ascii=False, sort_keys=True,
                                    separators=(",", ":"))}
     by_key: dict[str, list[str]] = {}
@@ -412,6 +432,7 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     shutil.rmtree(fresh, ignore_errors=True)
     options = pagefind_options(language)
     snapshot, full = None, True
+    words = variants = None
     if pages is not None and state_file is not None:
         state = pagefind_delta.load_state(state_file)
         snapshot = pagefind_delta.snapshot(outdir, pages, state)
@@ -435,6 +456,14 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
             shutil.rmtree(fresh, ignore_errors=True)
             return (f"Pagefind could not build the search index (exit {run.returncode}): "
                     f"{(run.stderr or run.stdout).strip()[-2000:]}")
+        # the site's chunk layout: a first search fetches about its own words' postings
+        # (pagefind_delta's docstring); an update writes the same
+        try:
+            words, variants = pagefind_delta.relayout(fresh)
+        except (pagefind_delta.Fallback, *pagefind_delta.UNEXPECTED) as why:
+            logger.info("search index: Pagefind's own chunk layout kept (%s)", why)
+            report["layout"] = str(why)
+            words = variants = None
     for name in (DATA_FILE, VOCAB_DIR):  # linked from the last bundle: written anew
         target = fresh / name
         if target.is_dir():
@@ -456,7 +485,11 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     fresh.rename(bundle)
     shutil.rmtree(old, ignore_errors=True)
     if full and snapshot is not None:
-        why = pagefind_delta.record_state(state_file, bundle, options, snapshot)
+        why = (pagefind_delta.record_state(state_file, bundle, options, snapshot,
+                                           words=words, variants=variants)
+               if words is not None else report["layout"])
+        if words is None:
+            pagefind_delta.forget(state_file)  # an update would write the other layout
         if why:
             logger.info("search index: the next index is a full run too (%s)", why)
             report["not_recorded"] = why

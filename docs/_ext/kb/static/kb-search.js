@@ -10,7 +10,10 @@
      expanded with the editors' synonym list (dad -> father, parent; ptsd -> trauma), and
      a misspelt word is corrected against the site's own vocabulary (anxeity -> anxiety);
      the lists come from pagefind/kb-search.json and the vocabulary from
-     pagefind/kb-vocab/<first letter>.txt, all written at build time;
+     pagefind/kb-vocab/<first letter>.txt, all written at build time. The vocabulary is
+     fetched only for a word whose stem Pagefind's index lacks (a typo, most likely): a
+     search for words the site uses downloads none of it (issue 18: the bytes of a
+     first search);
    - results are ranked by Pagefind's score for each of the reader's words (a synonym
      counts for less than the word itself) plus its score for all of them together, and
      can be filtered by topic;
@@ -125,11 +128,15 @@
     });
     var stop = Object.create(null);
     (data.stopwords || []).forEach(function (w) { stop[normalize(w).join("") || w] = true; });
-    return {synonyms: synonyms, longest: longest, stop: stop, letters: Object.create(null)};
+    // the synonym list's words that no page uses (search.py works it out at build time)
+    var absent = Object.create(null);
+    (data.absent || []).forEach(function (w) { absent[w] = true; });
+    return {synonyms: synonyms, longest: longest, stop: stop, absent: absent,
+            letters: Object.create(null)};
   }
 
   // The site's words, by first letter (pagefind/kb-vocab/<letter>.txt, most frequent
-  // first): fetched only for the letters the query's words start with.
+  // first): fetched only for the letters of the words Pagefind did not find.
   function vocabularyKey(word) {
     var first = word.charAt(0);
     return first >= "a" && first <= "z" ? first : /[0-9]/.test(first) ? "0" : "_";
@@ -194,6 +201,23 @@
     return inVocabulary(word, lexicon) || word in lexicon.synonyms || /^[0-9]+$/.test(word);
   }
 
+  // Whether a word could be corrected at all (correct() leaves the others alone).
+  function correctable(word, lexicon) {
+    return word.length >= 4 && !(word in lexicon.synonyms) && !/^[0-9]+$/.test(word);
+  }
+
+  // Of the words that could be corrected, those whose stem is no word of the index (a
+  // quoted term is Pagefind's exact search: the stem itself, no longer word it starts
+  // and no shorter word that starts it, as "the" for "theraphy"). Only these need the
+  // vocabulary. The chunk it loads is the one the query needs anyway.
+  function unfound(words, pagefind) {
+    return Promise.all(words.map(function (word) {
+      return pagefind.search('"' + word + '"').then(function (found) {
+        return found && found.results && found.results.length ? null : word;
+      });
+    })).then(function (missing) { return missing.filter(Boolean); });
+  }
+
   // The site's word closest to a word it does not use: fewest edits (one for short
   // words, two for longer ones), then the most frequent, among the site's words with
   // the same first letter (typos rarely change it). A word that starts another word of
@@ -216,16 +240,36 @@
 
   // The reader's words as groups: each group is one word or phrase of the query and the
   // words that may stand for it ([their word or its correction, ...synonyms]).
-  function analyse(query, lexicon) {
-    var tokens = normalize(query.replace(/-/g, " "));
-    return loadLetters(tokens.filter(function (t) { return !lexicon.stop[t]; }), lexicon)
-      .then(function () { return analyseTokens(tokens, lexicon); });
+  function analyse(query, engine) {
+    var lexicon = engine.lexicon;
+    var parts = split(normalize(query.replace(/-/g, " ")), lexicon);
+    var words = [];
+    parts.forEach(function (part) {
+      if (!part.phrase && correctable(part.text, lexicon) &&
+          words.indexOf(part.text) === -1) words.push(part.text);
+    });
+    return unfound(words, engine.pagefind).then(function (missing) {
+      return loadLetters(missing, lexicon).then(function () {
+        var groups = [];
+        var corrections = [];
+        parts.forEach(function (part) {
+          if (part.phrase) {
+            groups.push(group(part.text, part.text, lexicon));
+            return;
+          }
+          var fixed = missing.indexOf(part.text) === -1 ? part.text : correct(part.text, lexicon);
+          if (fixed !== part.text) corrections.push([part.text, fixed]);
+          groups.push(group(part.text, fixed, lexicon));
+        });
+        return {groups: groups, corrections: corrections};
+      });
+    });
   }
 
-  function analyseTokens(tokens, lexicon) {
+  // The query's words and the synonym list's phrases in it, small words dropped.
+  function split(tokens, lexicon) {
     var allSmall = tokens.every(function (t) { return lexicon.stop[t]; });
-    var groups = [];
-    var corrections = [];
+    var parts = [];
     for (var i = 0; i < tokens.length;) {
       // A phrase of the synonym list first ("hate myself", "passed away"), small words
       // included; then a small word is dropped, unless the query has nothing else.
@@ -233,7 +277,7 @@
       for (var n = Math.min(lexicon.longest, tokens.length - i); n > 1; n--) {
         var phrase = tokens.slice(i, i + n).join(" ");
         if (phrase in lexicon.synonyms) {
-          groups.push(group(phrase, phrase, lexicon));
+          parts.push({text: phrase, phrase: true});
           i += n;
           matched = true;
           break;
@@ -242,11 +286,9 @@
       if (matched) continue;
       var word = tokens[i++];
       if (lexicon.stop[word] && !allSmall) continue;
-      var fixed = correct(word, lexicon);
-      if (fixed !== word) corrections.push([word, fixed]);
-      groups.push(group(word, fixed, lexicon));
+      parts.push({text: word, phrase: false});
     }
-    return {groups: groups, corrections: corrections};
+    return parts;
   }
 
   function group(typed, word, lexicon) {
@@ -257,7 +299,7 @@
     });
     // A phrase of the synonym list, or a word the site never uses: search only for what
     // it stands for (Pagefind would match the phrase's words anywhere on a page).
-    if (terms.length > 1 && (word.indexOf(" ") !== -1 || !inVocabulary(word, lexicon))) {
+    if (terms.length > 1 && (word.indexOf(" ") !== -1 || lexicon.absent[word])) {
       terms.shift();
     }
     return {typed: typed, word: word, terms: terms};
@@ -417,7 +459,7 @@
     var started;
     load().then(function (engine) {
       started = performance.now();
-      return analyse(state.q, engine.lexicon).then(function (plan) {
+      return analyse(state.q, engine).then(function (plan) {
         return rank(engine.pagefind, plan, topicSelect ? topicSelect.value : "")
           .then(function (ranked) { return {plan: plan, ranked: ranked}; });
       });
@@ -494,10 +536,11 @@
     });
   }
 
-  // For tests and the curious: how a query is read, without running it.
+  // For tests and the curious: how a query is read (its words looked up), without
+  // ranking or showing results.
   window.kbSearch = {
     analyse: function (query) {
-      return load().then(function (engine) { return analyse(query, engine.lexicon); });
+      return load().then(function (engine) { return analyse(query, engine); });
     },
   };
 
