@@ -57,6 +57,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 MARK = "kb-build-incomplete"
@@ -242,13 +243,24 @@ def _tree_stamps(top: Path, into: dict) -> None:
                 into[path] = None
 
 
-def fingerprint(sourcedir: Path, doctrees: Path, options: list[str]) -> str | None:
-    """What a build is made from (see 5. above), hashed; None if it cannot be known."""
-    try:
-        inputs = json.loads((doctrees / INPUTS).read_text(encoding="utf-8"))
-        extra = [Path(p) for p in inputs["paths"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # the last build did not say what it read
+#: A file changed this close to (or after) the start of a build may have changed while
+#: Sphinx was reading it: that build is not recorded as made from it. (File times come
+#: from a coarser clock than ``time.time_ns``.)
+CHANGE_MARGIN_NS = 100_000_000
+
+
+def newest_change(sourcedir: Path, doctrees: Path) -> int:
+    """The latest change time (ns) of any file the fingerprint covers."""
+    newest = 0
+    for stamp in _input_stamps(sourcedir, doctrees).values():
+        if stamp is not None:
+            newest = max(newest, stamp[2])
+    return newest
+
+
+def _input_stamps(sourcedir: Path, doctrees: Path) -> dict:
+    inputs = json.loads((doctrees / INPUTS).read_text(encoding="utf-8"))
+    extra = [Path(p) for p in inputs["paths"]]
     stamps: dict = {}
     _tree_stamps(sourcedir.absolute(), stamps)
     for path in extra:
@@ -256,6 +268,15 @@ def fingerprint(sourcedir: Path, doctrees: Path, options: list[str]) -> str | No
             _tree_stamps(path, stamps)
         else:
             stamps[str(path)] = None
+    return stamps
+
+
+def fingerprint(sourcedir: Path, doctrees: Path, options: list[str]) -> str | None:
+    """What a build is made from (see 5. above), hashed; None if it cannot be known."""
+    try:
+        stamps = _input_stamps(sourcedir, doctrees)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no build has said what it read
     packages = {}
     for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
         try:
@@ -340,8 +361,9 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
             say("The last build did not finish or had problems: reading every page again, "
                 "so that every problem is shown again.")
             forget(doctrees)
-        print_ = fingerprint(sourcedir, doctrees, options)  # before Sphinx reads anything
-        if not mark.exists() and up_to_date(doctrees, published, print_):
+        started = time.time_ns()
+        if not mark.exists() and up_to_date(doctrees, published,
+                                            fingerprint(sourcedir, doctrees, options)):
             say(f"Nothing has changed since the last build: {published}/index.html is up to "
                 "date.")
             return 0
@@ -376,7 +398,11 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
                 "Fix that, then run make html again.")
             return 1
         mark.unlink(missing_ok=True)
-        if print_ is not None:  # (the first build only lists its inputs, for the next)
+        # what this build was made from, unless something changed while it ran (then the
+        # next build runs Sphinx, which sees the change)
+        print_ = fingerprint(sourcedir, doctrees, options)
+        if print_ is not None and \
+                newest_change(sourcedir, doctrees) < started - CHANGE_MARGIN_NS:
             (doctrees / LAST_BUILD).write_text(json.dumps({
                 "fingerprint": print_, "published": published_stamp(published)}),
                 encoding="utf-8")
