@@ -4,8 +4,9 @@ stack measured in the same run as the baseline.
 For each corpus size (default 100, 500 and 2,000 articles; ``--quick``: 100) and each
 stack, the same generated articles and references.bib are built:
 
-* ``kb``: the site (docs/ skeleton, the kb extension), flags of ``make html``
-  (``-b html -n -W --keep-going``);
+* ``kb``: the site (docs/ skeleton, the kb extension), built as ``make html`` builds it:
+  its driver (``docs/_ext/kb/build.py``: lock, "nothing changed" check, Sphinx with
+  ``-b html -n -W --keep-going`` into a staging folder, publish);
 * ``stock``: plain Sphinx + myst-parser + sphinxcontrib-bibtex + furo, a flat toctree
   of every article and one ``{bibliography}`` per article filtered to the page's
   citations (``corpus.make_stock``); no ``-W``, since stock sphinxcontrib-bibtex warns
@@ -103,11 +104,24 @@ GOAL_GROWTH, GOAL_MEMORY_MIB, GOAL_SEARCH_KIB = 4.2, 1024.0, 160.0
 EXTRA_ENTRY_UNCITED, EXTRA_ENTRY_CITED = 9000, 9001
 
 
+#: ``make html``'s driver (docs/_ext/kb/build.py): the site's builds are measured as a
+#: writer runs them, with its lock, its "nothing changed" check and its publish step.
+DRIVER = REPO / "docs" / "_ext" / "kb" / "build.py"
+
+
 def sphinx_command(stack: str, srcdir: Path, outdir: Path, doctrees: Path,
                    jobs: str) -> list[str]:
-    flags = ["-n", "-W", "--keep-going"] if stack == "kb" else ["--keep-going"]
-    return [sys.executable, "-m", "sphinx", "-b", "html", "-q", *flags, "-j", str(jobs),
-            "-d", str(doctrees), str(srcdir), str(outdir)]
+    """The build command. The site (``kb``): ``make html``, which runs Sphinx into
+    ``BUILDDIR/staging/html`` with ``BUILDDIR/doctrees`` and publishes to
+    ``BUILDDIR/html`` (*outdir* and *doctrees* must be those two); the stock stack:
+    sphinx-build."""
+    if stack == "kb":
+        builddir = Path(outdir).parent
+        assert Path(outdir) == builddir / "html" and Path(doctrees) == builddir / "doctrees"
+        return [sys.executable, str(DRIVER), "html", str(builddir), str(srcdir), "--",
+                "-n", "-W", "--keep-going", "-q", "-j", str(jobs)]
+    return [sys.executable, "-m", "sphinx", "-b", "html", "-q", "--keep-going",
+            "-j", str(jobs), "-d", str(doctrees), str(srcdir), str(outdir)]
 
 
 def child_env() -> dict:
@@ -973,8 +987,9 @@ def profile_clean_build(project: Project, dest: Path, top: int = 25) -> dict:
     """Profile a clean serial kb build under cProfile; return the top functions."""
     builddir = project.root / "_build" / "profile"
     shutil.rmtree(builddir, ignore_errors=True)
-    cmd = sphinx_command("kb", project.docs, builddir / "html", builddir / "doctrees", "1")
-    cmd[1:3] = ["-m", "cProfile", "-o", str(dest), "-m", "sphinx"]
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(dest), "-m", "sphinx", "-b", "html",
+           "-q", "-n", "-W", "--keep-going", "-j", "1", "-d", str(builddir / "doctrees"),
+           str(project.docs), str(builddir / "html")]
     subprocess.run(cmd, cwd=project.root, env=child_env(), check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stats = pstats.Stats(str(dest))
@@ -1236,7 +1251,8 @@ def main(argv: list[str] | None = None) -> int:
                        "formats": args.formats,
                        "skeleton": sorted(skeletons),
                        "command_kb": " ".join(sphinx_command(
-                           "kb", Path("docs"), Path("OUT"), Path("DOCTREES"), "N")),
+                           "kb", Path("docs"), Path("BUILDDIR/html"),
+                           Path("BUILDDIR/doctrees"), "N")),
                        "command_stock": " ".join(sphinx_command(
                            "stock", Path("docs"), Path("OUT"), Path("DOCTREES"), "N"))},
         "results": results,

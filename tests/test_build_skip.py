@@ -180,3 +180,19 @@ def test_a_change_made_while_the_build_runs_is_built_next_time(case):
     assert UP_TO_DATE not in result.stdout
     page = case / "build" / "html" / "articles" / (path.stem + ".html")
     assert "A new closing sentence about sleep." in page.read_text()
+
+
+def test_a_new_page_is_recorded_and_the_next_build_with_no_change_is_skipped(case):
+    """make html adds a new page's address to the record of published URLs in the source
+    folder; that write of its own does not count as a change made during the build."""
+    new = case / "src" / "articles" / "brand-new.md"
+    first = sorted((case / "src" / "articles").glob("*.md"))[0]
+    new.write_text(first.read_text().replace("title: ", "title: Brand new ", 1))
+    time.sleep(0.2)
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0, result.stderr
+    assert "New published addresses recorded" in result.stdout
+    assert "articles/brand-new.html" in (case / "src" / "_data" / "published-urls.txt"
+                                         ).read_text()
+    again = make_html(case / "src", case / "build")
+    assert UP_TO_DATE in again.stdout

@@ -207,19 +207,20 @@ def remove_leftovers(builddir: Path, staging: Path, published: Path) -> None:
                     path.unlink(missing_ok=True)
 
 
-def update_record(doctrees: Path) -> None:
-    """Add this build's pages to the record of published URLs (kb/urls.py)."""
+def update_record(doctrees: Path) -> Path | None:
+    """Add this build's pages to the record of published URLs (kb/urls.py); returns the
+    record's path if it was rewritten."""
     try:
         data = json.loads((doctrees / BUILD_RECORD).read_text(encoding="utf-8"))
         record = Path(data["record"])
         published = set(data["published"])
     except (OSError, ValueError, KeyError, TypeError):
-        return
+        return None
     lines = record.read_text(encoding="utf-8").splitlines() if record.is_file() else []
     known = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     added = sorted(published - known)
     if not added:
-        return
+        return None
     urls = sorted(known | published)
     tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
     tmp.write_text(RECORD_HEADER + "".join(f"{url}\n" for url in urls), encoding="utf-8")
@@ -227,6 +228,7 @@ def update_record(doctrees: Path) -> None:
     shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
     say(f"New published addresses recorded in {os.path.relpath(record)}: {shown}. Commit "
         "this file with your change.")
+    return record
 
 
 def _tree_stamps(top: Path, into: dict) -> None:
@@ -249,11 +251,13 @@ def _tree_stamps(top: Path, into: dict) -> None:
 CHANGE_MARGIN_NS = 100_000_000
 
 
-def newest_change(sourcedir: Path, doctrees: Path) -> int:
-    """The latest change time (ns) of any file the fingerprint covers."""
+def newest_change(sourcedir: Path, doctrees: Path, ours: Path | None = None) -> int:
+    """The latest change time (ns) of any file the fingerprint covers, except *ours* (the
+    record of published URLs, which this driver has just brought up to date)."""
     newest = 0
-    for stamp in _input_stamps(sourcedir, doctrees).values():
-        if stamp is not None:
+    skip = os.path.normpath(ours.absolute()) if ours is not None else None
+    for path, stamp in _input_stamps(sourcedir, doctrees).items():
+        if stamp is not None and os.path.normpath(path) != skip:
             newest = max(newest, stamp[2])
     return newest
 
@@ -391,7 +395,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
                 "Fix the folder's permissions or free some space, then run make html again.")
             return 1
         try:
-            update_record(doctrees)
+            recorded = update_record(doctrees)
         except OSError as err:  # the site is published; only the record is behind
             say(f"The site was published, but the new addresses could not be added to the "
                 f"record of published URLs ({err.strerror or err}: {err.filename or ''}). "
@@ -402,7 +406,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         # next build runs Sphinx, which sees the change)
         print_ = fingerprint(sourcedir, doctrees, options)
         if print_ is not None and \
-                newest_change(sourcedir, doctrees) < started - CHANGE_MARGIN_NS:
+                newest_change(sourcedir, doctrees, recorded) < started - CHANGE_MARGIN_NS:
             (doctrees / LAST_BUILD).write_text(json.dumps({
                 "fingerprint": print_, "published": published_stamp(published)}),
                 encoding="utf-8")
