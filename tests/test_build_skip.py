@@ -18,9 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REPO
 from project_model import DRIVER, Project, make_html, sphinx_env
 
 UP_TO_DATE = "Nothing has changed since the last build"
+HOOKS = f"""
+import sys as _sys
+_sys.path.insert(0, {str(REPO / 'tests' / 'extensions')!r})
+extensions = [*extensions, "build_hooks"]
+"""
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -33,7 +39,9 @@ def built(tmp_path_factory):
     """A built project: the next build with no change is skipped."""
     root = tmp_path_factory.mktemp("skip")
     proj = Project(random.Random(5))
-    proj.conf_extra = 'bibtex_bibfiles = ["../references.bib"]\n'  # outside, as the site's
+    # the .bib outside the source folder, as the site's; the test-only hooks that stop a
+    # build at a phase (tests/extensions/build_hooks.py, idle unless KB_TEST_STOP_AT)
+    proj.conf_extra = HOOKS + 'bibtex_bibfiles = ["../references.bib"]\n'
     proj.write(root / "src")
     (root / "src" / "refs.bib").rename(root / "references.bib")
     time.sleep(0.2)  # files written just before a build are not trusted (see build.py)
@@ -167,19 +175,36 @@ def test_publishing_links_unchanged_files_and_copies_changed_ones(case):
     assert not {stamp[3] for stamp in staged_after.values()} & set(after.values())
 
 
-def test_a_change_made_while_the_build_runs_is_built_next_time(case):
-    """A file changed during a build may have been read before the change: that build is
-    not recorded as made from it, so the next build runs Sphinx and shows the change."""
+@pytest.mark.parametrize("phase", ["env-updated", "build-finished"])
+def test_a_change_made_while_the_build_runs_is_built_next_time(case, phase, tmp_path):
+    """A file changed during a build (here: while it is stopped once the pages are read,
+    or before its search index) may have been read before the change: that build is not
+    recorded as made from it, so the next build runs Sphinx and shows the change."""
     path = sorted((case / "src" / "articles").glob("*.md"))[0]
-    slow = make_html(case / "src", case / "build", stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, text=True)
-    _edit_article(case)  # while the build above starts or runs: whenever it lands,
-    slow.communicate(timeout=600)  # the build after it shows the edit
-    assert slow.returncode == 0
-    result = make_html(case / "src", case / "build")
+    environ = {**sphinx_env(), "KB_TEST_STOP_AT": phase,
+               "KB_TEST_STOP_FILE": str(tmp_path / "stopped"),
+               "KB_TEST_GO_FILE": str(tmp_path / "go")}
+    command = [sys.executable, str(DRIVER), "html", str(case / "build"), str(case / "src"),
+               "--", "-n", "-W", "--keep-going", "-q"]
+    first = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "stopped").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    _edit_article(case)
+    (tmp_path / "go").write_text("")
+    assert first.wait(timeout=600) == 0
+    # the same command and environment (the stop file exists now: no stop)
+    result = subprocess.run(command, env=environ, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
     assert UP_TO_DATE not in result.stdout
     page = case / "build" / "html" / "articles" / (path.stem + ".html")
     assert "A new closing sentence about sleep." in page.read_text()
+    # and now it is recorded: the same command again has nothing to do
+    again = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=600)
+    assert UP_TO_DATE in again.stdout
 
 
 def test_a_new_page_is_recorded_and_the_next_build_with_no_change_is_skipped(case):

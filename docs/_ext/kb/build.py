@@ -245,28 +245,23 @@ def _tree_stamps(top: Path, into: dict) -> None:
                 into[path] = None
 
 
-#: A file changed this close to (or after) the start of a build may have changed while
-#: Sphinx was reading it: that build is not recorded as made from it. (File times come
-#: from a coarser clock than ``time.time_ns``.)
-CHANGE_MARGIN_NS = 100_000_000
+#: A file first listed by a build (no stamp from before it) and changed this close to, or
+#: after, its start may have changed while Sphinx read it: that build is not recorded as
+#: made from it. (On some kernels file times come from a clock a tick coarser than
+#: ``time.time_ns``.)
+CHANGE_MARGIN_NS = 20_000_000
 
 
-def newest_change(sourcedir: Path, doctrees: Path, ours: Path | None = None) -> int:
-    """The latest change time (ns) of any file the fingerprint covers, except *ours* (the
-    record of published URLs, which this driver has just brought up to date)."""
-    newest = 0
-    skip = os.path.normpath(ours.absolute()) if ours is not None else None
-    for path, stamp in _input_stamps(sourcedir, doctrees).items():
-        if stamp is not None and os.path.normpath(path) != skip:
-            newest = max(newest, stamp[2])
-    return newest
-
-
-def _input_stamps(sourcedir: Path, doctrees: Path) -> dict:
-    inputs = json.loads((doctrees / INPUTS).read_text(encoding="utf-8"))
-    extra = [Path(p) for p in inputs["paths"]]
+def input_stamps(sourcedir: Path, doctrees: Path) -> dict:
+    """Stamp of every file under *sourcedir* and of the files outside it that the last
+    build listed (none, if no build has listed them yet)."""
     stamps: dict = {}
     _tree_stamps(sourcedir.absolute(), stamps)
+    try:
+        inputs = json.loads((doctrees / INPUTS).read_text(encoding="utf-8"))
+        extra = [Path(p) for p in inputs["paths"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        extra = []
     for path in extra:
         if path.exists():
             _tree_stamps(path, stamps)
@@ -275,12 +270,35 @@ def _input_stamps(sourcedir: Path, doctrees: Path) -> dict:
     return stamps
 
 
-def fingerprint(sourcedir: Path, doctrees: Path, options: list[str]) -> str | None:
-    """What a build is made from (see 5. above), hashed; None if it cannot be known."""
-    try:
-        stamps = _input_stamps(sourcedir, doctrees)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # no build has said what it read
+def unchanged_during(before: dict, after: dict, started: int, ours: Path | None,
+                     sourcedir: Path) -> bool:
+    """Whether no input changed while the build ran: each file stamped before it has the
+    same stamp after it (except *ours*, the record of published URLs, which this driver
+    has just brought up to date), and each file stamped only after it (a new input, or
+    one first listed by this build) last changed well before it started."""
+    skip = os.path.normpath(ours.absolute()) if ours is not None else None
+    inside = str(sourcedir.absolute()) + os.sep
+    if any(path not in after and path.startswith(inside) for path in before):
+        return False  # a source file removed while the build ran
+    for path, stamp in after.items():
+        if os.path.normpath(path) == skip:
+            continue
+        if path in before:
+            if before[path] != stamp:
+                return False
+        elif stamp is not None and stamp[2] >= started - CHANGE_MARGIN_NS:
+            return False
+    return True
+
+
+def fingerprint(sourcedir: Path, doctrees: Path, options: list[str],
+                stamps: dict | None = None) -> str | None:
+    """What a build is made from (see 5. above), hashed; None if it cannot be known (no
+    build has listed the files it reads outside the source folder)."""
+    if not (doctrees / INPUTS).is_file():
+        return None
+    if stamps is None:
+        stamps = input_stamps(sourcedir, doctrees)
     packages = {}
     for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
         try:
@@ -366,8 +384,9 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
                 "so that every problem is shown again.")
             forget(doctrees)
         started = time.time_ns()
+        before = input_stamps(sourcedir, doctrees)
         if not mark.exists() and up_to_date(doctrees, published,
-                                            fingerprint(sourcedir, doctrees, options)):
+                                            fingerprint(sourcedir, doctrees, options, before)):
             say(f"Nothing has changed since the last build: {published}/index.html is up to "
                 "date.")
             return 0
@@ -404,9 +423,10 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         mark.unlink(missing_ok=True)
         # what this build was made from, unless something changed while it ran (then the
         # next build runs Sphinx, which sees the change)
-        print_ = fingerprint(sourcedir, doctrees, options)
-        if print_ is not None and \
-                newest_change(sourcedir, doctrees, recorded) < started - CHANGE_MARGIN_NS:
+        after = input_stamps(sourcedir, doctrees)
+        print_ = fingerprint(sourcedir, doctrees, options, after)
+        if print_ is not None and unchanged_during(before, after, started, recorded,
+                                                   sourcedir):
             (doctrees / LAST_BUILD).write_text(json.dumps({
                 "fingerprint": print_, "published": published_stamp(published)}),
                 encoding="utf-8")
