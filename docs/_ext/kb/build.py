@@ -131,6 +131,20 @@ def _file_stamp(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
+#: The search index's folder: its update hard-links the files it keeps from the last index
+#: (which changes their change time, not their content); its other files are new.
+SEARCH_BUNDLE = "pagefind" + os.sep
+
+
+def _publish_stamp(rel: str, st: os.stat_result) -> list[int]:
+    """How publishing knows a staging file is the one it published last time: size,
+    modification time and inode, and the change time (which any write sets) except in
+    the search index's folder (see SEARCH_BUNDLE)."""
+    if rel.startswith(SEARCH_BUNDLE):
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return _file_stamp(st)
+
+
 def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict) -> dict:
     """Copy *staging* into *new*: a file unchanged since the last publish (its stamp in
     *manifest*) is hard-linked from *published*; returns the stamps of this copy."""
@@ -147,7 +161,7 @@ def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict) -> dic
             if source.is_symlink():
                 os.symlink(os.readlink(source), target)
                 continue
-            stamp = _file_stamp(source.stat())
+            stamp = _publish_stamp(rel, source.stat())
             stamps[rel] = stamp
             old = published / rel
             if manifest.get(rel) == stamp and old.is_file() and not old.is_symlink():

@@ -138,8 +138,24 @@ class KBBibtexDomain(BibtexDomain):
             frozen = self._rendered[key] = pickle.dumps(made, pickle.HIGHEST_PROTOCOL)
         return pickle.loads(frozen)
 
+    def _docs_with_refs(self) -> set[str]:
+        """The documents that have citations. Citations are only ever appended to
+        ``citation_refs`` (by the cite role and by merging) except here, so only the new
+        ones are looked at: purging every document of a clean build stays linear."""
+        refs = self.citation_refs
+        seen = self.__dict__.get("_kb_seen")
+        if seen is None or seen[0] is not refs or seen[1] > len(refs):
+            seen = [refs, 0, set()]
+        seen[2].update(r.docname for r in refs[seen[1]:])
+        seen[1] = len(refs)
+        self.__dict__["_kb_seen"] = seen
+        return seen[2]
+
     def clear_doc(self, docname: str) -> None:
-        self.data["citation_refs"] = [r for r in self.citation_refs if r.docname != docname]
+        if docname in self._docs_with_refs():
+            self.data["citation_refs"] = [r for r in self.citation_refs
+                                          if r.docname != docname]
+            self.__dict__.pop("_kb_seen", None)  # a new list: counted again when needed
         self.data["kb_lists"].pop(docname, None)
         self.data["kb_bibpage"].pop(docname, None)
 

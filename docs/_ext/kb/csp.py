@@ -49,6 +49,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from .errors import guarded
+from .navigation import page_paths
 from .urls import redirect_page_target
 
 logger = logging.getLogger(__name__)
@@ -458,10 +459,9 @@ def _build_finished(app: Sphinx, exc) -> None:
     outdir = Path(app.outdir)
     # paths compared as written (all under app.outdir), not resolved: no file system
     # call per page
-    sources = {os.path.normpath(app.builder.get_outfilename(d)): d for d in app.env.all_docs}
-    checked = set(getattr(app, "kb_csp_handled", ())) | {
-        os.path.normpath(app.builder.get_outfilename(d))
-        for d in getattr(app, "kb_csp_dispatched", ())}
+    sources = {path: d for d, path in page_paths(app, app.env.all_docs).items()}
+    checked = set(getattr(app, "kb_csp_handled", ())) | set(
+        page_paths(app, getattr(app, "kb_csp_dispatched", ())).values())
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != "pagefind"]
         for name in sorted(files):

@@ -32,6 +32,7 @@ from typing import Iterable
 
 from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.builders.html import StandaloneHTMLBuilder
 from sphinx.util import logging
 
 from .errors import guarded
@@ -120,19 +121,32 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
     app.kb_written_pages.add(pagename)
 
 
+def page_paths(app: Sphinx, names) -> dict[str, str]:
+    """Each page's output file, as a normalised path string. For the HTML builder this is
+    ``get_outfilename`` without a Path object per page (thousands in every build of a large
+    site); other builders name their files their own way and are asked."""
+    builder = app.builder
+    if builder.name == "html" and type(builder).get_outfilename is \
+            StandaloneHTMLBuilder.get_outfilename:
+        outdir, suffix = os.path.normpath(app.outdir), builder.out_suffix
+        return {name: os.path.normpath(os.path.join(outdir, name + suffix)) for name in names}
+    return {name: os.path.normpath(builder.get_outfilename(name)) for name in names}
+
+
 def expected_pages(app: Sphinx) -> set[str]:
     """The HTML pages of this build, and the copies of their sources (``_sources``), as
     normalised paths under the output folder (compared as written, not resolved: no file
     system call per page)."""
     builder, env = app.builder, app.env
     names = set(env.all_docs) | getattr(app, "kb_written_pages", set())
-    pages = {os.path.normpath(builder.get_outfilename(name)) for name in names}
+    pages = set(page_paths(app, names).values())
     suffix = app.config.html_sourcelink_suffix
+    sources = os.path.join(os.path.normpath(app.outdir), "_sources")
     for docname in env.all_docs:  # as Sphinx's HTML builder names them
         source = str(env.doc2path(docname, False))
         if not source.endswith(suffix):
             source += suffix
-        pages.add(os.path.normpath(Path(app.outdir) / "_sources" / source))
+        pages.add(os.path.normpath(os.path.join(sources, source)))
     return pages
 
 

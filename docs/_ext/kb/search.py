@@ -52,6 +52,7 @@ from . import pagefind_delta
 from .datafiles import YamlProblem, load_yaml
 from .epub import is_book
 from .errors import guarded
+from .navigation import page_paths
 
 logger = logging.getLogger(__name__)
 
@@ -177,39 +178,68 @@ def _merge(app, env, docnames, other) -> None:
 WORDS_FILE = "kb-search-vocabulary.pickle"
 
 
+def _pack(counts: dict[str, int]) -> str:
+    """A page's word counts as one string (one object to save and load, not thousands)."""
+    return " ".join(f"{word}\t{count}" for word, count in counts.items())
+
+
+def _unpack(packed: str) -> dict[str, int]:
+    counts = {}
+    for item in packed.split(" ") if packed else ():
+        word, _, count = item.rpartition("\t")
+        counts[word] = int(count)
+    return counts
+
+
 @guarded("collecting the search vocabulary")
 def _env_updated(app: Sphinx, env) -> list[str]:
+    """Bring the record up to date with the pages read in this build: each page's counts
+    (packed), and the total over the indexed pages, changed by the difference for each
+    page read or removed; the whole total is summed again only when which pages are
+    indexed changed otherwise (a setting)."""
     path = Path(app.doctreedir) / WORDS_FILE
     read = getattr(env, "kb_search_words", {})
     store = None
     try:
         with open(path, "rb") as f:
             store = pickle.load(f)
-        if not (isinstance(store, dict) and store.get("version") == 1):
+        if not (isinstance(store, dict) and store.get("version") == 2):
             store = None
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
         store = None
     if store is None:  # no record (first build, or it was lost): made from every page
-        store = {"version": 1, "docs": {}, "indexed": None, "vocabulary": []}
-    docs = store["docs"]
+        store = {"version": 2, "docs": {}, "indexed": [], "total": {}, "vocabulary": []}
+    docs, total = store["docs"], Counter(store["total"])
+    was_indexed = set(store["indexed"])
     for docname in sorted(set(env.found_docs) - set(read) - set(docs)):
         try:  # a page not read in this build, with no record: its saved doctree
-            docs[docname] = dict(words_of(env.get_doctree(docname)))
+            read[docname] = dict(words_of(env.get_doctree(docname)))
         except (OSError, pickle.UnpicklingError, EOFError, KeyError):
-            docs[docname] = {}
-    removed = [d for d in docs if d not in env.found_docs]
-    for docname in removed:
-        del docs[docname]
-    docs.update(read)
-    indexed_now = sorted(d for d in docs if indexed(env, d))
-    if read or removed or store["indexed"] != indexed_now:
-        total: Counter = Counter()
+            read[docname] = {}
+    changed = [d for d in docs if d not in env.found_docs] + sorted(read)
+    for docname in changed:  # take out what the record counted for the page
+        if docname in was_indexed and docname in docs:
+            total.subtract(_unpack(docs[docname]))
+        docs.pop(docname, None)
+        was_indexed.discard(docname)
+    for docname, counts in read.items():
+        docs[docname] = _pack(counts)
+    indexed_now = {d for d in docs if indexed(env, d)}
+    if was_indexed != indexed_now - set(read):  # a setting changed which pages count
+        total = Counter()
         for docname in indexed_now:
-            total.update(docs[docname])
+            total.update(_unpack(docs[docname]))
+    else:
+        for docname in read:
+            if docname in indexed_now:
+                total.update(read[docname])
+    if changed or set(store["indexed"]) != indexed_now:
+        total = Counter({w: c for w, c in total.items() if c > 0})
+        store["total"] = dict(total)
         store["vocabulary"] = [w for w, _ in sorted(total.items(),
                                                     key=lambda kv: (-kv[1], kv[0]))
                                ][:VOCAB_LIMIT]
-        store["indexed"] = indexed_now
+        store["indexed"] = sorted(indexed_now)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             pickle.dump(store, f, pickle.HIGHEST_PROTOCOL)
@@ -289,8 +319,7 @@ def _stale_and_changed(app: Sphinx, outdir: Path,
     ``stamp``, and the indexed pages (paths relative to *outdir*). One directory walk;
     only unexpected files are opened."""
     env = app.env
-    expected = {os.path.normpath(app.builder.get_outfilename(d))
-                for d in env.all_docs if indexed(env, d)}
+    expected = set(page_paths(app, [d for d in env.all_docs if indexed(env, d)]).values())
     stale, changed, pages = [], False, []
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != BUNDLE]
