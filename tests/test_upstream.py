@@ -7,6 +7,7 @@ import importlib.metadata
 
 import pybtex.plugin
 import pytest
+from pathlib import Path
 
 from kb import upstream
 
@@ -169,3 +170,15 @@ def test_the_heap_is_frozen_at_exit_only_and_the_hook_registered_once():
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
     assert run.stdout.split() == ["1", "0", "True"]
+
+
+def test_a_written_page_does_not_keep_its_pickled_doctree(build_root):
+    """The main process keeps no page's pickled doctree once the page is written
+    (kb/upstream.py): only pages read again later (none here) would be in the cache."""
+    app = build_root(None, dest="doctree-cache")
+    written = {"articles/good", "index", "bibliography"}
+    assert written <= set(app.env.all_docs)
+    assert not written & set(app.env._pickled_doctree_cache)
+    # and the pages are whole: the article has its text and its reference list
+    page = (Path(app.outdir) / "articles/good.html").read_text()
+    assert "Some words about grief" in page and 'id="ref-' in page
