@@ -55,7 +55,8 @@ $(VENV)/.stamp-test: requirements-test.txt $(VENV)/.stamp-writer
 # last good one was. One build at a time per checkout (a second one waits). After a build
 # that failed or did not finish, the next one reads every page again and shows every
 # problem again. New page addresses are added to docs/_data/published-urls.txt (commit it).
-# All of it in docs/_ext/kb/build.py.
+# When nothing a build reads has changed since the last published one, Sphinx is not
+# started. All of it in docs/_ext/kb/build.py.
 html: $(VENV)/.stamp-build
 	@$(BIN)/python $(SOURCEDIR)/_ext/kb/build.py html $(BUILDDIR) $(SOURCEDIR) -- \
 	  $(SPHINXOPTS) $(O)
