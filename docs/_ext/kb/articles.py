@@ -11,6 +11,8 @@ changed.
 
 from __future__ import annotations
 
+import hashlib
+
 import dataclasses
 import heapq
 import datetime as dt
@@ -186,12 +188,14 @@ def _env_updated(app: Sphinx, env) -> Iterable[str]:
     inputs = [RELATED_RULE] + sorted(
         (d, a.topics, a.published, tuple(sorted(doc_keys.get(d, ()))))
         for d, a in articles.items())
+    # the inputs are kept as a digest (the saved environment need not carry them twice)
+    digest = hashlib.sha256(repr(inputs).encode("utf-8")).hexdigest()
     cached = getattr(env, "kb_related_cache", None)
-    if cached is not None and cached[0] == inputs:
+    if cached is not None and cached[0] == digest:
         new = dict(cached[1])
     else:
         new = related_index(articles, doc_keys)
-        env.kb_related_cache = (inputs, dict(new))
+        env.kb_related_cache = (digest, dict(new))
     titles = {d: (article_title(env, d), articles[d].description) for d in articles}
     old = getattr(env, "kb_related", {})
     old_titles = getattr(env, "kb_related_titles", {})

@@ -9,6 +9,8 @@ rewritten whenever the listing data change, and only then.
 
 from __future__ import annotations
 
+import hashlib
+
 import datetime as dt
 from html import escape
 from pathlib import Path
@@ -169,7 +171,9 @@ def _collect_pages(app: Sphinx):
 
 @guarded("updating the listings", default=())
 def _env_updated(app: Sphinx, env) -> Iterable[str]:
-    signature = listing_signature(env)
+    # kept as a digest: the saved environment carries 64 characters, not every article's
+    # title and description again
+    signature = hashlib.sha256(repr(listing_signature(env)).encode("utf-8")).hexdigest()
     changed = getattr(env, "kb_listing_signature", None) != signature
     env.kb_listing_signature = signature
     return sorted(env.kb_listing_docs) if changed else []
