@@ -68,8 +68,10 @@ BUILD_RECORD = "kb-published-urls.json"
 LAST_BUILD = "kb-last-build.json"
 INPUTS = "kb-inputs.json"
 PUBLISH_MANIFEST = "kb-published-files.json"
-#: Environment variables a build's output can depend on (by prefix).
+#: Environment variables a build's output can depend on (by prefix), and those among them
+#: that cannot change it (make bench's timing log of the search step).
 ENV_PREFIXES = ("KB_", "READTHEDOCS", "SPHINX", "SOURCE_DATE_EPOCH", "PYTHON")
+ENV_NOT_OUTPUT = frozenset({"KB_SEARCH_TIMING_FILE"})
 KEPT_DOT_FILES = {".buildinfo"}
 RECORD_HEADER = """\
 # Every page address this site has published, one a line (make html adds new ones).
@@ -320,7 +322,8 @@ def fingerprint(sourcedir: Path, doctrees: Path, options: list[str],
                                       for e in os.scandir(folder))
         except OSError:
             packages[folder] = None
-    environ = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
+    environ = sorted((k, v) for k, v in os.environ.items()
+                     if k.startswith(ENV_PREFIXES) and k not in ENV_NOT_OUTPUT)
     facts = {"sourcedir": str(sourcedir.absolute()), "options": options,
              "python": [sys.executable, sys.version], "packages": packages,
              "environ": environ, "date": dt.date.today().isoformat(), "files": stamps}
