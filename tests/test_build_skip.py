@@ -231,3 +231,18 @@ def test_a_new_page_is_recorded_and_the_next_build_with_no_change_is_skipped(cas
                                          ).read_text()
     again = make_html(case / "src", case / "build")
     assert UP_TO_DATE in again.stdout
+
+
+def test_a_published_file_changed_by_hand_is_replaced_by_the_next_build(case):
+    """Publishing links a published copy only if it is still the one it published: one
+    edited by hand in _build/html is replaced by Sphinx's file at the next build, even
+    when Sphinx did not rewrite it."""
+    published = case / "build" / "html"
+    css = published / "_static" / "kb.css"
+    good = css.read_bytes()
+    with open(css, "ab") as f:  # in place, as an editor might
+        f.write(b"\n/* changed by hand */\n")
+    _edit_article(case)  # so that the next build runs and publishes
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0, result.stderr
+    assert css.read_bytes() == good

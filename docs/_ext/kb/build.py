@@ -148,8 +148,10 @@ def _publish_stamp(rel: str, st: os.stat_result) -> list[int]:
 
 
 def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict) -> dict:
-    """Copy *staging* into *new*: a file unchanged since the last publish (its stamp in
-    *manifest*) is hard-linked from *published*; returns the stamps of this copy."""
+    """Copy *staging* into *new*: a file unchanged since the last publish (its staging
+    stamp in *manifest*), whose published copy is also unchanged (size, modification
+    time and inode as recorded; a hard link changes only its change time), is
+    hard-linked from *published*; returns the stamps of this copy."""
     stamps = {}
     for root, dirs, files in os.walk(staging):
         rel_root = os.path.relpath(root, staging)
@@ -164,15 +166,20 @@ def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict) -> dic
                 os.symlink(os.readlink(source), target)
                 continue
             stamp = _publish_stamp(rel, source.stat())
-            stamps[rel] = stamp
             old = published / rel
-            if manifest.get(rel) == stamp and old.is_file() and not old.is_symlink():
-                try:
-                    os.link(old, target)
-                    continue
+            recorded = manifest.get(rel)
+            if isinstance(recorded, list) and len(recorded) == 2 and recorded[0] == stamp:
+                try:  # the published copy, if it is still the one published then
+                    st = os.lstat(old)
+                    if [st.st_size, st.st_mtime_ns, st.st_ino] == recorded[1]:
+                        os.link(old, target)
+                        stamps[rel] = [stamp, recorded[1]]
+                        continue
                 except OSError:
-                    pass  # another file system, or no hard links: copy
+                    pass  # gone, another file system, or no hard links: copy
             shutil.copy2(source, target)
+            st = os.stat(target)
+            stamps[rel] = [stamp, [st.st_size, st.st_mtime_ns, st.st_ino]]
     return stamps
 
 
