@@ -35,8 +35,9 @@ script, standard library only, so it starts at once; Sphinx runs in a child proc
 6. **Publishing copies only what changed.** Files that Sphinx did not rewrite since the
    last publish (same size, modification and change time and inode in the staging
    folder as recorded then) are hard links to the published copies, which are never
-   written in place; the rest are copied. At 2,000 articles that is a handful of files
-   instead of 4,000.
+   written in place, provided each published copy is still the one published then
+   (a file changed by hand there is copied again); the rest are copied. At 2,000
+   articles an edit copies a few dozen files instead of 4,000.
 
 ``python docs/_ext/kb/build.py live BUILDDIR -- AUTOBUILD-ARGS...`` runs sphinx-autobuild under a
 lock of its own (``BUILDDIR/.live.lock``): a second live preview of the same checkout stops
