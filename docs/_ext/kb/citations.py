@@ -122,6 +122,7 @@ class KBBibtexDomain(BibtexDomain):
     def __init__(self, env) -> None:
         super().__init__(env)
         self._rendered: dict = {}  # this process, this build: not pickled with env
+        self._ref_docs = None  # [the citation list, how many seen, their documents]
 
     def rendered(self, key, make):
         """A fresh copy of what *make* renders for *key*, made once per build."""
@@ -143,19 +144,19 @@ class KBBibtexDomain(BibtexDomain):
         ``citation_refs`` (by the cite role and by merging) except here, so only the new
         ones are looked at: purging every document of a clean build stays linear."""
         refs = self.citation_refs
-        seen = self.__dict__.get("_kb_seen")
+        seen = self._ref_docs
         if seen is None or seen[0] is not refs or seen[1] > len(refs):
             seen = [refs, 0, set()]
         seen[2].update(r.docname for r in refs[seen[1]:])
         seen[1] = len(refs)
-        self.__dict__["_kb_seen"] = seen
+        self._ref_docs = seen
         return seen[2]
 
     def clear_doc(self, docname: str) -> None:
         if docname in self._docs_with_refs():
             self.data["citation_refs"] = [r for r in self.citation_refs
                                           if r.docname != docname]
-            self.__dict__.pop("_kb_seen", None)  # a new list: counted again when needed
+            self._ref_docs = None  # a new list: counted again when needed
         self.data["kb_lists"].pop(docname, None)
         self.data["kb_bibpage"].pop(docname, None)
 

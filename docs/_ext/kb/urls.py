@@ -19,6 +19,7 @@ site, and the new one is a page of this build, not another redirect.
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 import re
@@ -89,11 +90,18 @@ def load_redirects(path: Path) -> tuple[dict[str, tuple[str, int]], list[tuple[i
 TARGET = re.compile(r"(?:\.\./)*" + PAGE.pattern + "(?:" + FRAGMENT.pattern + ")?")
 
 
+@functools.lru_cache(maxsize=1)
+def _template_text() -> str:
+    """The redirect template, read once per process (the output check asks for every
+    page)."""
+    return TEMPLATE.read_text(encoding="utf-8")
+
+
 def redirect_page_target(text: str) -> str | None:
     """If *text* is exactly a redirect page of this site (the template, with a relative
     address on the site), the address it leads to; else None. For output checks that
     allow only the site's own kinds of ``<meta http-equiv>``."""
-    template = TEMPLATE.read_text(encoding="utf-8")
+    template = _template_text()
     head, _, tail = template.partition("${to_uri}")
     if not text.startswith(head):
         return None
