@@ -275,7 +275,7 @@ def test_a_damaged_search_index_file_is_not_carried_forward(tmp_path):
     from test_search_incremental import WORDS as PROSE
 
     from kb.pagefind_delta import STATE_FILE
-    from kb.search import index_site
+    from kb.pagefind_delta import index_site
 
     site = tmp_path / "html"
     for i in range(12):

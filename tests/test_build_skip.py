@@ -246,3 +246,82 @@ def test_a_published_file_changed_by_hand_is_replaced_by_the_next_build(case):
     result = make_html(case / "src", case / "build")
     assert result.returncode == 0, result.stderr
     assert css.read_bytes() == good
+
+
+# -- The search index is built after Sphinx has exited (issue 18: peak memory) ----------
+
+def fake_pagefind(folder: Path, log: Path, fail: bool = False) -> dict:
+    """A ``pagefind_bin`` package, first on the path, whose Pagefind writes down its
+    parent process and every Sphinx process still running, then runs the real Pagefind
+    (or fails). Returns the environment that uses it."""
+    from kb.pagefind_delta import pagefind_executable
+    real = pagefind_executable()
+    package = folder / "pagefind_bin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from pathlib import Path\n\n\ndef get_executable():\n"
+        "    return Path(__file__).with_name('pagefind')\n")
+    (package / "pagefind").write_text(f"""#!{sys.executable}
+import os, sys
+def cmdline(pid):
+    try:
+        with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+            return f.read().replace(b"\\0", b" ").decode()
+    except OSError:
+        return ""
+sphinx = [c for c in map(cmdline, (p for p in os.listdir("/proc") if p.isdigit()))
+          if "-m sphinx" in c and {str(folder.parent)!r} in c]
+with open({str(log)!r}, "a") as out:
+    out.write(repr((cmdline(os.getppid()), sphinx)) + "\\n")
+if {fail!r}:
+    sys.exit("pagefind: the disk is full")
+os.execv({str(real)!r}, [{str(real)!r}, *sys.argv[1:]])
+""")
+    (package / "pagefind").chmod(0o755)
+    env = sphinx_env()
+    env["PYTHONPATH"] = f"{folder}{os.pathsep}{env['PYTHONPATH']}"
+    return env
+
+
+def test_the_search_index_is_built_after_sphinx_has_exited(case, tmp_path):
+    """make html runs Pagefind once the Sphinx process is gone (Pagefind's memory is
+    not added to Sphinx's), from the job Sphinx left, and the published index holds the
+    edit."""
+    log = tmp_path / "pagefind.log"
+    env = fake_pagefind(case / "fake", log)
+    _edit_article(case)
+    result = subprocess.run([sys.executable, str(DRIVER), "html", str(case / "build"),
+                             str(case / "src"), "--", "-n", "-W", "--keep-going", "-q"],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    runs = [eval(line) for line in log.read_text().splitlines()]
+    assert runs, "Pagefind did not run"
+    for parent, sphinx in runs:
+        assert "pagefind_delta.py" in parent and "kb-search-job.json" in parent
+        assert sphinx == []
+    assert not (case / "build" / "doctrees" / "kb-search-job.json").exists()
+    fragments = [p.read_bytes() for p in
+                 (case / "build" / "html" / "pagefind" / "fragment").iterdir()]
+    import gzip
+    assert any(b"A new closing sentence about sleep." in gzip.decompress(f)
+               for f in fragments)
+
+
+def test_a_search_index_that_fails_fails_the_build_and_publishes_nothing(case, tmp_path):
+    before = tree(case / "build" / "html")
+    env = fake_pagefind(case / "fake", tmp_path / "pagefind.log", fail=True)
+    _edit_article(case)
+    command = [sys.executable, str(DRIVER), "html", str(case / "build"), str(case / "src"),
+               "--", "-n", "-W", "--keep-going", "-q"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1
+    assert ("search index: Pagefind could not build the search index (exit 1): "
+            "pagefind: the disk is full") in result.stderr
+    assert "Build failed: the published site" in result.stdout
+    assert tree(case / "build" / "html") == before
+    # fixed (the real Pagefind): the next build reads every page again and publishes
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0, result.stderr
+    assert "reading every page again" in result.stdout
+    page = sorted((case / "build" / "html" / "articles").glob("*.html"))[0]
+    assert "A new closing sentence about sleep." in page.read_text()

@@ -19,7 +19,7 @@ import pytest
 from helpers import DOCS, lay_root, warnings_of
 
 from kb import pagefind_delta as delta
-from kb.search import pagefind_executable, pagefind_options
+from kb.pagefind_delta import pagefind_executable, pagefind_options
 
 EXE = pagefind_executable()
 OPTIONS = pagefind_options("en")
@@ -609,7 +609,7 @@ def test_an_index_the_layout_cannot_read_is_published_as_pagefind_wrote_it(
         static_site, tmp_path, monkeypatch):
     """The layout is an optimisation: when it cannot be applied the full run's bundle is
     published as it is, and no state is kept (an update would write the other layout)."""
-    from kb.search import index_site
+    from kb.pagefind_delta import index_site
 
     site = static_site
     state_file = tmp_path / "doctrees" / delta.STATE_FILE
@@ -626,3 +626,70 @@ def test_an_index_the_layout_cannot_read_is_published_as_pagefind_wrote_it(
     assert decode(site / "pagefind") == decode(pagefind_run(site, tmp_path / "own"))
     assert not state_file.exists() and not state_file.with_name(delta.WORDS_FILE).exists()
     assert not list(site.glob(".pagefind*"))
+
+
+# -- A full index in batches (issue 18: Pagefind's memory grows with the pages it holds) --
+
+def batched_run(site: Path, dest: Path, batch: int) -> tuple[Path, dict, dict]:
+    shutil.rmtree(dest, ignore_errors=True)
+    words, variants = delta.index_in_batches(EXE, OPTIONS, site, indexed(site), dest,
+                                             batch=batch)
+    return dest, words, variants
+
+
+@pytest.mark.parametrize("batch", [7, 25, 1000])
+def test_a_full_index_in_batches_equals_one_full_run(static_site, tmp_path, batch):
+    """Word by word, page by page, filter by filter and chunk by chunk; a batch of one
+    page, a last batch shorter than the others, and one batch for the whole site."""
+    site = static_site
+    bundle, words, _variants = batched_run(site, tmp_path / "batched", batch)
+    index = decode(bundle)
+    assert index == decode(full_run(site, tmp_path / "full"))
+    assert index["page count"] == len(indexed(site)) == 61
+    assert len(index["chunk ranges"]) >= 3
+    # the site's files are there, and no Pagefind leftovers, scratch folders or gaps
+    def files(folder: Path) -> set[str]:  # pf_meta is named by its hash: one of it
+        return {"*.pf_meta" if p.suffix == ".pf_meta" else p.name for p in folder.iterdir()}
+    assert files(bundle) == files(tmp_path / "full")
+    assert len(list(bundle.glob("*.pf_meta"))) == 1
+    assert not list(tmp_path.glob("batched.*"))
+    assert set(words) == set(index["words"])
+    # what the record of a full run keeps: an update after a batched index works
+    state_file = tmp_path / "doctrees" / delta.STATE_FILE
+    assert delta.record_state(state_file, bundle, OPTIONS,
+                              delta.snapshot(site, indexed(site)), words=words,
+                              variants=_variants) is None
+    edit(site, "articles/page-05.html", "<h1>Page 5</h1>",
+         "<h1>Page 5</h1><p>A zebrafinch sang.</p>")
+    count, updated = run_update(site, bundle, state_file)
+    assert count == 1
+    assert decode(updated) == decode(full_run(site, tmp_path / "full"))
+
+
+def test_accented_words_indexed_in_batches_equal_one_full_run(real_text_site, tmp_path):
+    """Accented forms met first in a later batch, a word's forms spread over batches,
+    non-Latin and hyphenated words: the same index, and the forms in the order of the
+    first page each is on."""
+    site = real_text_site
+    bundle, _words, _variants = batched_run(site, tmp_path / "batched", 6)
+    index = decode(bundle)
+    assert index == decode(full_run(site, tmp_path / "full"))
+    assert set(index["words"]["bezier"][1]) == {"bézier"}
+    for word, forms in variant_order(bundle).items():
+        firsts = [first for first, _form in forms]
+        assert firsts == sorted(firsts), word
+    # forms held in several batches were merged, not kept once per batch
+    cafe = index["words"]["cafe"][1]
+    assert len(cafe["café"]) > 6
+
+
+def test_batches_that_cannot_be_merged_fall_back(static_site, tmp_path):
+    site = static_site
+    write(site / "articles/odd{name}.html", page_html("Odd", WORDS[:50], []))
+    with pytest.raises(delta.Fallback, match="glob characters"):
+        batched_run(site, tmp_path / "batched", 10)
+    (site / "articles/odd{name}.html").unlink()
+    # a page that Pagefind does not index (no data-pagefind-body) listed as if it were
+    pages = [*indexed(site), "index.html"]
+    with pytest.raises(delta.Fallback, match="of a batch's"):
+        delta.index_in_batches(EXE, OPTIONS, site, pages, tmp_path / "b2", batch=10)

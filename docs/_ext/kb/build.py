@@ -21,6 +21,11 @@ script, standard library only, so it starts at once; Sphinx runs in a child proc
    Sphinx's ``.buildinfo``), which then takes the place of the published one in a single
    ``rename`` (``renameat2(RENAME_EXCHANGE)`` where Linux has it), so a reader of
    ``BUILDDIR/html`` sees the old site or the new one, never a mix.
+   The search index is built in that folder after Sphinx has exited: Sphinx writes
+   what the index needs into ``BUILDDIR/doctrees/kb-search-job.json``
+   (``KB_SEARCH_INDEX=after``), and ``kb/pagefind_delta.py`` runs it as a script, so
+   that Pagefind never shares the machine's memory with Sphinx. A failed index is a
+   failed build.
 4. **Published addresses are recorded.** The pages of a successful build are added to the
    record of published URLs (``kb/urls.py``), which the writer commits with the change.
 5. **Nothing changed, nothing to do.** After a published build, what it was made from is
@@ -69,6 +74,9 @@ BUILD_RECORD = "kb-published-urls.json"
 LAST_BUILD = "kb-last-build.json"
 INPUTS = "kb-inputs.json"
 PUBLISH_MANIFEST = "kb-published-files.json"
+#: What the search index needs, written by Sphinx (kb/search.py, KB_SEARCH_INDEX=after)
+#: and run by this driver once Sphinx has exited (kb/pagefind_delta.py as a script).
+SEARCH_JOB = "kb-search-job.json"
 #: Environment variables a build's output can depend on (by prefix), and those among them
 #: that cannot change it (make bench's timing log of the search step).
 ENV_PREFIXES = ("KB_", "READTHEDOCS", "SPHINX", "SOURCE_DATE_EPOCH", "PYTHON")
@@ -420,10 +428,22 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         (doctrees / BUILD_RECORD).unlink(missing_ok=True)
         command = [sys.executable, "-m", "sphinx", "-b", "html", *options, "-d",
                    str(doctrees), str(sourcedir), str(staging)]
+        job = doctrees / SEARCH_JOB
+        job.unlink(missing_ok=True)
+        # The search index is built after Sphinx has exited, so that Pagefind does not
+        # share the machine's memory with it (at 2,000 articles Sphinx holds 800 MB at
+        # the end). KB_SEARCH_INDEX=wait in the environment indexes inside Sphinx.
+        env = dict(os.environ)
+        env.setdefault("KB_SEARCH_INDEX", "after")
         # Sphinx holds the lock too: if this process is killed, the next build still
         # waits for a Sphinx that goes on writing into the staging folder.
-        child = subprocess.Popen(command, pass_fds=(lock.fileno(),))
+        child = subprocess.Popen(command, pass_fds=(lock.fileno(),), env=env)
         status, interrupted = wait(child)
+        if status == 0 and not interrupted and job.exists():
+            child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+                "pagefind_delta.py")), str(job)], pass_fds=(lock.fileno(),))
+            status, interrupted = wait(child)
+            job.unlink(missing_ok=True)
         if interrupted:
             say(f"Build interrupted: the published site in {published} is unchanged.")
             return 130

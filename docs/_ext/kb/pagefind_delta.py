@@ -18,7 +18,9 @@ just those pages into a scratch bundle and merges it into the previous one:
   a reader never sees a half-written index.
 
 The result is the index a full run would write: ``tests/test_search_incremental.py``
-compares them word by word and page by page. (Pagefind numbers pages in the order its
+compares them word by word and page by page. A full index of a large site is made the
+same way (:func:`index_in_batches`): Pagefind over a few hundred pages at a time, each
+run's pages appended to the last. (Pagefind numbers pages in the order its
 parse finishes them, so two full runs differ in page order; nothing else depends on it.)
 
 To merge without decoding every location of every word, the words of the last index are
@@ -70,6 +72,8 @@ import pickle
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 FORMAT = "1.5.2"
@@ -79,6 +83,7 @@ SITE_CHUNK_SIZE = 5000      # the site's layout (relayout): locations per index 
 OPEN_END = "\U0010ffff"     # the last chunk's end: after any term
 GZIP_LEVEL = 6              # Pagefind's: the same payload gives the same bytes
 MAX_SHARE = 0.3             # more changed pages than this: a full run is as quick
+BATCH_PAGES = 400           # a full index: pages per Pagefind run (index_in_batches)
 STATE_FILE = "kb-pagefind-state.json"
 WORDS_FILE = "kb-pagefind-words.pickle"
 STATE_VERSION = 4           # 2: the words' accent variants are saved beside them;
@@ -577,6 +582,106 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
     return len(changed)
 
 
+# -- A full index in batches ----------------------------------------------------------------
+
+def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[str],
+                     fresh: Path, batch: int = BATCH_PAGES) -> tuple[dict, dict]:
+    """Write into *fresh* the index of *pages* (paths relative to *outdir*: every page a
+    full run indexes) from Pagefind runs over *batch* pages at a time, merged, in the
+    site's chunk layout: the index :func:`relayout` makes of a full run. Pagefind keeps
+    every page it indexes in memory until it writes the bundle (about 0.7 MB a page of
+    this site, 1.4 GB at 2,000 articles); in batches it holds *batch* pages' worth.
+
+    Page numbers follow the batches (a full run numbers pages in the order its parse
+    finishes them, so no order is the full run's). Each batch's words are read with
+    :func:`_words_from`, which checks the format byte for byte. Returns the words and
+    their variants (for :func:`record_state`). Raises Fallback (or one of UNEXPECTED)
+    when the batches cannot be merged; *fresh* may then hold a partial bundle, which
+    the caller removes."""
+    cbor2 = _cbor()
+    if any(GLOB_SPECIAL.search(rel) for rel in pages):
+        raise Fallback("a page's name has glob characters")
+    fresh.mkdir(parents=True)
+    for folder in INDEX_FOLDERS:
+        (fresh / folder).mkdir()
+    words: dict = {}
+    variants: dict = {}
+    filters: dict = {}
+    pages_meta: list = []
+    first = entry = None
+    scratch = fresh.with_name(fresh.name + ".batch")
+    try:
+        for start in range(0, len(pages), batch):
+            part = pages[start:start + batch]
+            shutil.rmtree(scratch, ignore_errors=True)
+            run = subprocess.run([str(exe), "--site", str(outdir), "--output-path",
+                                  str(scratch), "--glob", "{" + ",".join(part) + "}",
+                                  *options], capture_output=True, text=True, check=False)
+            if run.returncode != 0:
+                raise Fallback(f"Pagefind exit {run.returncode} on pages {start + 1} to "
+                               f"{start + len(part)}: "
+                               f"{(run.stderr or run.stdout).strip()[-500:]}")
+            language, (_v, new_pages, chunks, new_filters, sorts, fields) = _meta(cbor2,
+                                                                                scratch)
+            if len(new_pages) != len(part):
+                raise Fallback(f"Pagefind indexed {len(new_pages)} of a batch's "
+                               f"{len(part)} pages")
+            if sorts:
+                raise Fallback("the index has sort keys")
+            if first is None:
+                first, entry = (language, fields), _entry(scratch)
+                for item in scratch.iterdir():  # Pagefind's scripts and WebAssembly
+                    if item.name not in INDEX_FOLDERS and item.suffix != ".pf_meta" \
+                            and item.name != "pagefind-entry.json":
+                        item.rename(fresh / item.name)
+            elif (language, fields) != first:
+                raise Fallback("the batches differ in language or metadata fields")
+            offset = len(pages_meta)
+            for fragment, _count in new_pages:
+                target = fresh / "fragment" / f"{fragment}.pf_fragment"
+                if target.exists():
+                    raise Fallback("two fragments share a hash prefix")
+                (scratch / "fragment" / target.name).rename(target)
+            pages_meta += [list(page) for page in new_pages]
+            with _collector_paused():
+                part_words, part_variants = _words_from(cbor2, scratch, chunks)
+                for word, (numbers, counts, rests) in part_words.items():
+                    numbers = [n + offset for n in numbers]
+                    if word in words:  # later pages: the postings stay in page order
+                        for held, more in zip(words[word], (numbers, counts, rests)):
+                            held += more
+                    else:
+                        words[word] = (numbers, counts, rests)
+                for word, forms in part_variants.items():
+                    held = variants.setdefault(word, [])
+                    where = {form[0]: i for i, form in enumerate(held)}
+                    for form, numbers, rests in forms:
+                        numbers = [n + offset for n in numbers]
+                        if form in where:
+                            held[where[form]][1].extend(numbers)
+                            held[where[form]][2].extend(rests)
+                        else:  # first met on a later page than any form held
+                            held.append((form, numbers, rests))
+            _add_filters(cbor2, filters, scratch, new_filters,
+                         lambda number, offset=offset: number + offset)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if first is None:
+        raise Fallback("no pages to index")
+    language, fields = first
+    with _collector_paused():
+        chunk_meta = _write_chunks(fresh / ".none", fresh / "index", language, words,
+                                   variants)
+    filter_meta = _write_filter_files(cbor2, filters, fresh / "filter", language)
+    meta = cbor2.dumps([FORMAT, pages_meta, chunk_meta, filter_meta, [], fields])
+    name = f"{language}_{full_hash(meta)[:10]}"
+    _write_file(fresh / f"pagefind.{name}.pf_meta", meta)
+    entry["languages"][language].update({"hash": name, "page_count": len(pages_meta)})
+    (fresh / "pagefind-entry.json").write_text(
+        json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    return words, variants
+
+
 def _link(src: Path, dest: Path) -> None:
     try:
         os.link(src, dest)
@@ -685,11 +790,22 @@ def _write_filters(cbor2, bundle, old_filters, scratch, new_filters, remap, renu
         _key, values = cbor2.loads(read_file(bundle / "filter" / f"{filename}.pf_filter"))
         merged[name] = {value: [p for p in numbers if p not in renumbered]
                         for value, numbers in values}
+    _add_filters(cbor2, merged, scratch, new_filters, remap.__getitem__)
+    return _write_filter_files(cbor2, merged, folder, language)
+
+
+def _add_filters(cbor2, merged: dict, scratch: Path, new_filters, number) -> None:
+    """Add the filter values of *scratch*'s pages to *merged*, each page numbered by
+    ``number(page number in scratch)``."""
     for name, filename in new_filters:
         _key, values = cbor2.loads(read_file(scratch / "filter" / f"{filename}.pf_filter"))
         target = merged.setdefault(name, {})
         for value, numbers in values:
-            target.setdefault(value, []).extend(remap[p] for p in numbers)
+            target.setdefault(value, []).extend(number(p) for p in numbers)
+
+
+def _write_filter_files(cbor2, merged: dict, folder: Path,
+                        language: str) -> list[list[str]]:
     meta, taken = [], set()
     for name, values in merged.items():
         kept = [[value, sorted(numbers)] for value, numbers in values.items() if numbers]
@@ -713,3 +829,191 @@ def _write_fragments(bundle: Path, folder: Path, pages_meta, fragments: dict) ->
     for fragment in {page[0] for page in pages_meta} - set(fragments):
         _link(bundle / "fragment" / f"{fragment}.pf_fragment",
               folder / f"{fragment}.pf_fragment")
+
+
+# -- Indexing the site ----------------------------------------------------------------------
+
+BUNDLE = "pagefind"
+DATA_FILE = "kb-search.json"
+VOCAB_DIR = "kb-vocab"
+# Parts of a page that are about other pages, or not prose: left out of the index.
+EXCLUDE_SELECTORS = (
+    ".kb-related", ".kb-cta", ".kb-reflist", ".kb-cite-tip", ".kb-review", ".kb-byline",
+    ".headerlink", ".kb-draft-banner",
+)
+
+
+def pagefind_executable() -> Path | None:
+    try:
+        import pagefind_bin
+    except ImportError:
+        return None
+    try:
+        return pagefind_bin.get_executable()
+    except FileNotFoundError:
+        return None
+
+
+def pagefind_options(language: str) -> list[str]:
+    """Pagefind's options besides the folders: the same for a full run and for the
+    changed pages of an incremental one."""
+    options = ["--force-language", language, "--silent"]
+    for selector in EXCLUDE_SELECTORS:
+        options += ["--exclude-selectors", selector]
+    return options
+
+
+def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
+               pages: list[str] | None = None, state_file: Path | None = None,
+               report: dict | None = None, log=lambda *args: None) -> str | None:
+    """Index the built site into a fresh folder, add the query layer's files, and swap it
+    in for the old bundle. Returns what went wrong, or None.
+
+    With *pages* (the pages to index) and *state_file* (what the last index was made
+    from), only the pages changed since the last index are re-indexed and merged into it
+    (:func:`update`); when that cannot be done, Pagefind indexes the whole site, in
+    batches when it has more than ``BATCH_PAGES`` pages (:func:`index_in_batches`).
+    *report*, if given, receives ``mode`` ("incremental" or "full"), ``fallback`` (why
+    an update was not possible), ``batches`` (how many, or why one run) and
+    ``not_recorded`` (why the next index will be a full run too). *log* receives what
+    is done, as ``log(format, *args)``.
+    """
+    report = {} if report is None else report
+    bundle = outdir / BUNDLE
+    fresh = outdir / f".{BUNDLE}.{os.getpid()}.new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    options = pagefind_options(language)
+    current, full = None, True
+    words = variants = None
+    if pages is not None and state_file is not None:
+        state = load_state(state_file)
+        current = snapshot(outdir, pages, state)
+        try:
+            count = update(exe, options, outdir, bundle, fresh, current,
+                                          state, state_file)
+            log("search index: %d of %d pages re-indexed", count, len(pages))
+            report.update(mode="incremental", pages=count)
+            full = False
+        except (Fallback, *UNEXPECTED) as why:
+            log("search index: indexing every page (%s)", why)
+            report["fallback"] = str(why)
+            shutil.rmtree(fresh, ignore_errors=True)
+    if full:
+        report["mode"] = "full"
+        if state_file is not None:
+            forget(state_file)
+        if pages is not None and len(pages) > BATCH_PAGES:
+            # a large site: Pagefind over a few hundred pages at a time, merged (its
+            # memory grows with the pages it holds)
+            try:
+                words, variants = index_in_batches(exe, options, outdir,
+                                                                  pages, fresh)
+                report["batches"] = -(-len(pages) // BATCH_PAGES)
+            except (Fallback, *UNEXPECTED) as why:
+                log("search index: one Pagefind run over the whole site (%s)", why)
+                report["batches"] = str(why)
+                shutil.rmtree(fresh, ignore_errors=True)
+    if full and words is None:
+        run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(fresh),
+                              *options], capture_output=True, text=True, check=False)
+        if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
+            shutil.rmtree(fresh, ignore_errors=True)
+            return (f"Pagefind could not build the search index (exit {run.returncode}): "
+                    f"{(run.stderr or run.stdout).strip()[-2000:]}")
+        # the site's chunk layout: a first search fetches about its own words' postings
+        # (pagefind_delta's docstring); an update writes the same
+        try:
+            words, variants = relayout(fresh)
+        except (Fallback, *UNEXPECTED) as why:
+            log("search index: Pagefind's own chunk layout kept (%s)", why)
+            report["layout"] = str(why)
+            words = variants = None
+    for name in (DATA_FILE, VOCAB_DIR):  # linked from the last bundle: written anew
+        target = fresh / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+    for name, text in files.items():
+        (fresh / name).parent.mkdir(parents=True, exist_ok=True)
+        (fresh / name).write_text(text, encoding="utf-8")
+    # Unused Pagefind interfaces: the site ships its own (kb-search.js).
+    for name in ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
+                 "pagefind-modular-ui.css", "pagefind-component-ui.js",
+                 "pagefind-component-ui.css", "pagefind-highlight.js"):
+        (fresh / name).unlink(missing_ok=True)
+    old = outdir / f".{BUNDLE}.{os.getpid()}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if bundle.exists():
+        bundle.rename(old)
+    fresh.rename(bundle)
+    shutil.rmtree(old, ignore_errors=True)
+    if full and current is not None:
+        why = (record_state(state_file, bundle, options, current,
+                                           words=words, variants=variants)
+               if words is not None else report["layout"])
+        if words is None:
+            forget(state_file)  # an update would write the other layout
+        if why:
+            log("search index: the next index is a full run too (%s)", why)
+            report["not_recorded"] = why
+    return None
+
+
+# -- The index as a job of its own -----------------------------------------------------------
+#
+# ``make html`` (kb/build.py) indexes after Sphinx has exited, so that Pagefind and the
+# merge do not share the machine's memory with the build's (at 2,000 articles Sphinx holds
+# 800 MB when it finishes); the live preview indexes in the background. Sphinx writes what
+# the index needs into a job file, and this module, run as a script, does the rest. As a
+# script it imports nothing of the extension (standard library, cbor2, pagefind-bin):
+# importing ``kb`` costs more than a second.
+
+def write_job(job: Path, outdir: Path, language: str, files: dict[str, str],
+              pages: list[str], state_file: Path, quiet: bool = False) -> None:
+    tmp = job.with_name(f"{job.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"outdir": str(outdir), "language": language,
+                               "files": files, "pages": pages,
+                               "state_file": str(state_file), "quiet": quiet}),
+                   encoding="utf-8")
+    tmp.replace(job)
+
+
+def job_command(job: Path) -> list[str]:
+    """The command that runs *job*: this file as a script, by the running Python."""
+    return [sys.executable, str(Path(__file__).resolve()), str(job)]
+
+
+def log_timing(started: float, report: dict) -> None:
+    """make bench: the index's share of the build, and whether an edit was merged or
+    fell back to a full run, and why (the bench fails on a fallback after an edit)."""
+    if os.environ.get("KB_SEARCH_TIMING_FILE"):
+        with open(os.environ["KB_SEARCH_TIMING_FILE"], "a", encoding="utf-8") as log:
+            log.write(json.dumps({"s": round(time.perf_counter() - started, 3),
+                                  **report}) + "\n")
+
+
+def run_job(job_file: str) -> int:
+    """Index the site as *job_file* says. Exit status 1, with the reason on stderr, when
+    the index could not be built."""
+    started = time.perf_counter()
+    job = json.loads(Path(job_file).read_text(encoding="utf-8"))
+    exe = pagefind_executable()
+
+    def log(message, *args):
+        if not job.get("quiet"):
+            print(message % args, flush=True)
+
+    report: dict = {}
+    error = "Pagefind is not installed" if exe is None else index_site(
+        exe, Path(job["outdir"]), job["language"], job["files"], job.get("pages"),
+        Path(job["state_file"]) if job.get("state_file") else None, report, log)
+    if error:
+        print(f"search index: {error}", file=sys.stderr)
+        return 1
+    log_timing(started, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_job(sys.argv[1]))

@@ -25,7 +25,13 @@ search fetches about its own words' postings: see ``relayout`` there.
 Pagefind has no incremental mode. After an edit, only the pages whose HTML changed are
 indexed again, and ``kb/pagefind_delta.py`` merges them into the last index (the same
 index a full run writes); a clean build, or anything that module cannot handle, runs
-Pagefind over the whole site.
+Pagefind over the whole site: in batches of a few hundred pages, merged, on a large site
+(Pagefind holds every page it indexes in memory).
+
+Where the index is built: inside Sphinx at the end of the build (``sphinx-build``, Read
+the Docs); after Sphinx has exited with ``make html``, whose driver runs the job Sphinx
+leaves (``KB_SEARCH_INDEX=after``, ``kb/build.py``); in the background for the live
+preview.
 """
 
 from __future__ import annotations
@@ -34,9 +40,7 @@ import json
 import os
 import pickle
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from fnmatch import fnmatch
@@ -49,38 +53,22 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from . import pagefind_delta
+from .pagefind_delta import (BUNDLE, DATA_FILE, VOCAB_DIR, index_site, pagefind_executable,
+                             write_job)
 from .datafiles import YamlProblem, load_yaml
 from .epub import is_book
 from .errors import guarded
 from .navigation import page_paths
+from .build import SEARCH_JOB
 
 logger = logging.getLogger(__name__)
 
-BUNDLE = "pagefind"
-DATA_FILE = "kb-search.json"
-VOCAB_DIR = "kb-vocab"
-# Parts of a page that are about other pages, or not prose: left out of the index.
-EXCLUDE_SELECTORS = (
-    ".kb-related", ".kb-cta", ".kb-reflist", ".kb-cite-tip", ".kb-review", ".kb-byline",
-    ".headerlink", ".kb-draft-banner",
-)
 WORD = re.compile(r"[a-z0-9][a-z0-9'\u2019-]*[a-z0-9]")
 VOCAB_LIMIT = 20000
 
 
 def _warn(message: str, location=None) -> None:
     logger.warning(message, type="kb", subtype="search", location=location)
-
-
-def pagefind_executable() -> Path | None:
-    try:
-        import pagefind_bin
-    except ImportError:
-        return None
-    try:
-        return pagefind_bin.get_executable()
-    except FileNotFoundError:
-        return None
 
 
 # -- What the reader's words map to (editor-maintained data files) ----------------------
@@ -417,112 +405,22 @@ def _build_finished(app: Sphinx, exc) -> None:
     language = (cfg.language or "en").split("_")[0]
     mode = os.environ.get("KB_SEARCH_INDEX") or cfg.kb_search_index
     state_file = Path(app.doctreedir) / pagefind_delta.STATE_FILE
+    if mode == "after":
+        # make html (kb/build.py) runs the job once Sphinx has exited
+        write_job(Path(app.doctreedir) / SEARCH_JOB, outdir, language, files, pages,
+                  state_file, quiet=app.quiet)
+        return
     if mode == "background":
         _index_in_background(outdir, language, files, pages, state_file)
         return
     started = time.perf_counter()
     report: dict = {}
-    error = index_site(exe, outdir, language, files, pages, state_file, report)
+    error = index_site(exe, outdir, language, files, pages, state_file, report,
+                       log=logger.info)
     if error:
         _warn(error)
-    elif os.environ.get("KB_SEARCH_TIMING_FILE"):
-        # make bench: the index's share of the build, and whether an edit was merged or
-        # fell back to a full run, and why (the bench fails on a fallback after an edit)
-        with open(os.environ["KB_SEARCH_TIMING_FILE"], "a", encoding="utf-8") as log:
-            log.write(json.dumps({"s": round(time.perf_counter() - started, 3),
-                                  **report}) + "\n")
-
-
-def pagefind_options(language: str) -> list[str]:
-    """Pagefind's options besides the folders: the same for a full run and for the
-    changed pages of an incremental one."""
-    options = ["--force-language", language, "--silent"]
-    for selector in EXCLUDE_SELECTORS:
-        options += ["--exclude-selectors", selector]
-    return options
-
-
-def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
-               pages: list[str] | None = None, state_file: Path | None = None,
-               report: dict | None = None) -> str | None:
-    """Index the built site into a fresh folder, add the query layer's files, and swap it
-    in for the old bundle. Returns what went wrong, or None.
-
-    With *pages* (the pages to index) and *state_file* (what the last index was made
-    from), only the pages changed since the last index are re-indexed and merged into it
-    (``kb/pagefind_delta.py``); when that cannot be done, Pagefind indexes the whole site.
-    *report*, if given, receives ``mode`` ("incremental" or "full"), ``fallback`` (why
-    an update was not possible) and ``not_recorded`` (why the next index will be a full
-    run too).
-    """
-    report = {} if report is None else report
-    bundle = outdir / BUNDLE
-    fresh = outdir / f".{BUNDLE}.{os.getpid()}.new"
-    shutil.rmtree(fresh, ignore_errors=True)
-    options = pagefind_options(language)
-    snapshot, full = None, True
-    words = variants = None
-    if pages is not None and state_file is not None:
-        state = pagefind_delta.load_state(state_file)
-        snapshot = pagefind_delta.snapshot(outdir, pages, state)
-        try:
-            count = pagefind_delta.update(exe, options, outdir, bundle, fresh, snapshot,
-                                          state, state_file)
-            logger.info("search index: %d of %d pages re-indexed", count, len(pages))
-            report.update(mode="incremental", pages=count)
-            full = False
-        except (pagefind_delta.Fallback, *pagefind_delta.UNEXPECTED) as why:
-            logger.info("search index: indexing every page (%s)", why)
-            report["fallback"] = str(why)
-            shutil.rmtree(fresh, ignore_errors=True)
-    if full:
-        report["mode"] = "full"
-        if state_file is not None:
-            pagefind_delta.forget(state_file)
-        run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(fresh),
-                              *options], capture_output=True, text=True, check=False)
-        if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
-            shutil.rmtree(fresh, ignore_errors=True)
-            return (f"Pagefind could not build the search index (exit {run.returncode}): "
-                    f"{(run.stderr or run.stdout).strip()[-2000:]}")
-        # the site's chunk layout: a first search fetches about its own words' postings
-        # (pagefind_delta's docstring); an update writes the same
-        try:
-            words, variants = pagefind_delta.relayout(fresh)
-        except (pagefind_delta.Fallback, *pagefind_delta.UNEXPECTED) as why:
-            logger.info("search index: Pagefind's own chunk layout kept (%s)", why)
-            report["layout"] = str(why)
-            words = variants = None
-    for name in (DATA_FILE, VOCAB_DIR):  # linked from the last bundle: written anew
-        target = fresh / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        else:
-            target.unlink(missing_ok=True)
-    for name, text in files.items():
-        (fresh / name).parent.mkdir(parents=True, exist_ok=True)
-        (fresh / name).write_text(text, encoding="utf-8")
-    # Unused Pagefind interfaces: the site ships its own (kb-search.js).
-    for name in ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
-                 "pagefind-modular-ui.css", "pagefind-component-ui.js",
-                 "pagefind-component-ui.css", "pagefind-highlight.js"):
-        (fresh / name).unlink(missing_ok=True)
-    old = outdir / f".{BUNDLE}.{os.getpid()}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if bundle.exists():
-        bundle.rename(old)
-    fresh.rename(bundle)
-    shutil.rmtree(old, ignore_errors=True)
-    if full and snapshot is not None:
-        why = (pagefind_delta.record_state(state_file, bundle, options, snapshot,
-                                           words=words, variants=variants)
-               if words is not None else report["layout"])
-        if words is None:
-            pagefind_delta.forget(state_file)  # an update would write the other layout
-        if why:
-            logger.info("search index: the next index is a full run too (%s)", why)
-            report["not_recorded"] = why
-    return None
+    else:
+        pagefind_delta.log_timing(started, report)
 
 
 def _index_in_background(outdir: Path, language: str, files: dict[str, str],
@@ -530,27 +428,10 @@ def _index_in_background(outdir: Path, language: str, files: dict[str, str],
     """The live preview (``make livehtml``) shows an edit as soon as its pages are
     written; the search index follows a few seconds later, in a child process."""
     job = outdir / f".{BUNDLE}-job.json"
-    job.write_text(json.dumps({"outdir": str(outdir), "language": language,
-                               "files": files, "pages": pages,
-                               "state_file": str(state_file)}), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    # not ``-m kb.search``: the package imports this module first, and runpy warns
-    subprocess.Popen([sys.executable, "-c", "import sys; from kb.search import _main; "
-                      "sys.exit(_main(sys.argv[1]))", str(job)], env=env,
-                     start_new_session=True, stdin=subprocess.DEVNULL)
+    write_job(job, outdir, language, files, pages, state_file, quiet=True)
+    subprocess.Popen(pagefind_delta.job_command(job), start_new_session=True,
+                     stdin=subprocess.DEVNULL)
     logger.info("search index: updating in the background")
-
-
-def _main(job_file: str) -> int:
-    job = json.loads(Path(job_file).read_text(encoding="utf-8"))
-    exe = pagefind_executable()
-    error = "Pagefind is not installed" if exe is None else index_site(
-        exe, Path(job["outdir"]), job["language"], job["files"], job.get("pages"),
-        Path(job["state_file"]) if job.get("state_file") else None)
-    if error:
-        print(f"search index: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def setup_search(app: Sphinx) -> None:
@@ -558,9 +439,11 @@ def setup_search(app: Sphinx) -> None:
     app.add_config_value("kb_search_stopwords_file", "_data/search-stopwords.txt", "env")
     app.add_config_value("kb_search_exclude", ["index", "bibliography", "contributing/*"],
                          "env")
-    # "wait": the build ends when the index is written (make html, Read the Docs);
-    # "background": the live preview's pages show first, the index follows. The
-    # environment variable KB_SEARCH_INDEX overrides it.
+    # "wait": the build ends when the index is written (sphinx-build, Read the Docs);
+    # "after": Sphinx writes the index's job into the doctree folder (SEARCH_JOB) and
+    # make html runs it once Sphinx has exited (kb/build.py); "background": the live
+    # preview's pages show first, the index follows. The environment variable
+    # KB_SEARCH_INDEX overrides it.
     app.add_config_value("kb_search_index", "wait", "", types=[str])
     app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _builder_inited)
@@ -572,6 +455,3 @@ def setup_search(app: Sphinx) -> None:
     app.connect("html-page-context", _page_context, priority=600)
     app.connect("build-finished", _build_finished)
 
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1]))
