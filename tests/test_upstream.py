@@ -182,3 +182,58 @@ def test_a_written_page_does_not_keep_its_pickled_doctree(build_root):
     # and the pages are whole: the article has its text and its reference list
     page = (Path(app.outdir) / "articles/good.html").read_text()
     assert "Some words about grief" in page and 'id="ref-' in page
+
+
+def test_the_collector_is_paused_only_while_the_environment_is_loaded_and_saved(
+        build_root, tmp_path, monkeypatch):
+    """An edit rebuild: the loaded environment is frozen while the page is read, the
+    collector is off while the environment is saved, and everything is as before once
+    the build ends; a clean build (every page read) freezes nothing; a build that fails
+    leaves the collector on and nothing frozen."""
+    import gc
+
+    from helpers import REPO, lay_root
+
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "extensions"))
+    import gc_probe
+
+    # the tiny project has a few pages: one of them is "a small share" below a half
+    monkeypatch.setattr(upstream, "UNFREEZE_SHARE", 0.5)
+
+    src = lay_root(tmp_path / "gc", None)
+    with (src / "conf.py").open("a") as conf:
+        conf.write(f"\nimport sys as _sys\n_sys.path.insert(0, "
+                   f"{str(REPO / 'tests' / 'extensions')!r})\n"
+                   "extensions = [*extensions, 'gc_probe']\n")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc_probe.SEEN.clear()
+    app = build_root(None, srcdir=src)
+    seen = dict((event, (on, frozen)) for event, on, frozen in gc_probe.SEEN)
+    assert seen["env-before-read-docs"] == (True, 0)   # nothing loaded, nothing frozen
+    assert seen["env-updated"] == (False, 0)           # saving: collector off
+    assert seen["write-started"][0] is True
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert len(app.env.all_docs) >= 3
+
+    article = sorted((src / "articles").glob("*.md"))[0]
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    gc_probe.SEEN.clear()
+    app = build_root(None, srcdir=src, freshenv=False)
+    seen = dict((event, (on, frozen)) for event, on, frozen in gc_probe.SEEN)
+    on, frozen = seen["env-before-read-docs"]
+    assert on and frozen > 10000                       # the loaded environment
+    # still frozen (a few frozen objects are freed as the page replaces them)
+    assert seen["env-updated"][0] is False and seen["env-updated"][1] > frozen - 1000
+    assert seen["write-started"][0] is True and seen["write-started"][1] > frozen - 1000
+    assert "One more sentence." in (Path(app.outdir) / "articles" /
+                                    f"{article.stem}.html").read_text()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+    article.write_text(article.read_text() + "\nAnd another.\n")
+    gc_probe.RAISE[0] = True
+    try:
+        with pytest.raises(Exception, match="the probe stops the build"):
+            build_root(None, srcdir=src, freshenv=False)
+    finally:
+        gc_probe.RAISE[0] = False
+    assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -137,7 +137,7 @@ def expected_pages(app: Sphinx) -> set[str]:
     """The HTML pages of this build, and the copies of their sources (``_sources``), as
     normalised paths under the output folder (compared as written, not resolved: no file
     system call per page)."""
-    builder, env = app.builder, app.env
+    env = app.env
     names = set(env.all_docs) | getattr(app, "kb_written_pages", set())
     pages = set(page_paths(app, names).values())
     suffix = app.config.html_sourcelink_suffix
