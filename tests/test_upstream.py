@@ -237,3 +237,40 @@ def test_the_collector_is_paused_only_while_the_environment_is_loaded_and_saved(
     finally:
         gc_probe.RAISE[0] = False
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_compiled_templates_are_kept_between_builds_and_compiled_again_when_edited(
+        build_root, tmp_path):
+    """Jinja's bytecode cache in the doctree folder: a build with no template change
+    compiles nothing (no entry is written again); an edited template is compiled again
+    and the pages show the edit."""
+    from helpers import lay_root
+
+    src = lay_root(tmp_path / "tpl", None)
+    (src / "conf.py").write_text((src / "conf.py").read_text()
+                                 + "\ntemplates_path = ['_templates']\n")
+    template = src / "_templates" / "page.html"
+    template.parent.mkdir(exist_ok=True)
+    template.write_text('{% extends "!page.html" %}{% block content %}{{ super() }}'
+                        "<p>First version of the template</p>{% endblock %}")
+    app = build_root(None, srcdir=src)
+    page = Path(app.outdir) / "articles" / "good.html"
+    assert "First version of the template" in page.read_text()
+    cache = Path(app.doctreedir) / upstream.TEMPLATE_CACHE
+    entries = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(entries) >= 5  # furo's templates and the site's
+
+    article = src / "articles" / "good.md"
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    app = build_root(None, srcdir=src, freshenv=False)
+    assert "One more sentence." in page.read_text()
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == entries
+
+    template.write_text(template.read_text().replace("First", "Second"))
+    app = build_root(None, srcdir=src, freshenv=False)
+    text = page.read_text()
+    assert "Second version of the template" in text and "First version" not in text
+    # the edited template's entry (same name and file) was written again, and only it
+    after = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert set(after) == set(entries)
+    assert len([name for name in after if after[name] != entries[name]]) == 1

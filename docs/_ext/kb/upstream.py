@@ -43,6 +43,16 @@ holding about 120 MB it will not read again, while the search index runs beside 
 a page is resolved (``doctree-resolved``) its bytes are dropped; a later ``get_doctree``
 of the same page reads the file again.
 
+Sphinx 9.0: every template is compiled again in every build
+------------------------------------------------------------
+Sphinx's template loader gives Jinja no bytecode cache, so each build compiles the
+theme's templates and the site's from their source again: about 0.15 s of a 1.8 s edit
+rebuild at 500 articles. Jinja's own ``FileSystemBytecodeCache`` is set on the builder's
+template environment, in the doctree folder (``TEMPLATE_CACHE``). Jinja keys each entry by
+the template's name and file and checks the source's SHA-1 and its own format (which
+includes the Python version) before using it, so an edited template is compiled again;
+it writes each entry to a temporary file and renames it, so parallel writers are safe.
+
 CPython: collecting garbage at exit
 -----------------------------------
 When ``sphinx-build`` returns, the interpreter runs full garbage collections over
@@ -80,6 +90,7 @@ import contextlib
 import functools
 import gc
 import importlib.metadata
+from pathlib import Path
 
 PYBTEX_VERSIONS = ("0.26.1",)
 
@@ -185,6 +196,24 @@ def one_chunk_per_process():
 
 def _builder_inited(app) -> None:
     patch_small_parallel_builds(app.builder)
+    cache_compiled_templates(app)
+
+
+TEMPLATE_CACHE = "kb-jinja-cache"
+
+
+def cache_compiled_templates(app) -> bool:
+    """Give the builder's Jinja environment a bytecode cache in the doctree folder (see
+    the module docstring); True if set."""
+    environment = getattr(getattr(app.builder, "templates", None), "environment", None)
+    if environment is None or environment.bytecode_cache is not None:
+        return False
+    from jinja2 import FileSystemBytecodeCache
+
+    folder = Path(app.doctreedir) / TEMPLATE_CACHE
+    folder.mkdir(parents=True, exist_ok=True)
+    environment.bytecode_cache = FileSystemBytecodeCache(str(folder))
+    return True
 
 
 def freeze_heap_at_exit() -> None:
