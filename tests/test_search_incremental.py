@@ -693,3 +693,50 @@ def test_batches_that_cannot_be_merged_fall_back(static_site, tmp_path):
     pages = [*indexed(site), "index.html"]
     with pytest.raises(delta.Fallback, match="of a batch's"):
         delta.index_in_batches(EXE, OPTIONS, site, pages, tmp_path / "b2", batch=10)
+
+
+def chunk_word_lists(bundle: Path) -> list[tuple[str, ...]]:
+    _language, meta = delta._meta(cbor2, bundle)
+    return [tuple(entry[0] for entry in cbor2.loads(
+        delta.read_file(bundle / "index" / f"{chunk[2]}.pf_index"))[0]) for chunk in meta[2]]
+
+
+def test_an_update_encodes_only_the_chunks_that_hold_a_changed_word(static_site, tmp_path,
+                                                                     monkeypatch):
+    """Issue 18: an edit used to encode every chunk of the index again and compare the
+    bytes. A chunk with the same words as before, none of them on the edited page, is
+    linked from the last index without being encoded; exactly the others are encoded.
+    (Small chunks here, so that some hold no word of the page.)"""
+    monkeypatch.setattr(delta, "SITE_CHUNK_SIZE", 400)
+    site = static_site
+    bundle = full_run(site, site / "pagefind")
+    state_file = tmp_path / "doctrees" / delta.STATE_FILE
+    assert delta.record_state(state_file, bundle, OPTIONS,
+                              delta.snapshot(site, indexed(site))) is None
+    before = decode(bundle)
+    before_chunks = set(chunk_word_lists(bundle))
+    inodes = {p.name: p.stat().st_ino for p in (bundle / "index").iterdir()}
+    edit(site, "articles/page-07.html", "<h1>Page 7</h1>",
+         "<h1>Page 7</h1><p>A zebrafinch sang.</p>")
+    encoded = []
+    real = delta._chunk_payload
+    monkeypatch.setattr(delta, "_chunk_payload",
+                        lambda words, variants, chunk: encoded.append(tuple(chunk))
+                        or real(words, variants, chunk))
+    count, bundle = run_update(site, bundle, state_file)
+    by_update = list(encoded)  # (the full run below encodes every chunk)
+    assert count == 1
+    after = decode(bundle)
+    assert after == decode(full_run(site, tmp_path / "full"))
+    url = "/articles/page-07.html"
+    on_page = {word for index in (before, after) for word, (postings, forms)
+               in index["words"].items()
+               if url in postings or any(url in p for p in forms.values())}
+    chunks = chunk_word_lists(bundle)
+    expected = [c for c in chunks if c not in before_chunks or on_page & set(c)]
+    assert sorted(by_update) == sorted(expected)
+    assert 0 < len(expected) < len(chunks), "some chunks must hold no word of the page"
+    # the others are the last index's files, linked
+    linked = [p.name for p in (bundle / "index").iterdir()
+              if inodes.get(p.name) == p.stat().st_ino]
+    assert len(linked) >= len(chunks) - len(expected)

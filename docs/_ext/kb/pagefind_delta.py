@@ -560,8 +560,16 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
             raise Fallback("Pagefind did not index every changed page")
 
         with _collector_paused():
-            _merge_words(cbor2, words, variants, scratch, new_chunks, remap, renumbered)
-            chunk_meta = _write_chunks(bundle, fresh / "index", language, words, variants)
+            # the last index's chunks by their words: one whose words are the same and
+            # untouched is linked, not encoded again
+            last_cut = _cut(words, SITE_CHUNK_SIZE)
+            if len(last_cut) != len(old_chunks):
+                raise Fallback("the saved words do not match the index")
+            last = dict(zip(map(tuple, last_cut), (chunk[2] for chunk in old_chunks)))
+            touched = _merge_words(cbor2, words, variants, scratch, new_chunks, remap,
+                                   renumbered)
+            chunk_meta = _write_chunks(bundle, fresh / "index", language, words, variants,
+                                       last, touched)
         filter_meta = _write_filters(cbor2, bundle, old_filters, scratch, new_filters,
                                      remap, renumbered, fresh / "filter", language)
         pages_meta = [list(page) for page in old_pages]
@@ -707,19 +715,22 @@ def _first_page(variant: tuple) -> int:
 
 
 def _merge_words(cbor2, words: dict, variants: dict, scratch: Path, new_chunks, remap,
-                 renumbered) -> None:
+                 renumbered) -> set[str]:
     """Replace, in *words* and *variants*, the postings of the re-indexed pages by the
     scratch run's. A word leaves the index when neither it nor any of its forms is on a
-    page any more."""
+    page any more. Returns the words whose postings or forms may have changed."""
+    touched = set()
     for word, (numbers, counts, rests) in list(words.items()):
         if renumbered.isdisjoint(numbers):
             continue
+        touched.add(word)
         keep = [i for i, n in enumerate(numbers) if n not in renumbered]
         words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
                        [rests[i] for i in keep])
     for word, forms in list(variants.items()):
         if all(renumbered.isdisjoint(numbers) for _form, numbers, _rests in forms):
             continue
+        touched.add(word)
         kept = []
         for form, numbers, rests in forms:
             keep = [i for i, n in enumerate(numbers) if n not in renumbered]
@@ -730,6 +741,7 @@ def _merge_words(cbor2, words: dict, variants: dict, scratch: Path, new_chunks, 
         else:
             del variants[word]
     for word, postings, new_forms in _read_words(cbor2, scratch, new_chunks):
+        touched.add(word)
         numbers, counts, rests = _postings(cbor2, postings)
         old = words.get(word, ([], [], []))
         merged = sorted([*zip(*old), *zip([remap[n] for n in numbers], counts, rests)],
@@ -754,6 +766,7 @@ def _merge_words(cbor2, words: dict, variants: dict, scratch: Path, new_chunks, 
     for word in [w for w, (numbers, _c, _r) in words.items()
                  if not numbers and w not in variants]:
         del words[word]
+    return touched
 
 
 def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:
@@ -765,11 +778,22 @@ def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:
 
 
 def _write_chunks(bundle: Path, folder: Path, language: str, words: dict,
-                  variants: dict) -> list[list[str]]:
-    """The word index, in the site's layout; a chunk that did not change is linked."""
+                  variants: dict, last: dict | None = None,
+                  touched: set[str] = frozenset()) -> list[list[str]]:
+    """The word index, in the site's layout; a chunk that did not change is linked. With
+    *last* (the last index's chunk files by their words) a chunk of the same words, none
+    of them *touched*, is linked without being encoded."""
     chunks = _cut(words, SITE_CHUNK_SIZE)
     meta, taken = _site_chunk_meta(chunks), set()
     for named, chunk in zip(meta, chunks):
+        name = (last or {}).get(tuple(chunk))
+        if name is not None and touched.isdisjoint(chunk):
+            if name in taken:
+                raise Fallback("two index chunks share a hash prefix")
+            taken.add(name)
+            _link(bundle / "index" / f"{name}.pf_index", folder / f"{name}.pf_index")
+            named.append(name)
+            continue
         payload = _chunk_payload(words, variants, chunk)
         name = _unique_name(language, payload, taken)
         old = bundle / "index" / f"{name}.pf_index"
