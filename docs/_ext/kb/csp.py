@@ -462,15 +462,14 @@ def _build_finished(app: Sphinx, exc) -> None:
     sources = {path: d for d, path in page_paths(app, app.env.all_docs).items()}
     checked = set(getattr(app, "kb_csp_handled", ())) | set(
         page_paths(app, getattr(app, "kb_csp_dispatched", ())).values())
-    for root, dirs, files in os.walk(outdir):
+    for root, dirs, files in os.walk(outdir):  # strings, not a Path per page
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != "pagefind"]
         for name in sorted(files):
-            path = Path(root, name)
-            if not name.endswith(".html") or path.stat().st_mtime < started:
+            if not name.endswith(".html"):
                 continue
-            key = os.path.normpath(path)
-            if key not in checked:
-                audit_written(app, path, sources.get(key))
+            key = os.path.normpath(os.path.join(root, name))
+            if key not in checked and os.stat(key).st_mtime >= started:
+                audit_written(app, Path(key), sources.get(key))
     if app.builder.name in ("html", "dirhtml"):
         _save_passed(app)
 

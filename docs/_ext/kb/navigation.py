@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import posixpath
 from fnmatch import fnmatch
-from pathlib import Path
 from typing import Iterable
 
 from sphinx import addnodes
@@ -154,23 +153,28 @@ def expected_pages(app: Sphinx) -> set[str]:
 def _remove_stale_pages(app: Sphinx, exc) -> None:
     if exc is not None or app.builder.name not in ("html", "dirhtml"):
         return  # an EPUB is built from scratch; a single page has no other pages
-    outdir = Path(app.outdir)
-    keep = expected_pages(app) | {os.path.normpath(outdir / page)
+    # strings, not a Path per file: this walks every page of the site in every build
+    outdir = os.path.normpath(app.outdir)
+    keep = expected_pages(app) | {os.path.normpath(os.path.join(outdir, page))
                                   for page in getattr(app, "kb_redirect_pages", ())}
+    sources = os.path.join(outdir, "_sources")
     folders = []
     for root, dirs, files in os.walk(outdir):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in NOT_PAGES]
-        folders.append(Path(root))
-        rel = Path(root).relative_to(outdir)
+        folders.append(root)
+        in_sources = root == sources or root.startswith(sources + os.sep)
         for name in files:
-            path = Path(root, name)
-            if (name.endswith(".html") or rel.parts[:1] == ("_sources",)) and \
-                    os.path.normpath(path) not in keep:
-                logger.info("removing %s: its source is gone", path.relative_to(outdir))
-                path.unlink()
+            if not (name.endswith(".html") or in_sources):
+                continue
+            path = os.path.normpath(os.path.join(root, name))
+            if path not in keep:
+                logger.info("removing %s: its source is gone", os.path.relpath(path, outdir))
+                os.unlink(path)
     for folder in reversed(folders[1:]):  # deepest first; never the output folder itself
-        if not any(folder.iterdir()):
-            folder.rmdir()
+        with os.scandir(folder) as entries:
+            empty = next(entries, None) is None
+        if empty:
+            os.rmdir(folder)
 
 
 def setup_navigation(app: Sphinx) -> None:

@@ -309,17 +309,19 @@ def _stale_and_changed(app: Sphinx, outdir: Path,
     env = app.env
     expected = set(page_paths(app, [d for d in env.all_docs if indexed(env, d)]).values())
     stale, changed, pages = [], False, []
-    for root, dirs, files in os.walk(outdir):
+    top = os.path.normpath(outdir)
+    for root, dirs, files in os.walk(top):  # strings, not a Path per page
         dirs[:] = [d for d in dirs if not d.startswith((".", "_")) and d != BUNDLE]
         for name in files:
             if not name.endswith(".html"):
                 continue
-            path = Path(root, name)
-            if os.path.normpath(path) in expected:
-                changed = changed or path.stat().st_mtime > stamp
-                pages.append(path.relative_to(outdir).as_posix())
-            elif "data-pagefind-body" in path.read_text(encoding="utf-8", errors="replace"):
-                stale.append(path)
+            path = os.path.normpath(os.path.join(root, name))
+            if path in expected:
+                changed = changed or (not changed and os.stat(path).st_mtime > stamp)
+                pages.append(os.path.relpath(path, top).replace(os.sep, "/"))
+            elif "data-pagefind-body" in Path(path).read_text(encoding="utf-8",
+                                                               errors="replace"):
+                stale.append(Path(path))
     return stale, changed, sorted(pages)
 
 
