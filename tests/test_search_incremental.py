@@ -255,7 +255,7 @@ def test_nothing_changed_gives_the_same_bundle(indexed_site):
 
 
 def corrupt_words(site, bundle, state_file):
-    state_file.with_name(delta.WORDS_FILE).write_bytes(b"not a pickle")
+    state_file.with_name(delta.WORDS_FILE).write_bytes(b"not marshal data")
 
 
 def other_bundle(site, bundle, state_file):
@@ -558,7 +558,7 @@ def test_the_site_layout_finds_every_term_in_one_chunk(indexed_site, tmp_path):
 
 def test_the_site_layout_holds_a_few_thousand_locations_a_chunk(indexed_site):
     _site, bundle, state_file = indexed_site
-    words = pickle_words(state_file)
+    words = saved_words(state_file)
     names = chunk_words(bundle)
     assert len(names) >= 6, "the test site spans several of the site's chunks"
     for chunk in names.values():
@@ -568,9 +568,8 @@ def test_the_site_layout_holds_a_few_thousand_locations_a_chunk(indexed_site):
             or chunk is list(names.values())[-1]
 
 
-def pickle_words(state_file: Path) -> dict:
-    import pickle
-    return pickle.loads(state_file.with_name(delta.WORDS_FILE).read_bytes())["words"]
+def saved_words(state_file: Path) -> dict:
+    return delta.load_words(state_file.with_name(delta.WORDS_FILE))["words"]
 
 
 def test_site_chunk_names_leave_no_gap():
@@ -740,3 +739,23 @@ def test_an_update_encodes_only_the_chunks_that_hold_a_changed_word(static_site,
     linked = [p.name for p in (bundle / "index").iterdir()
               if inodes.get(p.name) == p.stat().st_ino]
     assert len(linked) >= len(chunks) - len(expected)
+
+
+def test_words_saved_by_another_python_are_not_used(indexed_site):
+    """The saved words are in marshal, whose format belongs to the Python that wrote
+    them: a file from another Python (tagged so) or cut short is refused, and the next
+    index is a full run."""
+    site, bundle, state_file = indexed_site
+    words_file = state_file.with_name(delta.WORDS_FILE)
+    cache = delta.load_words(words_file)
+    assert cache["python"] == delta.MARSHAL_TAG and cache["words"]
+    import marshal
+    words_file.write_bytes(marshal.dumps({**cache, "python": "cpython-27 marshal 2"}))
+    with pytest.raises(ValueError, match="another Python"):
+        delta.load_words(words_file)
+    edit(site, "articles/page-03.html", "<h1>Page 3</h1>", "<h1>Page 3</h1><p>Owl.</p>")
+    with pytest.raises(delta.Fallback, match="no saved words .*another Python"):
+        run_update(site, bundle, state_file)
+    words_file.write_bytes(marshal.dumps(cache)[:1000])
+    with pytest.raises(delta.Fallback, match="no saved words"):
+        run_update(site, bundle, state_file)

@@ -68,7 +68,7 @@ from pathlib import Path
 
 MARK = "kb-build-incomplete"
 ENV_PICKLE = "environment.pickle"
-SEARCH_STATE = ("kb-pagefind-state.json", "kb-pagefind-words.pickle",
+SEARCH_STATE = ("kb-pagefind-state.json", "kb-pagefind-words.marshal",
                 "kb-search-vocabulary.pickle")
 BUILD_RECORD = "kb-published-urls.json"
 LAST_BUILD = "kb-last-build.json"

@@ -67,8 +67,8 @@ import gc
 import gzip
 import hashlib
 import json
+import marshal
 import os
-import pickle
 import re
 import shutil
 import subprocess
@@ -85,14 +85,14 @@ GZIP_LEVEL = 6              # Pagefind's: the same payload gives the same bytes
 MAX_SHARE = 0.3             # more changed pages than this: a full run is as quick
 BATCH_PAGES = 400           # a full index: pages per Pagefind run (index_in_batches)
 STATE_FILE = "kb-pagefind-state.json"
-WORDS_FILE = "kb-pagefind-words.pickle"
-STATE_VERSION = 4           # 2: the words' accent variants are saved beside them;
+WORDS_FILE = "kb-pagefind-words.marshal"
+STATE_VERSION = 5           # 2: the words' accent variants are saved beside them;
                             # 3: the index files' sizes and times (a damaged file);
-                            # 4: the site's chunk layout
+                            # 4: the site's chunk layout; 5: the words in marshal
 INDEX_FOLDERS = ("fragment", "index", "filter")
 GLOB_SPECIAL = re.compile(r"[*?\[\]{},\\!]")
 UNEXPECTED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-              pickle.UnpicklingError, EOFError)
+              EOFError)
 
 
 class Fallback(Exception):
@@ -442,9 +442,7 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
              "pages": pages, "urls": urls, "files": fingerprint(bundle)}
     state_file.parent.mkdir(parents=True, exist_ok=True)
     words_file = state_file.with_name(WORDS_FILE)
-    for path, data in ((words_file, pickle.dumps({"meta": name, "words": words,
-                                                  "variants": variants or {}},
-                                                 pickle.HIGHEST_PROTOCOL)),
+    for path, data in ((words_file, _dump_words(name, words, variants or {})),
                        (state_file, json.dumps(state, separators=(",", ":")).encode())):
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
@@ -452,13 +450,39 @@ def record_state(state_file: Path, bundle: Path, options: list[str], pages: dict
     return None
 
 
+def _dump_words(name: str, words: dict, variants: dict) -> bytes:
+    """The words of an index as saved beside the state: ``marshal``, not ``pickle`` (they
+    are only dicts, tuples, lists, numbers and bytes; at 2,000 articles marshal writes
+    them in 0.06 s where pickle took 0.29 s, and reads them in 0.09 s instead of 0.12 s).
+    marshal's format changes with the Python version, which is saved with it."""
+    return marshal.dumps({"python": MARSHAL_TAG, "meta": name, "words": words,
+                          "variants": variants})
+
+
+def load_words(path: Path) -> dict:
+    """What :func:`_dump_words` saved. Raises ValueError (one of UNEXPECTED) for a file
+    written by another Python, or damaged."""
+    with _collector_paused():
+        cache = marshal.loads(path.read_bytes())
+    if not isinstance(cache, dict) or cache.get("python") != MARSHAL_TAG:
+        raise ValueError("the saved words were written by another Python")
+    return cache
+
+
+MARSHAL_TAG = f"{sys.implementation.cache_tag} marshal {marshal.version}"
+
+
 def fingerprint(bundle: Path) -> dict[str, list[int]]:
     """Size and time of each index file of *bundle* (what an update links forward)."""
     files = {}
     for folder in INDEX_FOLDERS:
-        for path in (bundle / folder).glob("*"):
-            stat = path.stat()
-            files[f"{folder}/{path.name}"] = [stat.st_size, stat.st_mtime_ns]
+        try:
+            entries = list(os.scandir(os.path.join(bundle, folder)))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            stat = entry.stat()
+            files[f"{folder}/{entry.name}"] = [stat.st_size, stat.st_mtime_ns]
     for path in [*bundle.glob("*.pf_meta"), bundle / "pagefind-entry.json"]:
         if path.is_file():
             stat = path.stat()
@@ -504,7 +528,7 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
     if len(urls) != len(old_pages):
         raise Fallback("the record does not match the index")
     try:
-        cache = pickle.loads(state_file.with_name(WORDS_FILE).read_bytes())
+        cache = load_words(state_file.with_name(WORDS_FILE))
     except UNEXPECTED as error:
         raise Fallback(f"no saved words ({error})") from error
     if cache.get("meta") != state["meta"] or "variants" not in cache:
