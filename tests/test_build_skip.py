@@ -325,3 +325,29 @@ def test_a_search_index_that_fails_fails_the_build_and_publishes_nothing(case, t
     assert "reading every page again" in result.stdout
     page = sorted((case / "build" / "html" / "articles").glob("*.html"))[0]
     assert "A new closing sentence about sleep." in page.read_text()
+
+
+def test_publishing_swaps_the_folders_in_one_step_without_running_ldconfig(tmp_path,
+                                                                           monkeypatch):
+    """renameat2(RENAME_EXCHANGE) comes from the C library the Python runs with; finding
+    it does not start ``ldconfig`` (a subprocess in every build); without it, the swap
+    reports that it cannot be done (publishing then renames in two steps)."""
+    import ctypes.util
+
+    from kb import build
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "page.html").write_text("new")
+    (b / "page.html").write_text("old")
+    monkeypatch.setattr(ctypes.util, "find_library",
+                        lambda name: pytest.fail("find_library runs ldconfig"))
+    assert build._exchange(a, b) is True
+    assert (a / "page.html").read_text() == "old" and (b / "page.html").read_text() == "new"
+
+    def no_library(*args, **kwargs):
+        raise OSError("no such library")
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    assert build._exchange(a, b) is False
+    assert (a / "page.html").read_text() == "old"
