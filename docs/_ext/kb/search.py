@@ -317,7 +317,7 @@ def _stale_and_changed(app: Sphinx, outdir: Path,
                 continue
             path = os.path.normpath(os.path.join(root, name))
             if path in expected:
-                changed = changed or (not changed and os.stat(path).st_mtime > stamp)
+                changed = changed or os.stat(path).st_mtime > stamp
                 pages.append(os.path.relpath(path, top).replace(os.sep, "/"))
             elif "data-pagefind-body" in Path(path).read_text(encoding="utf-8",
                                                                errors="replace"):
