@@ -8,6 +8,8 @@ exactly what Sphinx wrote.
 
 from __future__ import annotations
 
+import ast
+import gzip
 import os
 import random
 import shutil
@@ -294,7 +296,7 @@ def test_the_search_index_is_built_after_sphinx_has_exited(case, tmp_path):
                              str(case / "src"), "--", "-n", "-W", "--keep-going", "-q"],
                             env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    runs = [eval(line) for line in log.read_text().splitlines()]
+    runs = [ast.literal_eval(line) for line in log.read_text().splitlines()]
     assert runs, "Pagefind did not run"
     for parent, sphinx in runs:
         assert "pagefind_delta.py" in parent and "kb-search-job.json" in parent
@@ -302,7 +304,6 @@ def test_the_search_index_is_built_after_sphinx_has_exited(case, tmp_path):
     assert not (case / "build" / "doctrees" / "kb-search-job.json").exists()
     fragments = [p.read_bytes() for p in
                  (case / "build" / "html" / "pagefind" / "fragment").iterdir()]
-    import gzip
     assert any(b"A new closing sentence about sleep." in gzip.decompress(f)
                for f in fragments)
 

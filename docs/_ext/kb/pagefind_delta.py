@@ -553,9 +553,7 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
     scratch = fresh.with_name(fresh.name + ".scratch")
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(scratch),
-                              "--glob", "{" + ",".join(changed) + "}", *options],
-                             capture_output=True, text=True, check=False)
+        run = run_pagefind(exe, outdir, scratch, options, changed)
         if run.returncode != 0:
             raise Fallback(f"Pagefind exit {run.returncode} on the changed pages: "
                            f"{(run.stderr or run.stdout).strip()[-500:]}")
@@ -646,9 +644,7 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
         for start in range(0, len(pages), batch):
             part = pages[start:start + batch]
             shutil.rmtree(scratch, ignore_errors=True)
-            run = subprocess.run([str(exe), "--site", str(outdir), "--output-path",
-                                  str(scratch), "--glob", "{" + ",".join(part) + "}",
-                                  *options], capture_output=True, text=True, check=False)
+            run = run_pagefind(exe, outdir, scratch, options, part)
             if run.returncode != 0:
                 raise Fallback(f"Pagefind exit {run.returncode} on pages {start + 1} to "
                                f"{start + len(part)}: "
@@ -702,8 +698,7 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
         raise Fallback("no pages to index")
     language, fields = first
     with _collector_paused():
-        chunk_meta = _write_chunks(fresh / ".none", fresh / "index", language, words,
-                                   variants)
+        chunk_meta = _write_chunks(None, fresh / "index", language, words, variants)
     filter_meta = _write_filter_files(cbor2, filters, fresh / "filter", language)
     meta = cbor2.dumps([FORMAT, pages_meta, chunk_meta, filter_meta, [], fields])
     name = f"{language}_{full_hash(meta)[:10]}"
@@ -712,6 +707,15 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
     (fresh / "pagefind-entry.json").write_text(
         json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     return words, variants
+
+
+def run_pagefind(exe: Path, outdir: Path, dest: Path, options: list[str],
+                 only: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Pagefind over the site in *outdir* (or only the pages *only*, paths relative to
+    it, none with a glob character), its bundle written into *dest*."""
+    glob = ["--glob", "{" + ",".join(only) + "}"] if only is not None else []
+    return subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(dest),
+                           *glob, *options], capture_output=True, text=True, check=False)
 
 
 def _link(src: Path, dest: Path) -> None:
@@ -801,12 +805,13 @@ def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:
     return name
 
 
-def _write_chunks(bundle: Path, folder: Path, language: str, words: dict,
+def _write_chunks(bundle: Path | None, folder: Path, language: str, words: dict,
                   variants: dict, last: dict | None = None,
                   touched: set[str] = frozenset()) -> list[list[str]]:
-    """The word index, in the site's layout; a chunk that did not change is linked. With
-    *last* (the last index's chunk files by their words) a chunk of the same words, none
-    of them *touched*, is linked without being encoded."""
+    """The word index, in the site's layout; a chunk that did not change is linked from
+    *bundle* (the last index; None: there is none). With *last* (the last index's chunk
+    files by their words) a chunk of the same words, none of them *touched*, is linked
+    without being encoded."""
     chunks = _cut(words, SITE_CHUNK_SIZE)
     meta, taken = _site_chunk_meta(chunks), set()
     for named, chunk in zip(meta, chunks):
@@ -820,8 +825,8 @@ def _write_chunks(bundle: Path, folder: Path, language: str, words: dict,
             continue
         payload = _chunk_payload(words, variants, chunk)
         name = _unique_name(language, payload, taken)
-        old = bundle / "index" / f"{name}.pf_index"
-        if old.is_file():  # same hash: the same words and postings (checked below)
+        old = bundle / "index" / f"{name}.pf_index" if bundle is not None else None
+        if old is not None and old.is_file():  # same hash: the same words and postings
             if read_file(old) != payload:
                 raise Fallback("two index chunks share a hash prefix")
             _link(old, folder / old.name)
@@ -937,8 +942,8 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
         state = load_state(state_file)
         current = snapshot(outdir, pages, state)
         try:
-            count = update(exe, options, outdir, bundle, fresh, current,
-                                          state, state_file)
+            count = update(exe, options, outdir, bundle, fresh, current, state,
+                           state_file)
             log("search index: %d of %d pages re-indexed", count, len(pages))
             report.update(mode="incremental", pages=count)
             full = False
@@ -954,16 +959,14 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
             # a large site: Pagefind over a few hundred pages at a time, merged (its
             # memory grows with the pages it holds)
             try:
-                words, variants = index_in_batches(exe, options, outdir,
-                                                                  pages, fresh)
+                words, variants = index_in_batches(exe, options, outdir, pages, fresh)
                 report["batches"] = -(-len(pages) // BATCH_PAGES)
             except (Fallback, *UNEXPECTED) as why:
                 log("search index: one Pagefind run over the whole site (%s)", why)
                 report["batches"] = str(why)
                 shutil.rmtree(fresh, ignore_errors=True)
     if full and words is None:
-        run = subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(fresh),
-                              *options], capture_output=True, text=True, check=False)
+        run = run_pagefind(exe, outdir, fresh, options)
         if run.returncode != 0 or not (fresh / "pagefind-entry.json").is_file():
             shutil.rmtree(fresh, ignore_errors=True)
             return (f"Pagefind could not build the search index (exit {run.returncode}): "
@@ -997,8 +1000,8 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     fresh.rename(bundle)
     shutil.rmtree(old, ignore_errors=True)
     if full and current is not None:
-        why = (record_state(state_file, bundle, options, current,
-                                           words=words, variants=variants)
+        why = (record_state(state_file, bundle, options, current, words=words,
+                            variants=variants)
                if words is not None else report["layout"])
         if words is None:
             forget(state_file)  # an update would write the other layout

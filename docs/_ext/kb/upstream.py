@@ -39,9 +39,9 @@ Sphinx 9.0: every page's pickled doctree is kept until the build ends
 ``BuildEnvironment.get_doctree`` keeps the bytes of every doctree it reads
 (``_pickled_doctree_cache``) for the rest of the build. When pages are written, each is
 read once, resolved and written, so at 2,000 articles the main process ends the build
-holding about 120 MB it will not read again, while the search index runs beside it. Once
-a page is resolved (``doctree-resolved``) its bytes are dropped; a later ``get_doctree``
-of the same page reads the file again.
+holding about 120 MB it will not read again (with ``sphinx-build`` the search index
+then runs beside it). Once a page is resolved (``doctree-resolved``) its bytes are
+dropped; a later ``get_doctree`` of the same page reads the file again.
 
 Sphinx 9.0: every template is compiled again in every build
 ------------------------------------------------------------
