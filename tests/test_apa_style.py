@@ -781,3 +781,29 @@ def test_journal_names_in_title_case(name, expected):
 def test_single_quoted_words_become_double_quotes(raw, expected):
     from kb.apa.formatting import plain
     assert plain(raw) == expected
+
+
+def test_in_text_names_are_formatted_once_per_work_and_form_until_forgotten(monkeypatch):
+    """Each work's in-text names are formatted once per form (narrative or not, all names
+    or not, first citation or not), however often it is cited; ``prepare`` (which
+    recomputes the fields they depend on) and each build forget them."""
+    from kb.apa import prepare, referencing
+
+    entries = parse_string(BIB, "bibtex").entries
+    calls = []
+    real = referencing._intext_names
+    monkeypatch.setattr(referencing, "_intext_names",
+                        lambda *args: calls.append(args[0].key) or real(*args))
+    referencing.forget_names()
+    for _ in range(3):
+        assert cite(entries, "p", "fluckiger2018")[0] == "(Flückiger et al., 2018)"
+        assert cite(entries, "t", "fluckiger2018")[0] == "Flückiger et al. (2018)"
+        assert cite(entries, "ps", "fluckiger2018")[0] == (
+            "(Flückiger, Del Re, Wampold, & Horvath, 2018)")
+    assert calls == ["fluckiger2018"] * 3  # parenthetical, narrative, all names
+
+    # the same key, a changed entry: prepare forgets what was formatted
+    entries["fluckiger2018"].persons["author"] = entries["fluckiger2018"].persons["author"][:1]
+    prepare(entries.values())
+    assert cite(entries, "p", "fluckiger2018")[0] == "(Flückiger, 2018)"
+    assert calls == ["fluckiger2018"] * 4

@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+import docutils.nodes as nodes
+
 from helpers import html, lay_root, warnings_of
 
 
@@ -235,6 +237,15 @@ def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_
     assert cached_calls == len(keys) < occurrences / 2
     assert {(role, target, link is not None) for _c, _b, role, target, link, _m in keys} == (
         distinct)
+
+    # on the HTML builder each use is one prerendered node (its HTML made once), for the
+    # citations and for the reference list's entries
+    doctree = cached_app.env.get_and_resolve_doctree("articles/repeats", cached_app.builder)
+    cites = [n for n in doctree.findall(nodes.inline) if "kb-cite" in n["classes"]]
+    entries = [n for n in doctree.findall(nodes.list_item) if "kb-ref" in n["classes"]]
+    assert len(cites) > 10 and entries
+    assert all(len(n) == 1 and isinstance(n[0], citations.prerendered) for n in cites)
+    assert all(isinstance(item[0][0], citations.prerendered) for item in entries)
 
     calls.clear()
     monkeypatch.setattr(citations, "RENDER_CACHE", False)

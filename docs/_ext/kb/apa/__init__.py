@@ -41,13 +41,14 @@ from .formatting import (
     sort_text,
     surname,
 )
-from .referencing import ApaReferenceStyle, CitationInfo
+from .referencing import ApaReferenceStyle, CitationInfo, forget_names
 
 __all__ = [
     "REQUIRED_FIELDS",
     "ApaReferenceStyle",
     "ApaStyle",
     "CitationInfo",
+    "forget_names",
     "missing_fields",
     "prepare",
     "register",
@@ -124,6 +125,7 @@ def prepare(entries):
     Idempotent: earlier values are recomputed.
     """
     entries = list(entries)
+    forget_names()
     for entry in entries:
         canonical(entry)
         for name in ("yearsuffix", "citenames", "citeinitials"):

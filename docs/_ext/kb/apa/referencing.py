@@ -69,7 +69,28 @@ def _abbreviation(entry):
     return plain(entry.fields.get("shortauthor", "")).strip()
 
 
+#: (id of the entry, narrative, full, first) -> (the entry, its in-text names): each
+#: work's names are formatted once, not at every distinct citation of it (formatting
+#: initials decodes LaTeX). Emptied by :func:`forget_names`, which ``prepare`` and each
+#: build call; the entry is kept with its names so that its id cannot be reused.
+_NAMES: dict = {}
+
+
+def forget_names() -> None:
+    """Drop the remembered in-text names (the entries may have changed)."""
+    _NAMES.clear()
+
+
 def intext_names(entry, narrative=False, full=False, first=True):
+    """The names of an in-text citation, remembered (see ``_NAMES``)."""
+    key = (id(entry), narrative, full, first)
+    known = _NAMES.get(key)
+    if known is None or known[0] is not entry:
+        known = _NAMES[key] = (entry, _intext_names(entry, narrative, full, first))
+    return known[1]
+
+
+def _intext_names(entry, narrative=False, full=False, first=True):
     """The names of an in-text citation (APA 8.17-8.21).
 
     One or two authors: all; three or more: the first, "et al." (or as many as

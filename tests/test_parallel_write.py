@@ -1,0 +1,127 @@
+"""A parallel write (``-j 2``) of a site with more than ``MIN_PARALLEL_PAGES`` pages: each
+page is loaded, resolved and written by a worker process, not by the main process
+(kb/upstream.py, ``write_resolving_in_workers``); the bibliography page is taken first;
+the images the workers' pages use are copied; the warnings found while resolving reach
+the build's output once each, at their file and line; and the pages are the same, byte
+for byte, as a serial build's.
+
+The build is Sphinx's own command line, on a small generated corpus
+(benchmarks/corpus.py) with one picture added, and a test-only extension
+(tests/extensions/write_probe.py) that logs which process resolved each page."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from helpers import ANSI, REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from corpus import make_corpus  # noqa: E402
+
+from kb import upstream  # noqa: E402
+
+N_ARTICLES = 60
+# a 1x1 PNG
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f4e1cc0000000049454e44ae426082")
+
+
+def build(src: Path, out: Path, jobs: int, log: Path | None = None):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("READTHEDOCS") and k != "KB_DRAFTS"}
+    if log is not None:
+        env["KB_TEST_WRITE_LOG"] = str(log)
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-n", "-W", "--keep-going",
+         "-j", str(jobs), "-d", str(out / "doctrees"), str(src / "docs"), str(out / "html")],
+        cwd=src, env=env, capture_output=True, text=True, timeout=600)
+    return result.returncode, ANSI.sub("", result.stderr)
+
+
+def pages(out: Path) -> dict[str, bytes]:
+    html = out / "html"
+    return {p.relative_to(html).as_posix(): p.read_bytes()
+            for p in html.rglob("*.html") if "_static" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("write")
+    src = root / "src"
+    make_corpus(src, N_ARTICLES, 40, 5, 200, seed=2)
+    # a picture on one article, in the middle of the site
+    (src / "docs" / "_static" / "calm.png").write_bytes(PNG)
+    article = src / "docs" / "articles" / "bench-0031.md"
+    article.write_text(article.read_text().replace(
+        "\n## ", "\n![A calm lake at dawn](../_static/calm.png)\n\n## ", 1))
+    with (src / "docs" / "conf.py").open("a") as conf:
+        conf.write(f"\nimport sys as _sys\n_sys.path.insert(0, "
+                   f"{str(REPO / 'tests' / 'extensions')!r})\n"
+                   "extensions = [*extensions, 'write_probe']\n")
+    log = root / "write.log"
+    code, stderr = build(src, root / "parallel", 2, log)
+    assert (code, stderr) == (0, ""), stderr
+    return root, src, log.read_text().splitlines()
+
+
+def test_workers_resolve_and_write_every_page_but_the_first(corpus):
+    root, src, log = corpus
+    main = {pid for event, pid, _ in map(str.split, log) if event == "main"}
+    assert len(main) == 1
+    by_process = defaultdict(list)
+    for event, pid, docname in map(str.split, log):
+        if event == "resolved":
+            by_process[pid].append(docname)
+    everything = sorted(d for docs in by_process.values() for d in docs)
+    assert len(everything) == len(set(everything)) > upstream.MIN_PARALLEL_PAGES
+    assert sum(d.startswith("articles/bench-") for d in everything) == N_ARTICLES
+    # the main process writes the first page (before the fork, as Sphinx does), and
+    # nothing else; two workers (-j 2) share the rest
+    assert by_process.pop(main.pop()) == [everything[0]]
+    assert len(by_process) == 2 and all(len(docs) > 5 for docs in by_process.values())
+    # the bibliography page, which lists every cited work, is taken first
+    assert "bibliography" in [docs[0] for docs in by_process.values()]
+
+
+def test_the_pictures_of_pages_written_by_workers_are_copied(corpus):
+    root, src, log = corpus
+    html = root / "parallel" / "html"
+    page = (html / "articles" / "bench-0031.html").read_text()
+    image = re.search(r'<img alt="A calm lake at dawn" src="([^"]+)"', page)
+    assert image and image.group(1) == "../_images/calm.png"
+    assert (html / "_images" / "calm.png").read_bytes() == PNG
+
+
+def test_the_pages_are_those_of_a_serial_build(corpus):
+    root, src, log = corpus
+    code, stderr = build(src, root / "serial", 1)
+    assert (code, stderr) == (0, ""), stderr
+    serial, parallel = pages(root / "serial"), pages(root / "parallel")
+    assert sorted(parallel) == sorted(serial)
+    assert [name for name in serial if parallel[name] != serial[name]] == []
+
+
+def test_a_problem_found_while_resolving_in_a_worker_is_reported_once_at_its_line(
+        corpus, tmp_path):
+    root, src, log = corpus
+    copy = tmp_path / "src"
+    shutil.copytree(src, copy)
+    article = copy / "docs" / "articles" / "bench-0047.md"
+    text = article.read_text().replace(
+        "\n## ", "\nA claim {cite:p}`nosuchwork2020`.\n\n## ", 1)
+    article.write_text(text)
+    line = text.splitlines().index("A claim {cite:p}`nosuchwork2020`.") + 1
+    code, stderr = build(copy, tmp_path / "out", 2)
+    assert code == 1
+    warning = (f"articles/bench-0047.md:{line}: WARNING: unknown citation key "
+               "'nosuchwork2020'")
+    assert stderr.count(warning) == 1, stderr[-2000:]
