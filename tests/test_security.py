@@ -205,6 +205,32 @@ def test_pages_written_by_parallel_writers_are_checked_once(hostile_template_par
         assert stderr.count(line) == 1, (line, stderr[-3000:])
 
 
+# Markup whose meaning depends on how it is parsed, and what the output check (which
+# parses as browsers do) reports for it; None: nothing, a browser builds no such element.
+PARSED_AS_BROWSERS_DO = [
+    ('<p><image src="https://tracker.example.org/p.gif"></p>',
+     "<img src='https://tracker.example.org/p.gif'> loads a file from another site"),
+    ('<noscript><img src="https://tracker.example.org/p.gif"></noscript>',
+     "<img src='https://tracker.example.org/p.gif'> loads a file from another site"),
+    ('<P><SCRIPT SRC="https://cdn.example.org/t.js"></SCRIPT></P>',
+     "<script src='https://cdn.example.org/t.js'> loads a script from another site"),
+    ('<svg><a xlink:href="javascript:steal()"><path d="M0 0"></path></a></svg>',
+     "<a xlink:href='javascript:steal()'>: 'javascript:' addresses are not allowed"),
+    ('<p>1 <scr<script>ipt> 2</p>', "<scr<script> is not an element the site allows"),
+    ('<!-- <script src="https://cdn.example.org/t.js"></script> -->', None),
+    ('<p>a &lt;script src="https://cdn.example.org/t.js"&gt; in the text</p>', None),
+    ('<p title="<script src=https://cdn.example.org/t.js>">an attribute</p>', None),
+]
+
+
+@pytest.mark.parametrize("markup, problem", PARSED_AS_BROWSERS_DO)
+def test_the_output_check_sees_the_elements_a_browser_builds(markup, problem):
+    from kb.csp import audit_page
+    page = f"<!DOCTYPE html><html><head><title>t</title></head><body>{markup}</body></html>"
+    problems = audit_page(page, "articles/x.html", None, set(), set())
+    assert problems == ([problem] if problem else [])
+
+
 def test_a_page_with_a_problem_is_reported_in_every_build_that_writes_it(tmp_path_factory):
     """Pages that pass the output check are remembered by content (kb-checked-pages.json)
     so that an incremental build does not parse them again; a page with a problem never

@@ -42,9 +42,9 @@ import re
 import time
 import posixpath
 from html import escape, unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
+from selectolax.lexbor import LexborHTMLParser
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -216,29 +216,34 @@ SCRIPT_FOLDERS = ("_static/", "pagefind/")
 REFERRER_POLICY = "no-referrer"
 
 
-class PageAudit(HTMLParser):
-    """Parse one written page; ``problems`` lists what the allow-list refuses."""
+class PageAudit:
+    """Parse one written page; ``problems`` lists what the allow-list refuses.
+
+    The page is parsed as browsers parse it (the HTML standard's algorithm, by lexbor
+    through selectolax): the elements and attributes checked are the ones a browser
+    builds, whatever the markup's quirks (``<image>`` is an ``<img>``, a ``<noscript>``'s
+    content is checked as elements, a stray ``<`` is text)."""
 
     def __init__(self, page: str, csp: str | None, scripts: set[str], styles: set[str]):
-        super().__init__(convert_charrefs=True)
         self.page, self.csp, self.scripts, self.styles = page, csp, scripts, styles
         self.problems: list[str] = []
         self.policies = self.referrers = 0
-        self._in = None  # "script" or "style" while inside one
-        self._attrs: dict[str, str] = {}
-        self._text: list[str] = []
 
     def problem(self, message: str) -> None:
         if message not in self.problems:
             self.problems.append(message)
 
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
-        if tag in ("script", "style"):
-            self.handle_endtag(tag)
+    def feed(self, html: str) -> None:
+        for node in LexborHTMLParser(html).root.traverse(include_text=False):
+            tag = node.tag
+            if tag.startswith("-"):
+                continue  # a comment or the doctype, not an element
+            attrs = {name.lower(): value or "" for name, value in node.attributes.items()}
+            self.element(tag.lower(), attrs)
+            if tag in ("script", "style") and "src" not in attrs:
+                self.content(tag, attrs, node.text(deep=True))
 
-    def handle_starttag(self, tag, attrs):
-        attrs_d = {name.lower(): value or "" for name, value in attrs}
+    def element(self, tag: str, attrs_d: dict[str, str]) -> None:
         if tag not in ELEMENTS:
             self.problem(f"<{tag}> is not an element the site allows")
         for name, value in attrs_d.items():
@@ -259,29 +264,16 @@ class PageAudit(HTMLParser):
             if rels & FETCHING_RELS and (SCHEME.match(href) or href.startswith("//")):
                 self.problem(f"<link rel={' '.join(sorted(rels))!r}> loads {href[:60]!r} from "
                              "another site")
-        elif tag == "script":
-            src = attrs_d.get("src")
-            if src is not None:
-                self._script_src(src)
-                self._in = None
-            else:
-                self._in, self._attrs, self._text = "script", attrs_d, []
-        elif tag == "style":
-            self._in, self._attrs, self._text = "style", attrs_d, []
+        elif tag == "script" and "src" in attrs_d:
+            self._script_src(attrs_d["src"])
         elif tag in ("form", "button", "input") and "action" in attrs_d:
             if SCHEME.match(attrs_d["action"]) or attrs_d["action"].startswith("//"):
                 self.problem(f"<{tag} action={attrs_d['action'][:60]!r}> sends to another site")
 
-    def handle_data(self, data):
-        if self._in:
-            self._text.append(data)
-
-    def handle_endtag(self, tag):
-        if tag != self._in:
-            return
-        body = "".join(self._text)
+    def content(self, tag: str, attrs: dict[str, str], body: str) -> None:
+        """An inline script's or style element's text."""
         if tag == "script":
-            kind = self._attrs.get("type", "").lower()
+            kind = attrs.get("type", "").lower()
             if kind == "application/ld+json":
                 pass  # a data block, never run
             elif kind not in JS_TYPES:
@@ -293,7 +285,6 @@ class PageAudit(HTMLParser):
         elif sha256(body) not in self.styles:
             self.problem(f"a <style> element the site's templates do not write "
                          f"(starts: {body.strip()[:40]!r})")
-        self._in = None
 
     def _address(self, tag, name, value):
         values = [part.strip().split()[0] for part in value.split(",") if part.strip()] \
@@ -347,7 +338,6 @@ def audit_page(html: str, page: str, csp: str | None, scripts: set[str],
     """Problems of one written page (*page*: its path in the output, with '/')."""
     audit = PageAudit(page, csp, scripts, styles)
     audit.feed(html)
-    audit.close()
     if csp is not None and audit.policies == 0:
         audit.problem("no Content-Security-Policy: its template does not output "
                       "{{ metatags }} in <head>")
