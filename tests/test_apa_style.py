@@ -807,3 +807,27 @@ def test_in_text_names_are_formatted_once_per_work_and_form_until_forgotten(monk
     prepare(entries.values())
     assert cite(entries, "p", "fluckiger2018")[0] == "(Flückiger, 2018)"
     assert calls == ["fluckiger2018"] * 4
+
+
+def test_a_persons_surname_is_decoded_once_until_forgotten(monkeypatch):
+    """Year letters, sorting, in-text names and the reference list all need each person's
+    surname and initials: they are decoded from LaTeX once per person (authors and
+    editors)."""
+    from kb.apa import formatting
+
+    entries = parse_string(BIB, "bibtex").entries
+    persons = [p for e in entries.values() for role in e.persons.values() for p in role]
+    calls = []
+    real = formatting._surname
+    monkeypatch.setattr(formatting, "_surname",
+                        lambda person: calls.append(person) or real(person))
+    formatting.forget_persons()
+    suffixes = year_suffixes(entries.values())
+    assert year_suffixes(entries.values()) == suffixes
+    for entry in entries.values():
+        fmt(ApaStyle(), entry)
+    assert len(calls) == len(persons) and {id(p) for p in calls} == {id(p) for p in persons}
+    formatting.forget_persons()  # decoded again: year letters need the cited persons
+    assert year_suffixes(entries.values()) == suffixes
+    cited = [p for e in entries.values() for p in kb.apa.cited_persons(e)]
+    assert len(calls) == len(persons) + len(cited)

@@ -101,14 +101,16 @@ def year_suffixes(entries):
         return ARTICLES.sub("", sort_text(plain(entry.fields.get("title", ""))))
 
     entries = list(entries)
-    position = {id(e): i for i, e in enumerate(entries)}  # identical titles: file order
+    # each entry's names once (decoding their LaTeX is the slow part); identical titles
+    # keep the file's order
+    keys = [(group_key(e), i, e) for i, e in enumerate(entries)]
     candidates = sorted(
-        (e for e in entries if group_key(e)[0]),
-        key=lambda e: (group_key(e), title_key(e), position[id(e)]),
+        ((key, title_key(e), i, e) for key, i, e in keys if key[0]),
+        key=lambda item: item[:3],
     )
     result = {}
-    for _, group in groupby(candidates, key=group_key):
-        group = list(group)
+    for _, group in groupby(candidates, key=lambda item: item[0]):
+        group = [item[3] for item in group]
         if len(group) > 1:
             result.update((e.key, _suffix(i)) for i, e in enumerate(group))
     return result

@@ -289,8 +289,32 @@ def dashify(value):
 # -- persons ----------------------------------------------------------------
 
 
+#: (id of the person, which) -> (the person, its surname or initials): a person's names
+#: are decoded from LaTeX and abbreviated once, not at every use (year letters, sorting,
+#: in-text names, the reference list). The person is kept with them so that its id cannot
+#: be reused. Emptied by :func:`forget_persons` (each build, and ``prepare``).
+_PERSONS: dict = {}
+
+
+def forget_persons() -> None:
+    """Drop the remembered surnames and initials."""
+    _PERSONS.clear()
+
+
+def _remembered(person, which, make):
+    key = (id(person), which)
+    known = _PERSONS.get(key)
+    if known is None or known[0] is not person:
+        known = _PERSONS[key] = (person, make(person))
+    return known[1]
+
+
 def surname(person):
     """Rich surname incl. particles, e.g. ``Del Re`` or a group name."""
+    return _remembered(person, "surname", _surname)
+
+
+def _surname(person):
     names = person.rich_prelast_names + person.rich_last_names
     return unprotect(Text(" ").join(names))
 
@@ -298,6 +322,10 @@ def surname(person):
 def initials(person):
     """Initials of the given names, e.g. ``J.-P. A.``; a lowercase particle among
     them stays as written (``A. C. de O.``)."""
+    return _remembered(person, "initials", _initials)
+
+
+def _initials(person):
     names = person.rich_first_names + person.rich_middle_names
     return Text(" ").join([unprotect(name) if str(name).islower() else unprotect(name).abbreviate()
                            for name in names])

@@ -44,7 +44,16 @@ from sphinxcontrib.bibtex.style.template import (
     reference,
 )
 
-from .formatting import SurnameStyle, initials, is_group, latex, plain, surname, year_label
+from .formatting import (
+    SurnameStyle,
+    forget_persons,
+    initials,
+    is_group,
+    latex,
+    plain,
+    surname,
+    year_label,
+)
 
 
 class CitationInfo(SphinxReferenceInfo):
@@ -70,15 +79,17 @@ def _abbreviation(entry):
 
 
 #: (id of the entry, narrative, full, first) -> (the entry, its in-text names): each
-#: work's names are formatted once, not at every distinct citation of it (formatting
-#: initials decodes LaTeX). Emptied by :func:`forget_names`, which ``prepare`` and each
-#: build call; the entry is kept with its names so that its id cannot be reused.
+#: work's names are formatted once, not at every distinct citation of it. Emptied by
+#: :func:`forget_names`, which ``prepare`` and each build call; the entry is kept with its
+#: names so that its id cannot be reused.
 _NAMES: dict = {}
 
 
 def forget_names() -> None:
-    """Drop the remembered in-text names (the entries may have changed)."""
+    """Drop the remembered in-text names, surnames and initials (the entries may have
+    changed)."""
     _NAMES.clear()
+    forget_persons()
 
 
 def intext_names(entry, narrative=False, full=False, first=True):
