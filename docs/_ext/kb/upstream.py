@@ -101,6 +101,21 @@ read again, what they replace in the environment could be a lot of garbage, so t
 unfrozen before the read. The collector runs as usual everywhere else, and every window
 is closed when the build ends, whatever happened.
 
+CPython: workers walking what they inherit, and a read walking what it has read
+------------------------------------------------------------------------------------
+A clean build at 500 articles spent 7.4 s of 38 s (``-j 1``) in the collector, and each
+``-j 2`` worker 1.4 to 1.9 s: every full pass walks every object, and a forked worker's
+objects include everything its main process had. So the main process freezes its objects
+while it forks workers (a large parallel read or write), and unfreezes them once they
+are done: the workers' passes skip what they inherited, and nothing of the main process
+stays frozen. A large read (serial, or in a reading worker) collects and freezes what it
+has read every ``FREEZE_EVERY`` pages, so each page's objects are walked about once
+instead of at every full pass; the collection first frees the garbage those pages left.
+The serial read unfreezes when it ends: the write then frees the pages' doctrees as it
+goes (frozen, they would stay until the build ends: 27% more memory at 500 articles).
+Measured at 500 articles: the collector's share of the read went from 4.0 to 1.6 s
+(``-j 1``), and each worker's from 1.4-1.9 s to 0.6-1.1 s (``-j 2``).
+
 """
 
 from __future__ import annotations
@@ -170,23 +185,84 @@ def patch_small_parallel_builds(builder, version_info=None) -> bool:
     if getattr(builder, "kb_small_builds_serial", False):
         return True
     read_parallel, write_parallel = builder._read_parallel, builder._write_parallel
+    read_serial = builder._read_serial
 
     def _read(docnames, nproc):
         if len(docnames) < MIN_PARALLEL_PAGES:
             return builder._read_serial(docnames)
-        with one_chunk_per_process():
+        with one_chunk_per_process(), frozen_for_workers(), frozen_as_read(builder):
             return read_parallel(docnames, nproc=nproc)
 
     def _write(docnames, nproc):
         if len(docnames) < MIN_PARALLEL_PAGES:
             return builder._write_serial(docnames)
-        if resolves_in_workers(builder):
-            return write_resolving_in_workers(builder, docnames, nproc)
-        return write_parallel(docnames, nproc=nproc)
+        with frozen_for_workers():
+            if resolves_in_workers(builder):
+                return write_resolving_in_workers(builder, docnames, nproc)
+            return write_parallel(docnames, nproc=nproc)
+
+    def _read_one_by_one(docnames):
+        if len(docnames) < MIN_PARALLEL_PAGES:
+            return read_serial(docnames)
+        with frozen_as_read(builder):
+            return read_serial(docnames)
 
     builder._read_parallel, builder._write_parallel = _read, _write
+    builder._read_serial = _read_one_by_one
     builder.kb_small_builds_serial = True
     return True
+
+
+@contextlib.contextmanager
+def frozen_for_workers():
+    """While worker processes are forked: the main process's objects frozen, so that the
+    workers' collections never walk what they inherit (see the module docstring). The
+    main process unfreezes them once its workers are done, unless something was frozen
+    before (the loaded environment of an edit rebuild, unfrozen when the build ends)."""
+    if not gc.isenabled():
+        yield
+        return
+    already = gc.get_freeze_count() > 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not already:
+            gc.unfreeze()
+
+
+#: A large serial read collects and freezes what it has read every this many pages.
+FREEZE_EVERY = 20
+
+
+@contextlib.contextmanager
+def frozen_as_read(builder):
+    """During a large serial read: every ``FREEZE_EVERY`` pages, a collection (of what
+    is not frozen: the last pages' objects) and a freeze, so that no collection walks
+    the pages read before (see the module docstring). Unfrozen when the read ends,
+    unless something was frozen before."""
+    read_doc = getattr(builder, "read_doc", None)
+    if read_doc is None or not gc.isenabled():
+        yield
+        return
+    already = gc.get_freeze_count() > 0
+    count = [0]
+
+    def read_and_freeze(docname, *args, **kwargs):
+        result = read_doc(docname, *args, **kwargs)
+        count[0] += 1
+        if count[0] % FREEZE_EVERY == 0:
+            gc.collect()
+            gc.freeze()
+        return result
+
+    builder.read_doc = read_and_freeze
+    try:
+        yield
+    finally:
+        builder.read_doc = read_doc
+        if not already:
+            gc.unfreeze()
 
 
 def resolves_in_workers(builder) -> bool:
