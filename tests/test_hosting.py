@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,9 @@ def test_requirements_are_exact_pins():
 def test_makefile_builds_with_the_read_the_docs_flags():
     makefile = (REPO / "Makefile").read_text()
     assert "SPHINXOPTS ?= -n -W --keep-going" in makefile
+    # ... and every CPU (the pages do not depend on it: tests/test_parallel_write.py)
+    assert re.search(r"^JOBS\s+\?= auto$", makefile, re.M)
+    assert "build.py html $(BUILDDIR) $(SOURCEDIR) -- \\\n\t  -j $(JOBS) $(SPHINXOPTS)" in makefile
     conf = (REPO / "docs/conf.py").read_text()
     assert "nitpicky = True" in conf  # so Read the Docs' build is nitpicky too
 
