@@ -44,7 +44,6 @@ import posixpath
 from html import escape, unescape
 from pathlib import Path
 
-from selectolax.lexbor import LexborHTMLParser
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -234,6 +233,9 @@ class PageAudit:
             self.problems.append(message)
 
     def feed(self, html: str) -> None:
+        # imported here: a build whose pages all passed before never parses one (30 ms)
+        from selectolax.lexbor import LexborHTMLParser
+
         for node in LexborHTMLParser(html).root.traverse(include_text=False):
             tag = node.tag
             if tag.startswith("-"):
