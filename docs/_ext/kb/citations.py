@@ -32,6 +32,7 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 
 from __future__ import annotations
 
+import functools
 import pickle
 
 import re
@@ -55,7 +56,7 @@ from pybtex.database import BibliographyData
 from pybtex.database.input.bibtex import Parser
 from sphinx.errors import ExtensionError
 from sphinxcontrib.bibtex.bibfile import BibData, BibFile, get_mtime, is_bibdata_outdated
-from sphinxcontrib.bibtex.citation_target import parse_citation_targets
+from sphinxcontrib.bibtex.citation_target import parse_citation_targets as _parse_targets
 from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
 from sphinxcontrib.bibtex.roles import CiteRole
@@ -69,6 +70,18 @@ logger = logging.getLogger(__name__)
 #: Keep each distinct citation's and reference's rendered nodes for the build (see above).
 #: Off only in the test that compares the pages with and without it.
 RENDER_CACHE = True
+
+
+#: The classes of a citation's inline.
+CITE_CLASSES = ("bibtex-citation", "kb-cite")
+
+
+@functools.lru_cache(maxsize=None)
+def parse_citation_targets(target: str) -> tuple:
+    """sphinxcontrib-bibtex's parse of a citation text (keys, pre- and post-text), once
+    per distinct text: the role, the list filling and the resolving each need it at every
+    use. Raises ValueError on a malformed one (not remembered)."""
+    return tuple(_parse_targets(target))
 
 
 def entry_id(key: str) -> str:
@@ -146,7 +159,6 @@ class KBBibtexDomain(BibtexDomain):
     def __init__(self, env) -> None:
         super().__init__(env)
         self._rendered: dict = {}  # this process, this build: not pickled with env
-        self._cite_classes: dict = {}  # citation key as in _rendered -> its classes
         self._ref_docs = None  # [the citation list, how many seen, their documents]
 
     def rendered(self, key, make):
@@ -173,10 +185,8 @@ class KBBibtexDomain(BibtexDomain):
             return self.rendered(key, make)
         made = self._rendered.get(key)
         if made is None:
-            children = make()
-            text = "".join(child.astext() for child in children)
             made = self._rendered[key] = (
-                _html_of(children, holder, builder, document), text)
+                _html_of(make(), holder, builder, document), holder.astext())
         return [prerendered("", made[1], kb_html=made[0])]
 
     def _docs_with_refs(self) -> set[str]:
@@ -230,7 +240,7 @@ class KBBibtexDomain(BibtexDomain):
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         # a new build: what was rendered from the last one is dropped
-        self._rendered, self._cite_classes = {}, {}
+        self._rendered = {}
         apa.forget_names()
         for key in cited_by:
             if key not in formatted:
@@ -312,17 +322,10 @@ class KBBibtexDomain(BibtexDomain):
                 env, fromdocname, builder, typ, target, node, contnode)])[0]
         # the citation's own inline (Sphinx gives it the citation's ids) around its
         # content, prerendered
-        made = []
-
-        def content():
-            made.append(self.resolve_citation(env, fromdocname, builder, typ, target, node,
-                                              contnode))
-            return list(made[0].children)
-        classes = self._cite_classes.get(key)
-        inner = self.prerendered(key, content, nodes.inline(), builder, node.document)
-        if made:
-            classes = self._cite_classes[key] = made[0]["classes"]
-        return nodes.inline(target, "", *inner, classes=list(classes))
+        inner = self.prerendered(key, lambda: list(self.resolve_citation(
+            env, fromdocname, builder, typ, target, node, contnode).children),
+            nodes.inline(), builder, node.document)
+        return nodes.inline(target, "", *inner, classes=list(CITE_CLASSES))
 
     def resolve_citation(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))
@@ -341,7 +344,7 @@ class KBBibtexDomain(BibtexDomain):
                 builder, fromdocname, todocname or fromdocname, entry_id(tgt.key), None,
                 tgt.pre, tgt.post, first=first_keys is None or tgt.key in first_keys)))
             tips.append(formatted[tgt.key])
-        result = nodes.inline(rawsource=target, classes=["bibtex-citation", "kb-cite"])
+        result = nodes.inline(rawsource=target, classes=list(CITE_CLASSES))
         if not references:
             # never the raw key: the build has failed with the reason above
             result["classes"].append("kb-cite-missing")

@@ -222,8 +222,16 @@ def frozen_for_workers():
     if not gc.isenabled():
         yield
         return
+    with _unfrozen_after():
+        gc.freeze()
+        yield
+
+
+@contextlib.contextmanager
+def _unfrozen_after():
+    """Unfreeze at the end what was frozen in between, unless something was frozen
+    before (the loaded environment of an edit rebuild, unfrozen when the build ends)."""
     already = gc.get_freeze_count() > 0
-    gc.freeze()
     try:
         yield
     finally:
@@ -245,7 +253,6 @@ def frozen_as_read(builder):
     if read_doc is None or not gc.isenabled():
         yield
         return
-    already = gc.get_freeze_count() > 0
     count = [0]
 
     def read_and_freeze(docname, *args, **kwargs):
@@ -258,24 +265,18 @@ def frozen_as_read(builder):
 
     builder.read_doc = read_and_freeze
     try:
-        yield
+        with _unfrozen_after():
+            yield
     finally:
         builder.read_doc = read_doc
-        if not already:
-            gc.unfreeze()
 
 
 def resolves_in_workers(builder) -> bool:
     """Whether *builder*'s parallel write can resolve pages in the workers: Sphinx's
-    HTML builder (not a subclass such as EPUB's), its search index off, and Sphinx's
-    ``_write_docname`` there to call."""
-    import sphinx.builders
+    HTML builder (not a subclass such as EPUB's) with its search index off."""
     from sphinx.builders.html import StandaloneHTMLBuilder
 
-    return (type(builder) is StandaloneHTMLBuilder
-            and getattr(builder, "indexer", None) is None
-            and isinstance(getattr(builder, "images", None), dict)
-            and callable(getattr(sphinx.builders, "_write_docname", None)))
+    return type(builder) is StandaloneHTMLBuilder and builder.indexer is None
 
 
 #: Event whose handlers name pages to write before the others in a parallel write (pages
@@ -299,10 +300,8 @@ def write_resolving_in_workers(builder, docnames, nproc: int) -> None:
     write_docname(firstname, env=env, builder=builder, tags=tags)
     images_before = dict(builder.images)
     first = set()
-    events = getattr(builder, "events", None)
-    if events is not None and WRITE_FIRST_EVENT in events.events:
-        for names in events.emit(WRITE_FIRST_EVENT, env):
-            first.update(names or ())
+    for names in builder.events.emit(WRITE_FIRST_EVENT, env):
+        first.update(names or ())
     order = [d for d in rest if d in first] + [d for d in rest if d not in first]
     taken = multiprocessing.get_context("fork").Value("q", 0)  # the next page to write
 

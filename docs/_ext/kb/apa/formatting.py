@@ -289,29 +289,31 @@ def dashify(value):
 # -- persons ----------------------------------------------------------------
 
 
-#: (id of the person, which) -> (the person, its surname or initials): a person's names
-#: are decoded from LaTeX and abbreviated once, not at every use (year letters, sorting,
-#: in-text names, the reference list). The person is kept with them so that its id cannot
-#: be reused. Emptied by :func:`forget_persons` (each build, and ``prepare``).
-_PERSONS: dict = {}
+#: (id of a person or entry, which) -> (it, what was made of it): a person's names are
+#: decoded from LaTeX and abbreviated once, not at every use (year letters, sorting,
+#: in-text names, the reference list), and a work's in-text names formatted once per form.
+#: The object is kept with its value so that its id cannot be reused. Emptied by
+#: :func:`forget_persons` (each build, and ``prepare``).
+_REMEMBERED: dict = {}
 
 
 def forget_persons() -> None:
-    """Drop the remembered surnames and initials."""
-    _PERSONS.clear()
+    """Drop the remembered surnames, initials and in-text names."""
+    _REMEMBERED.clear()
 
 
-def _remembered(person, which, make):
-    key = (id(person), which)
-    known = _PERSONS.get(key)
-    if known is None or known[0] is not person:
-        known = _PERSONS[key] = (person, make(person))
+def remembered(obj, which, make):
+    """``make(obj)``, made once per *obj* and *which* until forgotten."""
+    key = (id(obj), which)
+    known = _REMEMBERED.get(key)
+    if known is None or known[0] is not obj:
+        known = _REMEMBERED[key] = (obj, make(obj))
     return known[1]
 
 
 def surname(person):
     """Rich surname incl. particles, e.g. ``Del Re`` or a group name."""
-    return _remembered(person, "surname", _surname)
+    return remembered(person, "surname", _surname)
 
 
 def _surname(person):
@@ -322,7 +324,7 @@ def _surname(person):
 def initials(person):
     """Initials of the given names, e.g. ``J.-P. A.``; a lowercase particle among
     them stays as written (``A. C. de O.``)."""
-    return _remembered(person, "initials", _initials)
+    return remembered(person, "initials", _initials)
 
 
 def _initials(person):

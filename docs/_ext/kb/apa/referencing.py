@@ -51,6 +51,7 @@ from .formatting import (
     is_group,
     latex,
     plain,
+    remembered,
     surname,
     year_label,
 )
@@ -78,27 +79,17 @@ def _abbreviation(entry):
     return plain(entry.fields.get("shortauthor", "")).strip()
 
 
-#: (id of the entry, narrative, full, first) -> (the entry, its in-text names): each
-#: work's names are formatted once, not at every distinct citation of it. Emptied by
-#: :func:`forget_names`, which ``prepare`` and each build call; the entry is kept with its
-#: names so that its id cannot be reused.
-_NAMES: dict = {}
-
-
 def forget_names() -> None:
     """Drop the remembered in-text names, surnames and initials (the entries may have
     changed)."""
-    _NAMES.clear()
     forget_persons()
 
 
 def intext_names(entry, narrative=False, full=False, first=True):
-    """The names of an in-text citation, remembered (see ``_NAMES``)."""
-    key = (id(entry), narrative, full, first)
-    known = _NAMES.get(key)
-    if known is None or known[0] is not entry:
-        known = _NAMES[key] = (entry, _intext_names(entry, narrative, full, first))
-    return known[1]
+    """The names of an in-text citation, formatted once per work and form until
+    forgotten (:func:`forget_names`, which ``prepare`` and each build call)."""
+    return remembered(entry, ("intext", narrative, full, first),
+                      lambda entry: _intext_names(entry, narrative, full, first))
 
 
 def _intext_names(entry, narrative=False, full=False, first=True):
