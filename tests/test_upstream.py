@@ -1,12 +1,19 @@
 """kb.upstream: the memoised pybtex plugin look-up gives the same plugins, looks each up
-once, and leaves another pybtex version alone."""
+once, and leaves another pybtex version alone; plain text skips the LaTeX decoder only
+where the decoder would return it unchanged."""
 
 from __future__ import annotations
 
+import codecs
 import importlib.metadata
+import itertools
 
+import latexcodec  # noqa: F401  (registers the ulatex codec)
 import pybtex.plugin
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pybtex.richtext import Text
 from pathlib import Path
 
 from kb import upstream
@@ -66,6 +73,76 @@ def test_the_pinned_version_gets_it():
     assert upstream._pybtex_version() in upstream.PYBTEX_VERSIONS
     assert upstream.patch_pybtex_plugin_lookup()
     assert getattr(pybtex.plugin.entry_points, "kb_memoised", False)
+
+
+# -- plain text and the LaTeX decoder ---------------------------------------------------
+
+#: every printable ASCII character, the whitespace the decoder folds, and a few others
+ALPHABET = [chr(i) for i in range(32, 127)] + ["\t", "\n", "\r", "\xa0", "\u2009", "é",
+                                                "ß", "\u2014", "\u2019", "Ω", "中"]
+
+
+def unchanged_by_decoder(text: str) -> bool:
+    try:
+        return codecs.decode(text, "ulatex") == text
+    except (UnicodeDecodeError, ValueError, IndexError):
+        return False
+
+
+def test_plain_latex_is_what_the_decoder_leaves_alone_exhaustively():
+    """Every string of up to two characters (and every three-character string over the
+    characters and pairs the decoder acts on) that the pattern calls plain is returned
+    unchanged by latexcodec, and the pattern still sends the rest to the decoder."""
+    plain = 0
+    for size in (1, 2):
+        for chars in itertools.product(ALPHABET, repeat=size):
+            text = "".join(chars)
+            if upstream.PLAIN_LATEX.fullmatch(text):
+                plain += 1
+                assert unchanged_by_decoder(text), repr(text)
+    tricky = list(" -',`!?$~%\\{}a.\n")
+    for chars in itertools.product(tricky, repeat=3):
+        text = "".join(chars)
+        if upstream.PLAIN_LATEX.fullmatch(text):
+            assert unchanged_by_decoder(text), repr(text)
+    assert plain > 8000  # most of them are plain: the fast path is the common one
+    for changed in ("a--b", "a---b", "``a''", "a,,b", "a~b", "{\\'e}", "a  b", " a", "a ",
+                    "a\nb", "50%", "$x$", "?`", 'Fl{\\"u}ckiger'):
+        assert not upstream.PLAIN_LATEX.fullmatch(changed), changed
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(ALPHABET + ["\\'", "--", "''", "  "]), max_size=40)
+       .map("".join))
+def test_patched_from_latex_gives_what_pybtex_gives(text):
+    """For any text, the patched ``Text.from_latex`` returns what pybtex's own does (or
+    fails as it fails); the fast path is taken only for plain text."""
+    assert upstream.patch_pybtex_plain_latex()
+    original = Text.from_latex.kb_original
+    try:
+        expected = original(Text, text)
+    except Exception as error:  # noqa: BLE001 - compared below
+        with pytest.raises(type(error)):
+            Text.from_latex(text)
+        return
+    assert Text.from_latex(text) == expected
+    if upstream.PLAIN_LATEX.fullmatch(text):
+        assert unchanged_by_decoder(text)
+
+
+def test_plain_latex_patch_only_for_the_pinned_versions(monkeypatch):
+    assert upstream.patch_pybtex_plain_latex()
+    original = Text.from_latex.kb_original
+    monkeypatch.setattr(Text, "from_latex", classmethod(original))
+    monkeypatch.setattr(upstream, "_version", lambda name: "9.9")
+    assert not upstream.patch_pybtex_plain_latex()  # another latexcodec or pybtex
+    assert Text.__dict__["from_latex"].__func__ is original
+    monkeypatch.undo()
+    monkeypatch.setattr(Text, "from_latex", classmethod(original))
+    assert upstream.patch_pybtex_plain_latex()
+    assert Text.from_latex.kb_plain and upstream.patch_pybtex_plain_latex()  # once
+    assert Text.from_latex.kb_original is original
+    assert str(Text.from_latex('Fl{\\"u}ckiger -- a study')) == "Flückiger \u2013 a study"
 
 
 class FakeBuilder:
