@@ -5,18 +5,21 @@ where the decoder would return it unchanged."""
 from __future__ import annotations
 
 import codecs
+import importlib
 import importlib.metadata
 import itertools
 
-import latexcodec  # noqa: F401  (registers the ulatex codec)
 import pybtex.plugin
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from docutils import nodes
 from pybtex.richtext import Text
 from pathlib import Path
 
 from kb import upstream
+
+importlib.import_module("latexcodec")  # registers the ulatex codec
 
 LOOKUPS = (("pybtex.database.input", "bibtex"), ("pybtex.backends", "text"),
            ("pybtex.style.formatting", "apa7"), ("pybtex.style.formatting", "plain"))
@@ -143,6 +146,118 @@ def test_plain_latex_patch_only_for_the_pinned_versions(monkeypatch):
     assert Text.from_latex.kb_plain and upstream.patch_pybtex_plain_latex()  # once
     assert Text.from_latex.kb_original is original
     assert str(Text.from_latex('Fl{\\"u}ckiger -- a study')) == "Flückiger \u2013 a study"
+
+
+# -- docutils' tree searches ------------------------------------------------------------
+
+def both_findalls(make_tree, condition, script=None):
+    """(docutils' result, the patched result) of a search of ``make_tree()``: the nodes
+    found, in order, and the tree left (``script(i, node)`` runs at each node found)."""
+    assert upstream.patch_docutils_findall()
+    results = []
+    try:
+        for fast, all_ in ((upstream._findall.kb_original, upstream._findall_all.kb_original),
+                           (upstream._findall, upstream._findall_all)):
+            nodes.Node._fast_findall, nodes.Node._superfast_findall = fast, all_
+            tree = make_tree()
+            seen = []
+            for i, node in enumerate(tree.findall(condition)):
+                seen.append(_label(node))
+                if script:
+                    script(i, node)
+            results.append((seen, tree.pformat()))
+    finally:
+        nodes.Node._fast_findall = upstream._findall
+        nodes.Node._superfast_findall = upstream._findall_all
+    return results
+
+
+def _label(node):
+    return str(node) if isinstance(node, nodes.Text) else f"{node.tagname}{node.get('ids')}"
+
+
+def test_findall_same_on_the_sites_pages(site):
+    """Every page of the real site: the same nodes in the same order, for the searches
+    transforms make (a class, a base class, no condition)."""
+    for docname in sorted(site.env.found_docs):
+        for condition in (nodes.Text, nodes.reference, nodes.TextElement, nodes.Element,
+                          nodes.section, None):
+            old, new = both_findalls(lambda: site.env.get_doctree(docname), condition)
+            assert old == new, (docname, condition)
+            assert old[0] or condition in (nodes.reference, nodes.section), docname
+
+
+#: what a transform may do to the tree while it searches it, at the n-th node found
+EDITS = ("remove", "replace", "append", "clear", "insert-before", "new-list", "none")
+
+
+@st.composite
+def trees_and_edits(draw):
+    counter = iter(range(10**6))
+
+    def make(depth):
+        node = nodes.inline(ids=[f"n{next(counter)}"]) if depth else nodes.paragraph(
+            ids=[f"n{next(counter)}"])
+        for _ in range(draw(st.integers(0, 3 if depth < 4 else 0))):
+            if draw(st.integers(0, 3)) == 0:
+                node += nodes.Text(f"t{next(counter)}")
+            else:
+                node += make(depth + 1)
+        return node
+
+    shape_seed = draw(st.integers(0, 2**32))
+    tree = make(0)
+    edits = draw(st.lists(st.tuples(st.integers(0, 15), st.sampled_from(EDITS)),
+                          min_size=1, max_size=6))
+    return shape_seed, tree, dict(edits)
+
+
+def _edit(what, node):
+    parent = node.parent
+    if what == "remove" and parent is not None:
+        parent.remove(node)
+    elif what == "replace" and parent is not None:
+        parent.replace(node, nodes.emphasis(ids=["new"], text="x"))
+    elif what == "append" and isinstance(node, nodes.Element):
+        node += nodes.strong(ids=["added"], text="y")
+    elif what == "clear" and isinstance(node, nodes.Element):
+        node.clear()
+    elif what == "insert-before" and parent is not None:
+        parent.insert(parent.index(node), nodes.literal(ids=["before"], text="z"))
+    elif what == "new-list" and isinstance(node, nodes.Element):
+        node.children = [nodes.Text("fresh")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(trees_and_edits(), st.sampled_from([nodes.Text, nodes.inline, nodes.Element,
+                                           nodes.TextElement, None]))
+def test_findall_same_while_the_tree_changes(case, condition):
+    """Random trees, changed while they are searched (a node removed, replaced, given
+    children or new ones, a sibling inserted): the same nodes found, the same tree left."""
+    _seed, tree, edits = case
+
+    def script(i, node):
+        if i in edits:
+            _edit(edits[i], node)
+
+    old, new = both_findalls(lambda: tree.deepcopy(), condition, script)
+    assert old == new
+
+
+def test_findall_patch_only_for_the_pinned_docutils(monkeypatch):
+    assert upstream.patch_docutils_findall()
+    original = upstream._findall.kb_original, upstream._findall_all.kb_original
+    assert original[0] is not upstream._findall and original[1] is not upstream._findall_all
+    monkeypatch.setattr(nodes.Node, "_fast_findall", original[0])
+    monkeypatch.setattr(nodes.Node, "_superfast_findall", original[1])
+    monkeypatch.setattr(upstream, "_version", lambda name: "0.23")
+    assert not upstream.patch_docutils_findall()  # another docutils
+    assert nodes.Node._fast_findall is original[0]
+    monkeypatch.undo()
+    assert upstream._version("docutils") in upstream.DOCUTILS_VERSIONS
+    assert upstream.patch_docutils_findall() and upstream.patch_docutils_findall()
+    assert nodes.Node._fast_findall is upstream._findall
+    assert nodes.Node._superfast_findall is upstream._findall_all
 
 
 class FakeBuilder:
