@@ -9,6 +9,7 @@ one; and once the sources are fixed, the site equals a clean build's.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -224,6 +225,108 @@ def test_a_publish_that_fails_leaves_the_published_site(case, monkeypatch, capsy
     assert "the site there is unchanged" in err
     assert output(build) == published
     assert (build / "doctrees" / driver.MARK).exists()  # the next build starts over
+
+
+#: The driver's search step (kb/pagefind_delta.py), run by this script instead: it waits
+#: until every page but the search index has been copied for publishing (the driver does
+#: that while the step runs), checks that the index itself is not copied yet, then does
+#: what SEARCH_THEN says: "index" runs the real step, "fail" exits 1, "interrupt" sends
+#: Ctrl-C to the driver.
+SEARCH_STEP = """
+import os, runpy, signal, sys, time
+from pathlib import Path
+build, then = Path(os.environ["KB_TEST_BUILD"]), os.environ["KB_TEST_SEARCH_THEN"]
+staging = build / "staging" / "html"
+def files(top):
+    return {p.relative_to(top).as_posix() for p in top.rglob("*") if p.is_file()
+            and p.relative_to(top).parts[0] != "pagefind"
+            and (not p.name.startswith(".") or p.name == ".buildinfo")
+            and not any(part.startswith(".") for part in p.relative_to(top).parts[:-1])}
+want, deadline = files(staging), time.monotonic() + 60
+while True:
+    copies = list(build.glob("html.new.*"))
+    if copies and files(copies[0]) == want:
+        break
+    assert time.monotonic() < deadline, "the pages were not copied during the search step"
+    time.sleep(0.02)
+assert not (copies[0] / "pagefind").exists(), "the search index was copied before it was built"
+Path(os.environ["KB_TEST_BUILD"], "copied-during-search").write_text(str(len(want)))
+if then == "fail":
+    sys.exit(1)
+if then == "interrupt":
+    os.kill(os.getppid(), signal.SIGINT)
+    time.sleep(1)
+    sys.exit(130)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def search_step_replaced(monkeypatch, build: Path, then: str) -> None:
+    real = subprocess.Popen
+
+    def popen(command, *args, **kwargs):
+        if len(command) > 1 and str(command[1]).endswith("pagefind_delta.py"):
+            command = [sys.executable, "-c", SEARCH_STEP, *command[1:]]
+        return real(command, *args, **kwargs)
+
+    for name in ("KB_DRAFTS", "KB_SEARCH_INDEX", "READTHEDOCS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(DOCS / "_ext"))
+    monkeypatch.setenv("KB_TEST_BUILD", str(build))
+    monkeypatch.setenv("KB_TEST_SEARCH_THEN", then)
+    monkeypatch.setattr(driver.subprocess, "Popen", popen)
+
+
+def test_the_pages_are_copied_while_the_search_index_is_built(base, case, monkeypatch,
+                                                              tmp_path):
+    """The pages are final once Sphinx exits: they are copied for publishing while
+    Pagefind runs, the search index after it; the site published is the one a build
+    that copies everything at the end publishes, and the next publish links what did
+    not change."""
+    src, build, _published, _expected = case
+    fix_problem(src)
+    search_step_replaced(monkeypatch, build, "index")
+    assert driver.build_html(build, src, ["-n", "-W", "--keep-going", "-q"]) == 0
+    assert int((build / "copied-during-search").read_text()) > 20
+    root, published, _ = base
+    assert output(build) == published  # the sources are the base's again
+    manifest = json.loads((build / "doctrees" / driver.PUBLISH_MANIFEST).read_text())
+    site = {p.relative_to(build / "html").as_posix() for p in (build / "html").rglob("*")
+            if p.is_file()}
+    assert set(manifest) == site  # the pages and the search index: every file recorded
+    assert any(name.startswith("pagefind/") for name in manifest)
+    assert not list(build.glob("html.new.*"))
+    # a build with nothing new: every published file is linked, not copied again
+    copied = []
+    real_copy = driver.shutil.copy2
+    monkeypatch.setattr(driver.shutil, "copy2",
+                        lambda a, b, **k: copied.append(str(a)) or real_copy(a, b, **k))
+    (src / "articles" / "article-2.md").write_text(
+        (src / "articles" / "article-2.md").read_text() + "\nOne more line.\n")
+    assert driver.build_html(build, src, ["-n", "-W", "--keep-going", "-q"]) == 0
+    articles = {Path(c).name for c in copied if "/articles/article-" in c}
+    assert articles == {"article-2.html"}, copied  # the other articles are linked
+    assert any("/pagefind/" in c for c in copied)  # the search index changed too
+
+
+@pytest.mark.parametrize("then", ["fail", "interrupt"])
+def test_a_search_step_that_fails_or_is_stopped_publishes_nothing(case, monkeypatch, capsys,
+                                                                 then):
+    """The pages copied while the search index was being built are thrown away; the
+    published site and its record of published files are as they were."""
+    src, build, published, _expected = case
+    fix_problem(src)
+    manifest = (build / "doctrees" / driver.PUBLISH_MANIFEST).read_bytes()
+    search_step_replaced(monkeypatch, build, then)
+    status = driver.build_html(build, src, ["-n", "-W", "--keep-going", "-q"])
+    said = capsys.readouterr().out
+    assert (build / "copied-during-search").exists()  # the copy had been made
+    assert status == (1 if then == "fail" else 130)
+    assert "the published site in" in said and "is unchanged" in said
+    assert output(build) == published
+    assert not list(build.glob("html.new.*")) and not list(build.glob("html.old.*"))
+    assert (build / "doctrees" / driver.PUBLISH_MANIFEST).read_bytes() == manifest
 
 
 def test_a_second_build_waits_for_the_first_and_never_mixes_its_output(case, tmp_path):

@@ -63,6 +63,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from pathlib import Path
 
@@ -162,18 +163,26 @@ def _publish_stamp(rel: str, st: os.stat_result) -> list[int]:
     return _file_stamp(st)
 
 
-def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict) -> dict:
+def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict,
+               top=None, stop: threading.Event | None = None) -> dict:
     """Copy *staging* into *new*: a file unchanged since the last publish (its staging
     stamp in *manifest*), whose published copy is also unchanged (size, modification
     time and inode as recorded; a hard link changes only its change time), is
-    hard-linked from *published*; returns the stamps of this copy."""
+    hard-linked from *published*; returns the stamps of this copy. *top*, if given,
+    says which of the names at the top of *staging* are copied; *stop*, once set, ends
+    the copy (``Stopped``)."""
     stamps = {}
     for root, dirs, files in os.walk(staging):
         rel_root = os.path.relpath(root, staging)
-        dirs[:] = [d for d in dirs if d not in _ignore_leftovers(root, [d])]
+        keep = (lambda name: True) if top is None or rel_root != "." else top
+        dirs[:] = [d for d in dirs if d not in _ignore_leftovers(root, [d]) and keep(d)]
         target_root = new / rel_root
         target_root.mkdir(parents=True, exist_ok=True)
         for name in sorted(set(files) - _ignore_leftovers(root, files)):
+            if not keep(name):
+                continue
+            if stop is not None and stop.is_set():
+                raise Stopped
             source = Path(root, name)
             rel = os.path.normpath(os.path.join(rel_root, name))
             target = target_root / name
@@ -198,31 +207,92 @@ def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict) -> dic
     return stamps
 
 
+class Stopped(Exception):
+    """A publication was abandoned while its pages were being copied."""
+
+
+class Publication:
+    """*staging* copied into a new folder, then put in place of *published* at once.
+
+    The search index is the last thing written into the staging folder, by a child
+    process, into a folder of its own (``pagefind/``, swapped in when complete). So the
+    rest of the site can be copied while it runs (:meth:`start`, in a thread: copying
+    is 0.6-0.8 s of one CPU at 500 articles, and Pagefind leaves a CPU free for most of
+    its run); :meth:`finish` copies what is left (all of it, without :meth:`start`)
+    and swaps the new site in; :meth:`abandon` stops and removes the copy, and the
+    published site stays as it was."""
+
+    def __init__(self, staging: Path, published: Path, manifest_path: Path | None = None):
+        self.staging, self.published, self.manifest_path = staging, published, manifest_path
+        self.new = published.parent / f"{published.name}.new.{os.getpid()}"
+        self.stamps: dict = {}
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        shutil.rmtree(self.new, ignore_errors=True)
+        manifest = {}
+        if manifest_path is not None and published.is_dir():
+            try:
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                manifest = {}
+        self.manifest = manifest if isinstance(manifest, dict) else {}
+
+    def _copy(self, top) -> None:
+        try:
+            self.stamps.update(_copy_tree(self.staging, self.new, self.published,
+                                          self.manifest, top, self._stop))
+        except BaseException as error:  # noqa: BLE001 - raised again by finish()
+            self._error = error
+
+    def start(self) -> None:
+        """Copy everything but the search index, in a thread."""
+        self._thread = threading.Thread(target=self._copy, args=(_not_search_bundle,),
+                                        name="kb-publish", daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        """Copy what is left and put the new site in place of the published one."""
+        if self._thread is not None:
+            self._thread.join()
+            if self._error is not None:
+                raise self._error
+        self._copy(_search_bundle if self._thread is not None else None)
+        if self._error is not None:
+            raise self._error
+        if self.manifest_path is not None:
+            self.manifest_path.unlink(missing_ok=True)  # rewritten once the site is in place
+        parent, published = self.published.parent, self.published
+        old = parent / f"{published.name}.old.{os.getpid()}"
+        if published.is_dir() and _exchange(self.new, published):
+            shutil.rmtree(self.new, ignore_errors=True)  # now the old site
+        else:
+            if published.exists():
+                published.rename(old)
+            self.new.rename(published)
+            shutil.rmtree(old, ignore_errors=True)
+        if self.manifest_path is not None:
+            self.manifest_path.write_text(json.dumps(self.stamps), encoding="utf-8")
+
+    def abandon(self) -> None:
+        """Stop copying and remove the copy; the published site is unchanged."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        shutil.rmtree(self.new, ignore_errors=True)
+
+
+def _search_bundle(name: str) -> bool:
+    return name + os.sep == SEARCH_BUNDLE
+
+
+def _not_search_bundle(name: str) -> bool:
+    return not _search_bundle(name)
+
+
 def publish(staging: Path, published: Path, manifest_path: Path | None = None) -> None:
     """Copy *staging* into a new folder and put it in place of *published* at once."""
-    parent = published.parent
-    new = parent / f"{published.name}.new.{os.getpid()}"
-    old = parent / f"{published.name}.old.{os.getpid()}"
-    shutil.rmtree(new, ignore_errors=True)
-    manifest = {}
-    if manifest_path is not None and published.is_dir():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            manifest = {}
-    if manifest_path is not None:
-        manifest_path.unlink(missing_ok=True)  # rewritten once the new site is in place
-    stamps = _copy_tree(staging, new, published, manifest if isinstance(manifest, dict)
-                        else {})
-    if published.is_dir() and _exchange(new, published):
-        shutil.rmtree(new, ignore_errors=True)  # now the old site
-    else:
-        if published.exists():
-            published.rename(old)
-        new.rename(published)
-        shutil.rmtree(old, ignore_errors=True)
-    if manifest_path is not None:
-        manifest_path.write_text(json.dumps(stamps), encoding="utf-8")
+    Publication(staging, published, manifest_path).finish()
 
 
 def remove_leftovers(builddir: Path, staging: Path, published: Path) -> None:
@@ -445,11 +515,22 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         # waits for a Sphinx that goes on writing into the staging folder.
         child = subprocess.Popen(command, pass_fds=(lock.fileno(),), env=env)
         status, interrupted = wait(child)
+        publication = None
         if status == 0 and not interrupted and job.exists():
-            child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
-                "pagefind_delta.py")), str(job)], pass_fds=(lock.fileno(),))
-            status, interrupted = wait(child)
+            # the pages are final: copied for publishing while the search index is built
+            publication = Publication(staging, published, doctrees / PUBLISH_MANIFEST)
+            try:
+                publication.start()
+                child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+                    "pagefind_delta.py")), str(job)], pass_fds=(lock.fileno(),))
+                status, interrupted = wait(child)
+            except BaseException:
+                publication.abandon()
+                raise
             job.unlink(missing_ok=True)
+        if interrupted or status != 0:
+            if publication is not None:
+                publication.abandon()
         if interrupted:
             say(f"Build interrupted: the published site in {published} is unchanged.")
             return 130
@@ -458,7 +539,8 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
             say(f"Build failed: the published site in {published} is unchanged.")
             return 1
         try:
-            publish(staging, published, doctrees / PUBLISH_MANIFEST)
+            (publication or Publication(staging, published,
+                                        doctrees / PUBLISH_MANIFEST)).finish()
         except OSError as err:
             say(f"The build succeeded but could not be published into {published} "
                 f"({err.strerror or err}: {err.filename or ''}); the site there is unchanged. "
