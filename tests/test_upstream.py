@@ -260,6 +260,51 @@ def test_findall_patch_only_for_the_pinned_docutils(monkeypatch):
     assert nodes.Node._superfast_findall is upstream._findall_all
 
 
+# -- MyST's default document ---------------------------------------------------------------
+
+def test_myst_default_document_settings_as_docutils_gives_them():
+    """The cached ``make_document`` gives what MyST's own gives: the same settings (a
+    dependency list of its own each time), for each parser class, and documents that
+    share no settings object."""
+    from docutils.parsers.rst import Parser as RSTParser
+    from myst_parser.docutils_ import Parser as MystParser
+    from myst_parser.mdit_to_docutils import base
+
+    assert upstream.patch_myst_make_document()
+    assert upstream.patch_myst_make_document()  # once
+    original = base.make_document.kb_original
+    for parser_cls in (RSTParser, MystParser, RSTParser):
+        for _ in range(2):
+            want = vars(original("here.md", parser_cls).settings)
+            first = base.make_document("here.md", parser_cls)
+            got = vars(first.settings)
+            assert set(got) == set(want)
+            assert {k: v for k, v in got.items() if k != "record_dependencies"} == {
+                k: v for k, v in want.items() if k != "record_dependencies"}
+            assert type(got["record_dependencies"]) is type(want["record_dependencies"])
+            assert first["source"] == "here.md"
+            second = base.make_document(parser_cls=parser_cls)
+            assert second.settings is not first.settings
+            assert (second.settings.record_dependencies
+                    is not first.settings.record_dependencies)
+            first.settings.report_level = 99  # a document's own change stays its own
+            assert base.make_document(parser_cls=parser_cls).settings.report_level != 99
+
+
+def test_myst_patch_only_for_the_pinned_version(monkeypatch):
+    from myst_parser.mdit_to_docutils import base
+
+    assert upstream.patch_myst_make_document()
+    original = base.make_document.kb_original
+    monkeypatch.setattr(base, "make_document", original)
+    monkeypatch.setattr(upstream, "_version", lambda name: "6.0.0")
+    assert not upstream.patch_myst_make_document()
+    assert base.make_document is original
+    monkeypatch.undo()
+    assert upstream._version("myst-parser") in upstream.MYST_VERSIONS
+    assert base.make_document.kb_cached
+
+
 class FakeBuilder:
     """Records which of Sphinx's read/write paths ran."""
 
