@@ -11,7 +11,7 @@ import itertools
 
 import pybtex.plugin
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from docutils import nodes
 from pybtex.richtext import Text
@@ -258,6 +258,109 @@ def test_findall_patch_only_for_the_pinned_docutils(monkeypatch):
     assert upstream.patch_docutils_findall() and upstream.patch_docutils_findall()
     assert nodes.Node._fast_findall is upstream._findall
     assert nodes.Node._superfast_findall is upstream._findall_all
+
+
+# -- docutils' smart quotes --------------------------------------------------------------
+
+SMART_ALPHABET = [chr(i) for i in range(32, 127)] + [
+    "\u201c", "\u201d", "\u2018", "\u2019", "\u2013", "\u2014", "\u2026", "\xa0",
+    "\n", "é", "ß"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(SMART_ALPHABET), max_size=20),
+                min_size=1, max_size=4),
+       st.sampled_from(["qDe", "1", "2", "3", "qbBdDiew", "qDew", "b", "e"]),
+       st.sampled_from(["en", "de", "fr", "en-x-altquot", ""]))
+def test_smart_quotes_leave_text_without_active_characters_alone(texts, action, language):
+    """What the fast path assumes: docutils' replacements return text that holds none of
+    SMARTQUOTES_ACTIVE as it is, whatever the action (but stupefy) and language."""
+    from docutils.utils.smartquotes import educate_tokens
+
+    texts = [text for text in texts if not upstream.SMARTQUOTES_ACTIVE.search(text)]
+    tokens = [("plain" if i % 3 else "literal", text) for i, text in enumerate(texts)]
+    assert list(educate_tokens(tokens, attr=action, language=language)) == texts
+
+
+#: pieces of reStructuredText and of Markdown for random documents: plain words, quotes,
+#: dashes, ellipses, escapes, inline markup, literals, another language (rST)
+PIECES = {
+    "rst": ["word", "Words here", "\"quoted\"", "'single'", "it's", "--", "---", "...",
+            ". . .", "\\\"", "``code 'x' --``", "*emph \"a\"*", "**b**", "&quot;", "`ref`_",
+            "a-b", "x..y", "1980s", "(see)", ":literal:`'x'`", "\u201ccurly\u201d"],
+    "md": ["word", "Words here", "\"quoted\"", "'single'", "it's", "--", "---", "...",
+           ". . .", "\\\"", "`code 'x' --`", "*emph \"a\"*", "**b**", "&quot;", "&amp;",
+           "[a link](https://example.org)", "a-b", "x..y", "1980s", "(see)",
+           "\u201ccurly\u201d", "\n"],
+}
+
+
+@st.composite
+def documents(draw, syntax):
+    paragraphs = []
+    for _ in range(draw(st.integers(1, 4))):
+        words = draw(st.lists(st.sampled_from(PIECES[syntax]), min_size=1, max_size=8))
+        paragraph = " ".join(words)
+        if syntax == "rst" and draw(st.integers(0, 5)) == 0:
+            paragraph = ".. class:: language-de\n\n" + paragraph
+        paragraphs.append(paragraph)
+    links = "\n\n.. _ref: https://example.org\n" if syntax == "rst" else "\n"
+    return "\n\n".join(paragraphs) + links
+
+
+def _smart_doctree(source: str, syntax: str, action: str) -> str:
+    from docutils.core import publish_doctree
+    from docutils.transforms.universal import SmartQuotes
+    from myst_parser.docutils_ import Parser as MystParser
+
+    SmartQuotes.smartquotes_action = action
+    try:
+        doctree = publish_doctree(
+            source, parser=MystParser() if syntax == "md" else None, settings_overrides={
+                "smart_quotes": True, "report_level": 5, "halt_level": 5,
+                "warning_stream": False})
+    finally:
+        del SmartQuotes.smartquotes_action  # back to the class's own
+    texts = [(str(t), t.source, t.line, t.parent.tagname, t.document is doctree)
+             for t in doctree.findall(nodes.Text)]
+    return doctree.pformat() + repr(texts)
+
+
+@settings(max_examples=150, deadline=None)
+@example(("md", "[a link](https://example.org) [a link](https://example.org) [a](x)\n"),
+         "qDe")  # equal pieces of text side by side: docutils replaces the first twice
+@given(st.sampled_from(["rst", "md"]).flatmap(
+           lambda syntax: st.tuples(st.just(syntax), documents(syntax))),
+       st.sampled_from(["qDe", "qbBdDiew", "-1", "1"]))
+def test_smart_quotes_patched_transform_gives_docutils_result(document, action):
+    """docutils' own transform and the patched one give the same tree, from
+    reStructuredText and from MyST Markdown: the same text, and each piece of text with
+    the same source, line, parent and document."""
+    from docutils.transforms.universal import SmartQuotes
+
+    syntax, source = document
+    assert upstream.patch_docutils_smartquotes()
+    original = upstream._smartquotes_apply.kb_original
+    SmartQuotes.apply = original
+    try:
+        want = _smart_doctree(source, syntax, action)
+    finally:
+        SmartQuotes.apply = upstream._smartquotes_apply
+    assert _smart_doctree(source, syntax, action) == want
+
+
+def test_smart_quotes_patch_only_for_the_pinned_docutils(monkeypatch):
+    from docutils.transforms.universal import SmartQuotes
+
+    assert upstream.patch_docutils_smartquotes()
+    original = upstream._smartquotes_apply.kb_original
+    monkeypatch.setattr(SmartQuotes, "apply", original)
+    monkeypatch.setattr(upstream, "_version", lambda name: "0.23")
+    assert not upstream.patch_docutils_smartquotes()
+    assert SmartQuotes.apply is original
+    monkeypatch.undo()
+    assert upstream.patch_docutils_smartquotes() and upstream.patch_docutils_smartquotes()
+    assert SmartQuotes.apply is upstream._smartquotes_apply
 
 
 # -- MyST's default document ---------------------------------------------------------------
