@@ -408,6 +408,98 @@ def test_myst_patch_only_for_the_pinned_version(monkeypatch):
     assert base.make_document.kb_cached
 
 
+# -- Sphinx's per-page settings and code-block walk ----------------------------------------
+
+def test_page_settings_as_sphinx_makes_them():
+    """Each page's settings: what Sphinx's own gives (a dependency list of their own), a
+    copy of their own, and new settings when a default is a new value."""
+    from docutils.readers import standalone
+    from myst_parser.parsers.sphinx_ import MystParser
+    import sphinx.util.docutils as sphinx_docutils
+
+    assert upstream.patch_sphinx_page_settings()
+    assert upstream.patch_sphinx_page_settings()  # once
+    patched = sphinx_docutils._get_settings
+    original = patched.kb_original
+    locales: list = []
+    defaults = {"traceback": True, "language_code": "en", "smartquotes_locales": locales,
+                "halt_level": 5}
+    want = vars(original(standalone.Reader, MystParser, defaults=dict(defaults),
+                         read_config_files=True))
+    first = patched(standalone.Reader, MystParser, defaults=dict(defaults),
+                    read_config_files=True)
+    second = patched(standalone.Reader, MystParser, defaults=dict(defaults),
+                     read_config_files=True)
+    for got in (vars(first), vars(second)):
+        assert set(got) == set(want)
+        assert {k: v for k, v in got.items() if k != "record_dependencies"} == {
+            k: v for k, v in want.items() if k != "record_dependencies"}
+    assert first is not second
+    assert first.record_dependencies is not second.record_dependencies
+    assert first.smartquotes_locales is locales  # the defaults' own objects, as Sphinx's
+    first.report_level = 99
+    assert patched(standalone.Reader, MystParser, defaults=dict(defaults),
+                   read_config_files=True).report_level != 99
+    changed = patched(standalone.Reader, MystParser,
+                      defaults={**defaults, "language_code": "de"}, read_config_files=True)
+    assert changed.language_code == "de"
+    other = patched(standalone.Reader, MystParser,
+                    defaults={**defaults, "smartquotes_locales": [("de", "<>")]},
+                    read_config_files=True)
+    assert other.smartquotes_locales == [("de", "<>")]  # a new value, not an equal key
+    assert patched(standalone.Reader, defaults=dict(defaults)).__dict__.keys() == vars(
+        original(standalone.Reader, defaults=dict(defaults))).keys()
+
+
+def _with_code(doctree):
+    """*doctree* with a ``highlight`` setting and two code blocks after it."""
+    from sphinx import addnodes
+
+    doctree += addnodes.highlightlang(lang="python", force=False, linenothreshold=2)
+    doctree += nodes.literal_block("x = 1\ny = 2\n", "x = 1\ny = 2\n")
+    doctree += nodes.literal_block("a", "a", language="text")
+    return doctree
+
+
+def test_code_block_walk_skipped_only_where_it_changes_nothing(site):
+    """Every page of the site, as read and with code blocks added: the same tree after
+    the patched transform as after Sphinx's."""
+    from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
+
+    assert upstream.patch_sphinx_highlight() and upstream.patch_sphinx_highlight()
+    original = upstream._highlight_apply.kb_original
+    with_code = 0
+    for docname in sorted(site.env.found_docs):
+        for make in (lambda: site.env.get_doctree(docname),
+                     lambda: _with_code(site.env.get_doctree(docname))):
+            trees = []
+            for apply in (original, upstream._highlight_apply):
+                doctree = make()
+                apply(HighlightLanguageTransform(doctree))
+                trees.append(doctree.pformat())
+            assert trees[0] == trees[1], docname
+            with_code += "literal_block" in trees[1]
+    assert with_code >= len(site.env.found_docs)
+    assert "highlightlang" not in trees[1] and 'language="python"' in trees[1]
+
+
+def test_sphinx_patches_only_for_the_pinned_version(monkeypatch):
+    import sphinx
+    import sphinx.util.docutils as sphinx_docutils
+    from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
+
+    assert upstream.patch_sphinx_page_settings() and upstream.patch_sphinx_highlight()
+    settings_original = sphinx_docutils._get_settings.kb_original
+    highlight_original = upstream._highlight_apply.kb_original
+    monkeypatch.setattr(sphinx_docutils, "_get_settings", settings_original)
+    monkeypatch.setattr(HighlightLanguageTransform, "apply", highlight_original)
+    monkeypatch.setattr(sphinx, "version_info", (9, 1, 0, "final", 0))
+    assert not upstream.patch_sphinx_page_settings()
+    assert not upstream.patch_sphinx_highlight()
+    assert sphinx_docutils._get_settings is settings_original
+    assert HighlightLanguageTransform.apply is highlight_original
+
+
 class FakeBuilder:
     """Records which of Sphinx's read/write paths ran."""
 
