@@ -262,3 +262,49 @@ def test_the_vocabulary_record_lives_beside_the_environment_and_is_remade_if_los
     assert "zebras" in incremental["z"] and "walruses" in incremental["w"]
     clean = build_root(None, srcdir=src, freshenv=True)
     assert vocabulary(Path(clean.outdir)) == incremental
+
+
+def _words_one_by_one(doctree) -> dict:
+    """The search vocabulary's word counts, as first written: piece of text by piece of
+    text, word by word."""
+    from collections import Counter
+
+    from docutils import nodes
+
+    from kb.search import WORD
+
+    counts: Counter = Counter()
+    for node in doctree.findall(nodes.Text):
+        for word in WORD.findall(node.astext().lower().replace("\u2019", "'")):
+            counts[word] += 1
+            if "-" in word:
+                counts.update(p for p in word.split("-") if len(p) > 2)
+    return dict(counts)
+
+
+def test_page_words_counted_as_word_by_word(site):
+    """Each page's word counts (spelling suggestions): the same as counting piece by
+    piece and word by word, on every page of the site and on text made to trip it
+    (words at the edges of pieces, hyphens, apostrophes, accents)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from docutils import nodes
+
+    from kb.search import words_of
+
+    for docname in sorted(site.env.found_docs):
+        doctree = site.env.get_doctree(docname)
+        assert dict(words_of(doctree)) == _words_one_by_one(doctree), docname
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(alphabet=st.sampled_from(list("ab-'\u2019 \nÉé1.")), max_size=15),
+                    max_size=6))
+    def check(pieces):
+        paragraph = nodes.paragraph()
+        for piece in pieces:
+            paragraph += nodes.Text(piece)
+        doctree = nodes.document(None, None)
+        doctree += paragraph
+        assert dict(words_of(doctree)) == _words_one_by_one(doctree)
+
+    check()

@@ -130,12 +130,14 @@ def load_stopwords(path: Path) -> list[str]:
 # -- Reading: each indexed page's words, for spelling correction ------------------------
 
 def words_of(doctree: nodes.document) -> Counter:
-    counts: Counter = Counter()
-    for node in doctree.findall(nodes.Text):
-        for word in WORD.findall(node.astext().lower().replace("\u2019", "'")):
-            counts[word] += 1
-            if "-" in word:  # "post-traumatic" is also typed "post traumatic"
-                counts.update(p for p in word.split("-") if len(p) > 2)
+    # the text of the page at once (a word never runs across a line break), counted in
+    # one call
+    text = "\n".join([node.astext() for node in doctree.findall(nodes.Text)])
+    counts = Counter(WORD.findall(text.lower().replace("\u2019", "'")))
+    for word, count in [(word, count) for word, count in counts.items() if "-" in word]:
+        for part in word.split("-"):  # "post-traumatic" is also typed "post traumatic"
+            if len(part) > 2:
+                counts[part] += count
     return counts
 
 
