@@ -498,6 +498,79 @@ def test_sphinx_patches_only_for_the_pinned_version(monkeypatch):
     assert not upstream.patch_sphinx_highlight()
     assert sphinx_docutils._get_settings is settings_original
     assert HighlightLanguageTransform.apply is highlight_original
+    import sphinx.builders.html as html
+
+    assert upstream.patch_sphinx_asset_checksums()
+    checksum_original = html._file_checksum.kb_original
+    monkeypatch.setattr(html, "_file_checksum", checksum_original)
+    assert not upstream.patch_sphinx_asset_checksums()
+    assert html._file_checksum is checksum_original
+
+
+def test_setup_child_patch_only_for_the_pinned_docutils(monkeypatch):
+    assert upstream.patch_docutils_setup_child()
+    original = upstream._setup_child.kb_original
+    monkeypatch.setattr(nodes.Node, "setup_child", original)
+    monkeypatch.setattr(upstream, "_version", lambda name: "0.23")
+    assert not upstream.patch_docutils_setup_child()
+    assert nodes.Node.setup_child is original
+
+
+# -- docutils' setup_child and Sphinx's asset checksums --------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10), st.sampled_from(["append", "insert", "text"]),
+                          st.booleans()), max_size=25),
+       st.booleans())
+def test_setup_child_gives_children_what_docutils_gives(steps, attached):
+    """Trees built node by node, under a document (with a current source and line) or
+    not: each node gets the same parent, document, source and line from both versions."""
+    assert upstream.patch_docutils_setup_child() and upstream.patch_docutils_setup_child()
+    results = []
+    for setup in (upstream._setup_child.kb_original, upstream._setup_child):
+        nodes.Node.setup_child = setup
+        try:
+            doc = nodes.document(None, None)
+            doc.current_source, doc.current_line = "here.md", 7
+            root = nodes.section()
+            if attached:
+                doc += root
+            made = [root]
+            for i, (where, how, sourced) in enumerate(steps):
+                parent = made[where % len(made)]
+                if not isinstance(parent, nodes.Element):
+                    parent = root
+                child = nodes.Text(f"t{i}") if how == "text" else nodes.inline(ids=[f"n{i}"])
+                if sourced and how != "text":
+                    child.source, child.line = "own.md", i
+                if how == "insert":
+                    parent.insert(0, child)
+                else:
+                    parent.append(child)
+                made.append(child)
+            results.append([(_label(n), n.parent is not None and _label(n.parent),
+                             n.document is doc, n.source, n.line) for n in made])
+        finally:
+            nodes.Node.setup_child = upstream._setup_child
+    assert results[0] == results[1]
+
+
+def test_asset_checksums_as_sphinx_gives_them(tmp_path):
+    import sphinx.builders.html as html
+    from sphinx.errors import ThemeError
+
+    assert upstream.patch_sphinx_asset_checksums() and upstream.patch_sphinx_asset_checksums()
+    original = html._file_checksum.kb_original
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "a.css").write_text("body {}\r\n")
+    for name in ("_static/a.css", "_static/missing.js", "https://example.org/x.js",
+                 Path("_static/a.css")):
+        assert html._file_checksum(tmp_path, name) == original(tmp_path, name)
+        assert html._file_checksum(tmp_path, name) == original(tmp_path, name)  # kept
+    assert html._file_checksum(tmp_path, "_static/a.css") != ""
+    for _ in range(2):  # refused every time, not kept
+        with pytest.raises(ThemeError):
+            html._file_checksum(tmp_path, "_static/a.css?v=1")
 
 
 class FakeBuilder:

@@ -111,12 +111,21 @@ def _html_of(children: list[nodes.Node], holder: nodes.Element, builder,
     """What *builder*'s translator writes for *children*, placed in *holder* (their
     parent on the page: an inline or a paragraph)."""
     holder.extend(children)
-    # the settings the page is written with (HTML builders set them as they write it)
-    source = document.get("source", "") if document is not None else ""
-    page = new_document(source, builder.docsettings)
-    translator = builder.create_translator(page, builder)
+    # one translator per builder and process, with the settings the pages are written
+    # with (HTML builders set them as they write a page); making one is most of the cost
+    # of a short citation. What it writes goes to a fresh body each time; the inline
+    # content of a citation leaves nothing else behind, and a translator that fails
+    # half-way is not used again.
+    translator = getattr(builder, "_kb_translator", None)
+    if translator is None or translator.settings is not builder.docsettings:
+        source = document.get("source", "") if document is not None else ""
+        page = new_document(source, builder.docsettings)
+        translator = builder.create_translator(page, builder)
+    builder._kb_translator = None
+    translator.body = []
     for child in holder.children:
         child.walkabout(translator)
+    builder._kb_translator = translator
     return "".join(translator.body)
 
 
