@@ -449,6 +449,20 @@ def test_page_settings_as_sphinx_makes_them():
     assert other.smartquotes_locales == [("de", "<>")]  # a new value, not an equal key
     assert patched(standalone.Reader, defaults=dict(defaults)).__dict__.keys() == vars(
         original(standalone.Reader, defaults=dict(defaults))).keys()
+    # a new parser object for each page, as Sphinx makes them: made once (a settings
+    # object made again has a list of configuration files of its own)
+    pages = [patched(standalone.Reader, MystParser(), defaults=dict(defaults),
+                     read_config_files=True) for _ in range(3)]
+    assert pages[0]._config_files is pages[1]._config_files is pages[2]._config_files
+    assert vars(pages[0]).keys() == want.keys()
+
+    class OtherParser(MystParser):
+        settings_spec = MystParser.settings_spec + ("More", None, (
+            ("An extra setting", ["--kb-extra"], {"default": "x"}),))
+
+    other = patched(standalone.Reader, OtherParser(), defaults=dict(defaults),
+                    read_config_files=True)
+    assert other.kb_extra == "x" and other._config_files is not pages[0]._config_files
 
 
 def _with_code(doctree):

@@ -127,15 +127,15 @@ Sphinx 9.0: docutils' settings built again for every page read
 -------------------------------------------------------------------
 ``_parse_str_to_doctree`` builds a docutils option parser for every page (and looks for
 docutils configuration files again) to get the page's settings, always from the same
-components and the same default values (the environment's settings): 1.3 ms a page,
-about 2.5% of a clean build's CPU at 500 articles. Here the settings made for one set
-of components and defaults are kept (the last ones only: an environment is one of the
-defaults), and each page gets its own copy of them, as
-``OptionParser.get_default_values`` gives each call its own (a fresh
-``record_dependencies`` list, the same values). The defaults are compared by identity,
-value by value, so a new value of any setting (another configuration) makes new
-settings. Other callers of ``_get_settings`` (the HTML builder's, once a build) keep
-Sphinx's own.
+components (a new parser object of the same class for each page) and the same default
+values (the environment's settings): 1.3 ms a page, about 2.5% of a clean build's CPU at
+500 articles. Here the settings made for one set of components and defaults are kept
+(the last ones only: an environment is one of the defaults), and each page gets its own
+copy of them, as ``OptionParser.get_default_values`` gives each call its own (a fresh
+``record_dependencies`` list, the same values). The components are compared by their
+class and the specification docutils reads from them, the defaults by identity, value
+by value, so a new value of any setting (another configuration) makes new settings.
+Other callers of ``_get_settings`` (the HTML builder's, once a build) keep Sphinx's own.
 
 Sphinx 9.0: every page walked to find code blocks it does not have
 ---------------------------------------------------------------------
@@ -504,6 +504,20 @@ def patch_myst_make_document() -> bool:
 
 SPHINX_VERSIONS = ((9, 0),)
 
+#: What docutils' option parser takes from a component (a parser, a reader): a new
+#: parser object per page (Sphinx's) with its class's specification is the same.
+_SETTINGS_SPEC = ("settings_spec", "relative_path_settings", "settings_defaults",
+                  "settings_default_overrides", "config_section",
+                  "config_section_dependencies")
+
+
+def _settings_parts(component) -> tuple:
+    if component is None:
+        return (None,)
+    kind = component if isinstance(component, type) else type(component)
+    return (kind, *(getattr(component, name, None) for name in _SETTINGS_SPEC))
+
+
 def patch_sphinx_page_settings() -> bool:
     """Each page's docutils settings copied from the last ones made from the same
     components and defaults; True if applied (or already applied)."""
@@ -519,23 +533,27 @@ def patch_sphinx_page_settings() -> bool:
     from docutils import frontend
 
     original = sphinx_docutils._get_settings
-    # the last settings made: (components, option, names, values, settings); one only,
-    # so that an environment (a default value) is not kept after its build
+    # the last settings made: ((option, names, size), the objects they were made from,
+    # settings); one only, so that an environment (a default value) is not kept after
+    # its build
     kept: list = [None]
 
     def _get_settings(*components, defaults, read_config_files=False):
-        names, values = tuple(defaults), tuple(defaults.values())
+        names = tuple(defaults)
+        objects = (*[part for component in components
+                     for part in _settings_parts(component)], *defaults.values())
+        shape = (read_config_files, names, len(objects))
         last = kept[0]
-        if (last is None or last[:3] != (components, read_config_files, names)
-                or any(a is not b for a, b in zip(last[3], values))):
+        if (last is None or last[0] != shape
+                or any(a is not b for a, b in zip(last[1], objects))):
             settings = original(*components, defaults=defaults,
                                 read_config_files=read_config_files)
-            last = kept[0] = (components, read_config_files, names, values, {
+            last = kept[0] = (shape, objects, {
                 name: value for name, value in vars(settings).items()
                 if name != "record_dependencies"})  # each copy gets its own
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            return frontend.Values(dict(last[4]))
+            return frontend.Values(dict(last[2]))
 
     _get_settings.kb_kept = True
     _get_settings.kb_original = original
