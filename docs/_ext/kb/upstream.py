@@ -119,9 +119,11 @@ write (``kb.citations``). Pages that the ``kb-write-first`` event names (the bib
 page: 1.8 s of a 12 s write at 500 articles) are taken first. What resolving changes
 outside the page goes back to the main process: the images a page uses (``images``, so
 they are copied), and the warnings (Sphinx sends a worker's log back, as for any task).
-The first page is still written by the main process first, as Sphinx does, so the
-templates are compiled before the fork. Any other builder, or Sphinx's search index
-switched on, keeps Sphinx's own ``_write_parallel``.
+Sphinx writes the first page in the main process before the fork, so that the
+templates are compiled once; here the workers take every page and each compiles the
+templates for itself, at the same time, rather than leaving the other CPUs to wait (0.3-
+0.4 s at 500 articles). Any other builder, or Sphinx's search index switched on, keeps
+Sphinx's own ``_write_parallel``.
 
 Sphinx 9.0: docutils' settings built again for every page read
 -------------------------------------------------------------------
@@ -742,14 +744,16 @@ def write_resolving_in_workers(builder, docnames, nproc: int) -> None:
 
     write_docname = sphinx.builders._write_docname
     env, tags = builder.env, builder.tags
-    # warm up caches and compile the templates before the fork, as Sphinx does
-    firstname, rest = docnames[0], list(docnames[1:])
-    write_docname(firstname, env=env, builder=builder, tags=tags)
+    # every page is written by a worker: Sphinx writes the first page in the main process
+    # before the fork to compile the templates and warm caches once, but the other CPUs
+    # wait meanwhile (0.3-0.4 s at 500 articles), where each worker compiles them for
+    # itself at the same time
+    pages = list(docnames)
     images_before = dict(builder.images)
     first = set()
     for names in builder.events.emit(WRITE_FIRST_EVENT, env):
         first.update(names or ())
-    order = [d for d in rest if d in first] + [d for d in rest if d not in first]
+    order = [d for d in pages if d in first] + [d for d in pages if d not in first]
     taken = multiprocessing.get_context("fork").Value("q", 0)  # the next page to write
 
     def write_pages(_worker: int) -> dict:
