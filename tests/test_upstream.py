@@ -244,22 +244,6 @@ def test_findall_same_while_the_tree_changes(case, condition):
     assert old == new
 
 
-def test_findall_patch_only_for_the_pinned_docutils(monkeypatch):
-    assert upstream.patch_docutils_findall()
-    original = upstream._findall.kb_original, upstream._findall_all.kb_original
-    assert original[0] is not upstream._findall and original[1] is not upstream._findall_all
-    monkeypatch.setattr(nodes.Node, "_fast_findall", original[0])
-    monkeypatch.setattr(nodes.Node, "_superfast_findall", original[1])
-    monkeypatch.setattr(upstream, "_version", lambda name: "0.23")
-    assert not upstream.patch_docutils_findall()  # another docutils
-    assert nodes.Node._fast_findall is original[0]
-    monkeypatch.undo()
-    assert upstream._version("docutils") in upstream.DOCUTILS_VERSIONS
-    assert upstream.patch_docutils_findall() and upstream.patch_docutils_findall()
-    assert nodes.Node._fast_findall is upstream._findall
-    assert nodes.Node._superfast_findall is upstream._findall_all
-
-
 # -- docutils' smart quotes --------------------------------------------------------------
 
 SMART_ALPHABET = [chr(i) for i in range(32, 127)] + [
@@ -349,20 +333,6 @@ def test_smart_quotes_patched_transform_gives_docutils_result(document, action):
     assert _smart_doctree(source, syntax, action) == want
 
 
-def test_smart_quotes_patch_only_for_the_pinned_docutils(monkeypatch):
-    from docutils.transforms.universal import SmartQuotes
-
-    assert upstream.patch_docutils_smartquotes()
-    original = upstream._smartquotes_apply.kb_original
-    monkeypatch.setattr(SmartQuotes, "apply", original)
-    monkeypatch.setattr(upstream, "_version", lambda name: "0.23")
-    assert not upstream.patch_docutils_smartquotes()
-    assert SmartQuotes.apply is original
-    monkeypatch.undo()
-    assert upstream.patch_docutils_smartquotes() and upstream.patch_docutils_smartquotes()
-    assert SmartQuotes.apply is upstream._smartquotes_apply
-
-
 # -- MyST's default document ---------------------------------------------------------------
 
 def test_myst_default_document_settings_as_docutils_gives_them():
@@ -392,20 +362,6 @@ def test_myst_default_document_settings_as_docutils_gives_them():
                     is not first.settings.record_dependencies)
             first.settings.report_level = 99  # a document's own change stays its own
             assert base.make_document(parser_cls=parser_cls).settings.report_level != 99
-
-
-def test_myst_patch_only_for_the_pinned_version(monkeypatch):
-    from myst_parser.mdit_to_docutils import base
-
-    assert upstream.patch_myst_make_document()
-    original = base.make_document.kb_original
-    monkeypatch.setattr(base, "make_document", original)
-    monkeypatch.setattr(upstream, "_version", lambda name: "6.0.0")
-    assert not upstream.patch_myst_make_document()
-    assert base.make_document is original
-    monkeypatch.undo()
-    assert upstream._version("myst-parser") in upstream.MYST_VERSIONS
-    assert base.make_document.kb_cached
 
 
 # -- Sphinx's per-page settings and code-block walk ----------------------------------------
@@ -497,39 +453,6 @@ def test_code_block_walk_skipped_only_where_it_changes_nothing(site):
     assert "highlightlang" not in trees[1] and 'language="python"' in trees[1]
 
 
-def test_sphinx_patches_only_for_the_pinned_version(monkeypatch):
-    import sphinx
-    import sphinx.util.docutils as sphinx_docutils
-    from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
-
-    assert upstream.patch_sphinx_page_settings() and upstream.patch_sphinx_highlight()
-    settings_original = sphinx_docutils._get_settings.kb_original
-    highlight_original = upstream._highlight_apply.kb_original
-    monkeypatch.setattr(sphinx_docutils, "_get_settings", settings_original)
-    monkeypatch.setattr(HighlightLanguageTransform, "apply", highlight_original)
-    monkeypatch.setattr(sphinx, "version_info", (9, 1, 0, "final", 0))
-    assert not upstream.patch_sphinx_page_settings()
-    assert not upstream.patch_sphinx_highlight()
-    assert sphinx_docutils._get_settings is settings_original
-    assert HighlightLanguageTransform.apply is highlight_original
-    import sphinx.builders.html as html
-
-    assert upstream.patch_sphinx_asset_checksums()
-    checksum_original = html._file_checksum.kb_original
-    monkeypatch.setattr(html, "_file_checksum", checksum_original)
-    assert not upstream.patch_sphinx_asset_checksums()
-    assert html._file_checksum is checksum_original
-
-
-def test_setup_child_patch_only_for_the_pinned_docutils(monkeypatch):
-    assert upstream.patch_docutils_setup_child()
-    original = upstream._setup_child.kb_original
-    monkeypatch.setattr(nodes.Node, "setup_child", original)
-    monkeypatch.setattr(upstream, "_version", lambda name: "0.23")
-    assert not upstream.patch_docutils_setup_child()
-    assert nodes.Node.setup_child is original
-
-
 # -- docutils' setup_child and Sphinx's asset checksums --------------------------------------
 
 @settings(max_examples=200, deadline=None)
@@ -585,6 +508,69 @@ def test_asset_checksums_as_sphinx_gives_them(tmp_path):
     for _ in range(2):  # refused every time, not kept
         with pytest.raises(ThemeError):
             html._file_checksum(tmp_path, "_static/a.css?v=1")
+
+
+# -- every patch: applied once, for the pinned versions only -------------------------------
+
+def _patched_places(patch: str) -> list:
+    """Where *patch* (applied) puts its code: (owner, attribute, the upstream original)."""
+    import sphinx.builders.html as html
+    import sphinx.util.docutils as sphinx_docutils
+    from docutils.transforms.universal import SmartQuotes
+    from myst_parser.mdit_to_docutils import base
+    from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
+
+    return {
+        "patch_docutils_findall": [
+            (nodes.Node, "_fast_findall", upstream._findall.kb_original),
+            (nodes.Node, "_superfast_findall", upstream._findall_all.kb_original)],
+        "patch_docutils_smartquotes": [
+            (SmartQuotes, "apply", upstream._smartquotes_apply.kb_original)],
+        "patch_docutils_setup_child": [
+            (nodes.Node, "setup_child", upstream._setup_child.kb_original)],
+        "patch_myst_make_document": [
+            (base, "make_document", base.make_document.kb_original)],
+        "patch_sphinx_page_settings": [
+            (sphinx_docutils, "_get_settings", sphinx_docutils._get_settings.kb_original)],
+        "patch_sphinx_highlight": [
+            (HighlightLanguageTransform, "apply", upstream._highlight_apply.kb_original)],
+        "patch_sphinx_asset_checksums": [
+            (html, "_file_checksum", html._file_checksum.kb_original)],
+    }[patch]
+
+
+PATCHES = ["patch_docutils_findall", "patch_docutils_smartquotes",
+           "patch_docutils_setup_child", "patch_myst_make_document",
+           "patch_sphinx_page_settings", "patch_sphinx_highlight",
+           "patch_sphinx_asset_checksums"]
+
+
+@pytest.mark.parametrize("patch", PATCHES)
+def test_each_patch_applies_once_and_only_to_its_pinned_version(monkeypatch, patch):
+    import sphinx
+
+    apply = getattr(upstream, patch)
+    assert apply() and apply()  # applied, and applying again changes nothing
+    places = _patched_places(patch)
+    patched = [getattr(owner, name) for owner, name, _ in places]
+    assert all(now is not original for now, (_, _, original) in zip(patched, places))
+    for owner, name, original in places:
+        monkeypatch.setattr(owner, name, original)
+    monkeypatch.setattr(upstream, "_version", lambda name: "99.0")
+    monkeypatch.setattr(sphinx, "version_info", (99, 0, 0, "final", 0))
+    assert not apply()  # another version: its own code
+    assert all(getattr(owner, name) is original for owner, name, original in places)
+    monkeypatch.undo()
+    assert [getattr(owner, name) for owner, name, _ in places] == patched
+
+
+def test_the_pinned_versions_are_installed():
+    import sphinx
+
+    assert upstream._version("docutils") in upstream.DOCUTILS_VERSIONS
+    assert upstream._version("myst-parser") in upstream.MYST_VERSIONS
+    assert upstream._version("latexcodec") in upstream.LATEXCODEC_VERSIONS
+    assert sphinx.version_info[:2] in upstream.SPHINX_VERSIONS
 
 
 class FakeBuilder:
