@@ -60,11 +60,11 @@ nothing it replaces: MyST has already curled the quotes of the Markdown it parse
 none of whose text holds a character or pair it acts on (``SMARTQUOTES_ACTIVE``: quotes,
 backquotes, a backslash, ``&``, docutils' escape character, ``--``, ``..``, ``. .``)
 keeps its pieces, each set as docutils' new copy would be (the document's current source
-and line: ``_as_replaced``); every other block goes through
-docutils' own code (``_smartquotes_apply`` is docutils' ``apply`` with that one step
-added; the "stupefy" action, which changes curly quotes back, always goes through it).
-``tests/test_upstream.py`` checks the claim against docutils' replacements on random
-text, and both versions of the transform on the site's pages and on random documents.
+and line: ``_as_replaced``). Every other block goes through docutils' own code
+(``_smartquotes_apply`` is docutils' ``apply`` with that one step added; the "stupefy"
+action, which changes curly quotes back, always goes through it). ``tests/test_upstream.py``
+checks the claim against docutils' replacements on random text, and both versions of the
+transform on random reStructuredText and MyST documents.
 
 docutils 0.22.4: a node asks for its document four times to take a child
 --------------------------------------------------------------------------
