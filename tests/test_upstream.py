@@ -514,6 +514,8 @@ def test_asset_checksums_as_sphinx_gives_them(tmp_path):
 
 def _patched_places(patch: str) -> list:
     """Where *patch* (applied) puts its code: (owner, attribute, the upstream original)."""
+    for name in PATCHES:  # each entry below names the original its patch kept
+        assert getattr(upstream, name)()
     import sphinx.builders.html as html
     import sphinx.util.docutils as sphinx_docutils
     from docutils.transforms.universal import SmartQuotes

@@ -223,7 +223,8 @@ class Publication:
     published site stays as it was."""
 
     def __init__(self, staging: Path, published: Path, manifest_path: Path | None = None):
-        self.staging, self.published, self.manifest_path = staging, published, manifest_path
+        self.staging, self.published = staging, published
+        self.manifest_path = manifest_path
         self.new = published.parent / f"{published.name}.new.{os.getpid()}"
         self.stamps: dict = {}
         self._thread: threading.Thread | None = None
@@ -261,7 +262,8 @@ class Publication:
         if self._error is not None:
             raise self._error
         if self.manifest_path is not None:
-            self.manifest_path.unlink(missing_ok=True)  # rewritten once the site is in place
+            # rewritten once the new site is in place
+            self.manifest_path.unlink(missing_ok=True)
         parent, published = self.published.parent, self.published
         old = parent / f"{published.name}.old.{os.getpid()}"
         if published.is_dir() and _exchange(self.new, published):

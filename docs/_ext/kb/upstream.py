@@ -62,9 +62,9 @@ backquotes, a backslash, ``&``, docutils' escape character, ``--``, ``..``, ``. 
 keeps its pieces, each set as docutils' new copy would be (the document's current source
 and line: ``_as_replaced``). Every other block goes through docutils' own code
 (``_smartquotes_apply`` is docutils' ``apply`` with that one step added; the "stupefy"
-action, which changes curly quotes back, always goes through it). ``tests/test_upstream.py``
-checks the claim against docutils' replacements on random text, and both versions of the
-transform on random reStructuredText and MyST documents.
+action, which changes curly quotes back, always goes through it).
+``tests/test_upstream.py`` checks the claim against docutils' replacements on random
+text, and both versions of the transform on random reStructuredText and MyST documents.
 
 docutils 0.22.4: a node asks for its document four times to take a child
 --------------------------------------------------------------------------
@@ -419,7 +419,7 @@ def _smartquotes_apply(self) -> None:
             self.unsupported_languages.add(lang)
             lang = ''
 
-        if may_skip and not any(SMARTQUOTES_ACTIVE.search(txtnode) for txtnode in txtnodes):
+        if may_skip and not any(SMARTQUOTES_ACTIVE.search(text) for text in txtnodes):
             # nothing to educate: each piece kept, as the new node below would be
             for txtnode in txtnodes:
                 _as_replaced(txtnode)
