@@ -239,17 +239,17 @@ class Publication:
                 manifest = {}
         self.manifest = manifest if isinstance(manifest, dict) else {}
 
-    def _copy(self, top) -> None:
+    def _copy_pages(self) -> None:
         try:
             self.stamps.update(_copy_tree(self.staging, self.new, self.published,
-                                          self.manifest, top, self._stop))
+                                          self.manifest, _not_search_bundle, self._stop))
         except BaseException as error:  # noqa: BLE001 - raised again by finish()
             self._error = error
 
     def start(self) -> None:
         """Copy everything but the search index, in a thread."""
-        self._thread = threading.Thread(target=self._copy, args=(_not_search_bundle,),
-                                        name="kb-publish", daemon=True)
+        self._thread = threading.Thread(target=self._copy_pages, name="kb-publish",
+                                        daemon=True)
         self._thread.start()
 
     def finish(self) -> None:
@@ -258,9 +258,8 @@ class Publication:
             self._thread.join()
             if self._error is not None:
                 raise self._error
-        self._copy(_search_bundle if self._thread is not None else None)
-        if self._error is not None:
-            raise self._error
+        self.stamps.update(_copy_tree(self.staging, self.new, self.published, self.manifest,
+                                      _search_bundle if self._thread is not None else None))
         if self.manifest_path is not None:
             # rewritten once the new site is in place
             self.manifest_path.unlink(missing_ok=True)
@@ -290,11 +289,6 @@ def _search_bundle(name: str) -> bool:
 
 def _not_search_bundle(name: str) -> bool:
     return not _search_bundle(name)
-
-
-def publish(staging: Path, published: Path, manifest_path: Path | None = None) -> None:
-    """Copy *staging* into a new folder and put it in place of *published* at once."""
-    Publication(staging, published, manifest_path).finish()
 
 
 def remove_leftovers(builddir: Path, staging: Path, published: Path) -> None:
@@ -518,9 +512,10 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         child = subprocess.Popen(command, pass_fds=(lock.fileno(),), env=env)
         status, interrupted = wait(child)
         publication = None
-        if status == 0 and not interrupted and job.exists():
-            # the pages are final: copied for publishing while the search index is built
+        if status == 0 and not interrupted:
             publication = Publication(staging, published, doctrees / PUBLISH_MANIFEST)
+        if publication is not None and job.exists():
+            # the pages are final: copied for publishing while the search index is built
             try:
                 publication.start()
                 child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
@@ -541,8 +536,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
             say(f"Build failed: the published site in {published} is unchanged.")
             return 1
         try:
-            (publication or Publication(staging, published,
-                                        doctrees / PUBLISH_MANIFEST)).finish()
+            publication.finish()
         except OSError as err:
             say(f"The build succeeded but could not be published into {published} "
                 f"({err.strerror or err}: {err.filename or ''}); the site there is unchanged. "

@@ -464,6 +464,26 @@ def patch_docutils_smartquotes() -> bool:
     return True
 
 
+def _settings_values(settings) -> dict:
+    """A docutils settings object's values, without its ``record_dependencies`` list:
+    each copy (:func:`_settings_copy`) gets a list of its own, as docutils gives each
+    settings object it makes."""
+    return {name: value for name, value in vars(settings).items()
+            if name != "record_dependencies"}
+
+
+def _settings_copy(values: dict):
+    """A new docutils settings object holding *values* (docutils' ``Values`` warns that
+    it will be replaced; it is what docutils itself still makes)."""
+    import warnings
+
+    from docutils import frontend
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        return frontend.Values(dict(values))
+
+
 MYST_VERSIONS = ("5.2.0",)
 
 
@@ -478,8 +498,6 @@ def patch_myst_make_document() -> bool:
         return True
     if _version("myst-parser") not in MYST_VERSIONS:
         return False  # another MyST-Parser: its own code, unchanged
-    import warnings
-
     from docutils import frontend
     from docutils.parsers.rst import Parser as RSTParser
     from docutils.utils import new_document
@@ -489,14 +507,9 @@ def patch_myst_make_document() -> bool:
     def make_document(source_path="notset", parser_cls=RSTParser):
         known = defaults.get(parser_cls)
         if known is None:
-            known = defaults[parser_cls] = {
-                name: value for name, value in
-                vars(frontend.get_default_settings(parser_cls)).items()
-                if name != "record_dependencies"}  # each document gets its own
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            settings = frontend.Values(dict(known))
-        return new_document(source_path, settings=settings)
+            known = defaults[parser_cls] = _settings_values(
+                frontend.get_default_settings(parser_cls))
+        return new_document(source_path, settings=_settings_copy(known))
 
     make_document.kb_cached = True
     make_document.kb_original = base.make_document
@@ -530,10 +543,6 @@ def patch_sphinx_page_settings() -> bool:
         return True
     if sphinx.version_info[:2] not in SPHINX_VERSIONS:
         return False  # another Sphinx: its own code, unchanged
-    import warnings
-
-    from docutils import frontend
-
     original = sphinx_docutils._get_settings
     # the last settings made: ((option, names, size), the objects they were made from,
     # settings); one only, so that an environment (a default value) is not kept after
@@ -550,12 +559,8 @@ def patch_sphinx_page_settings() -> bool:
                 or any(a is not b for a, b in zip(last[1], objects))):
             settings = original(*components, defaults=defaults,
                                 read_config_files=read_config_files)
-            last = kept[0] = (shape, objects, {
-                name: value for name, value in vars(settings).items()
-                if name != "record_dependencies"})  # each copy gets its own
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            return frontend.Values(dict(last[2]))
+            last = kept[0] = (shape, objects, _settings_values(settings))
+        return _settings_copy(last[2])
 
     _get_settings.kb_kept = True
     _get_settings.kb_original = original
