@@ -270,6 +270,60 @@ def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_
         "Abuse and Mental Health Services Administration, 2014b)"]
 
 
+def test_a_first_citation_is_rendered_apart_only_where_it_reads_differently(
+        build_root, tmp_path, monkeypatch):
+    """A group with an abbreviation is written out at the page's first citation of it
+    and abbreviated after (APA 8.21), so its first citation has a rendering of its own;
+    any other work's first citation reads as its later ones and shares their rendering.
+    With the cache off, the pages are the same byte for byte."""
+    import kb.citations as citations
+
+    body = "\n\n".join([
+        "Group first {cite:p}`samhsa2014trauma`, then {cite:p}`samhsa2014trauma`.",
+        "Person first {cite:p}`siepe2024bayesian`, then {cite:p}`siepe2024bayesian`.",
+        "A work first cited with the group {cite:p}`who2019guide,samhsa2014trauma`.",
+    ])
+
+    def lay(dest):
+        src = lay_root(tmp_path / dest, "citations_exports")
+        (src / "articles/exports.md").unlink()
+        (src / "articles/firsts.md").write_text(REPEATS.format(body=body))
+        return src
+
+    calls = []
+    real = citations.format_references
+    monkeypatch.setattr(citations, "format_references",
+                        lambda *args: (calls.append(args[1]), real(*args))[1])
+    cached_app = build_root(None, srcdir=lay("cached"))
+    assert warnings_of(cached_app)[2:] == []  # the two broken .bib entries, not cited
+    cites = [k for k in cached_app.env.get_domain("cite")._rendered if k[0] == "cite"]
+    keys = sorted((target, marks) for _c, _b, _role, target, _link, marks in cites
+                  if f"`{target}`" in body)  # not the skeleton's own pages' citations
+    assert keys == [
+        ("samhsa2014trauma", (("kb_first", "['samhsa2014trauma']"),)),
+        ("samhsa2014trauma", (("kb_first", "[]"),)),
+        ("siepe2024bayesian", (("kb_first", "[]"),)),  # first and later: one rendering
+        ("who2019guide,samhsa2014trauma", (("kb_first", "[]"),)),
+    ]
+    assert len(calls) == len(cites)
+    page = html(cached_app, "articles/firsts.html")
+    assert citation_texts(page) == [
+        "(Substance Abuse and Mental Health Services Administration [SAMHSA], 2014c)",
+        "(SAMHSA, 2014c)",
+        "(Siepe et al., 2024)",
+        "(Siepe et al., 2024)",
+        "(World Health Organization, 2019; SAMHSA, 2014c)",  # the writer's order
+    ]
+
+    monkeypatch.setattr(citations, "RENDER_CACHE", False)
+    plain_app = build_root(None, srcdir=lay("plain"))
+    cached_out, plain_out = Path(cached_app.outdir), Path(plain_app.outdir)
+    pages = sorted(p.relative_to(cached_out) for p in cached_out.rglob("*.html"))
+    assert Path("articles/firsts.html") in pages
+    for page in pages:
+        assert (cached_out / page).read_bytes() == (plain_out / page).read_bytes(), page
+
+
 def test_a_malformed_citation_is_a_warning_at_its_line_not_a_traceback(build_root,
                                                                        tmp_path):
     src = lay_root(tmp_path / "malformed", "citations_forms")

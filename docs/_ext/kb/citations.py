@@ -168,6 +168,7 @@ class KBBibtexDomain(BibtexDomain):
     def __init__(self, env) -> None:
         super().__init__(env)
         self._rendered: dict = {}  # this process, this build: not pickled with env
+        self._first_matters: dict = {}  # key -> whether its first citation differs
         self._ref_docs = None  # [the citation list, how many seen, their documents]
 
     def rendered(self, key, make):
@@ -249,7 +250,7 @@ class KBBibtexDomain(BibtexDomain):
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         # a new build: what was rendered from the last one is dropped
-        self._rendered = {}
+        self._rendered, self._first_matters = {}, {}
         apa.forget_names()
         for key in cited_by:
             if key not in formatted:
@@ -313,7 +314,8 @@ class KBBibtexDomain(BibtexDomain):
         (fixed for the build): the builder, the role, the citation text (keys, pre- and
         post-text), where the link points relative to this page (an id on the same page,
         else a relative URI, as make_refnode writes it), and any ``kb_`` attribute a
-        transform put on the citation node. A citation with a key that cannot be cited
+        transform put on the citation node (of the works first cited there, only those
+        whose first citation reads differently: ``_mark``). A citation with a key that cannot be cited
         is never cached, so its warning is given at every place it occurs."""
         entries, formatted = self.bibdata.data.entries, self.data["kb_formatted"]
         if not RENDER_CACHE or not all(t.key in entries and t.key in formatted
@@ -323,7 +325,8 @@ class KBBibtexDomain(BibtexDomain):
         todocname = self.target_doc(fromdocname) or fromdocname
         link = None if todocname == fromdocname else builder.get_relative_uri(
             fromdocname, todocname)
-        marks = tuple(sorted((name, repr(value)) for name, value in node.attributes.items()
+        marks = tuple(sorted((name, repr(self._mark(name, value, entries)))
+                             for name, value in node.attributes.items()
                              if name.startswith("kb_")))
         key = ("cite", builder.name, typ, target, link, marks)
         if builder.name != "html":
@@ -335,6 +338,19 @@ class KBBibtexDomain(BibtexDomain):
             env, fromdocname, builder, typ, target, node, contnode).children),
             nodes.inline(), builder, node.document)
         return nodes.inline(target, "", *inner, classes=list(CITE_CLASSES))
+
+    def _mark(self, name: str, value, entries):
+        """A citation's ``kb_`` mark as far as its rendering depends on it. The works first
+        cited on the page (``kb_first``) only matter for a group with an abbreviation
+        (APA 8.21): any other work's first citation is the same as its later ones, and
+        shares their rendering."""
+        if name != "kb_first":
+            return value
+        matters = self._first_matters
+        for key in value:
+            if key not in matters:
+                matters[key] = apa.first_matters(entries[key])
+        return [key for key in value if matters[key]]
 
     def resolve_citation(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))

@@ -41,13 +41,14 @@ from .formatting import (
     sort_text,
     surname,
 )
-from .referencing import ApaReferenceStyle, CitationInfo, forget_names
+from .referencing import ApaReferenceStyle, CitationInfo, first_matters, forget_names
 
 __all__ = [
     "REQUIRED_FIELDS",
     "ApaReferenceStyle",
     "ApaStyle",
     "CitationInfo",
+    "first_matters",
     "forget_names",
     "missing_fields",
     "prepare",

@@ -79,6 +79,13 @@ def _abbreviation(entry):
     return plain(entry.fields.get("shortauthor", "")).strip()
 
 
+def first_matters(entry) -> bool:
+    """Whether a citation of *entry* reads differently at the page's first citation of
+    it: only a group author's abbreviation is defined there (APA 8.21); any other work's
+    citation is the same wherever it is."""
+    return bool(_abbreviation(entry))
+
+
 def forget_names() -> None:
     """Drop the remembered in-text names, surnames and initials (the entries may have
     changed)."""
