@@ -75,10 +75,10 @@ def corpus(tmp_path_factory):
 
 def test_workers_resolve_and_write_every_page(corpus):
     root, src, log = corpus
-    main = {pid for event, pid, _, _ in map(str.split, log) if event == "main"}
+    main = {pid for event, pid, *_ in map(str.split, log) if event == "main"}
     assert len(main) == 1
     by_process = defaultdict(list)
-    for event, pid, docname, _frozen in map(str.split, log):
+    for event, pid, docname, *_ in map(str.split, log):
         if event == "resolved":
             by_process[pid].append(docname)
     everything = sorted(d for docs in by_process.values() for d in docs)
@@ -99,20 +99,35 @@ def test_workers_never_walk_what_they_inherit(corpus):
     it has read."""
     root, src, log = corpus
     lines = [line.split() for line in log]
-    main = next(pid for event, pid, _, _ in lines if event == "main")
-    workers = [(event, int(frozen)) for event, pid, _, frozen in lines
+    main = next(pid for event, pid, *_ in lines if event == "main")
+    workers = [(event, int(frozen)) for event, pid, _, frozen, _ in lines
                if pid != main and event in ("read", "resolved")]
     assert {event for event, _ in workers} == {"read", "resolved"}
     assert all(frozen > 10000 for _, frozen in workers)
     # the main process: nothing frozen once the read and the write are done
-    assert [(event, int(frozen)) for event, pid, _, frozen in lines
+    assert [(event, int(frozen)) for event, pid, _, frozen, _ in lines
             if pid == main and event in ("updated", "finished")] == [
         ("updated", 0), ("finished", 0)]
-    # each reading worker froze more as it read
-    for pid in {pid for event, pid, _, _ in lines if event == "read" and pid != main}:
-        counts = [int(frozen) for event, p, _, frozen in lines if p == pid and event == "read"]
-        assert len(counts) > upstream.FREEZE_EVERY
-        assert counts[upstream.FREEZE_EVERY] > counts[0]
+    # each reading and each writing worker froze more as it went
+    for kind in ("read", "resolved"):
+        for pid in {pid for event, pid, *_ in lines if event == kind and pid != main}:
+            counts = [int(frozen) for event, p, _, frozen, _ in lines
+                      if p == pid and event == kind]
+            assert len(counts) > upstream.FREEZE_EVERY
+            assert counts[upstream.FREEZE_EVERY] > counts[0]
+
+
+def test_workers_collect_young_objects_less_often_and_the_main_process_as_before(corpus):
+    """A forked worker collects with WORKER_GC_THRESHOLDS; the main process keeps its
+    own thresholds before, during and after the workers (CPython's default here)."""
+    root, src, log = corpus
+    lines = [line.split() for line in log]
+    main = next(pid for event, pid, *_ in lines if event == "main")
+    young = upstream.WORKER_GC_THRESHOLDS[0]
+    assert young > 700
+    assert {(event, int(threshold)) for event, pid, _, _, threshold in lines
+            if pid != main} == {("read", young), ("resolved", young)}
+    assert {int(threshold) for _, pid, _, _, threshold in lines if pid == main} == {700}
 
 
 def test_the_pictures_of_pages_written_by_workers_are_copied(corpus):
@@ -126,18 +141,20 @@ def test_the_pictures_of_pages_written_by_workers_are_copied(corpus):
 
 def test_the_pages_are_those_of_a_serial_build(corpus):
     """... and the serial read freezes what it has read every FREEZE_EVERY pages (after
-    collecting), and unfreezes it when the read ends."""
+    collecting), and unfreezes it when the read ends; a serial build keeps CPython's
+    thresholds."""
     root, src, log = corpus
     serial_log = root / "serial.log"
     code, stderr = build(src, root / "serial", 1, serial_log)
     assert (code, stderr) == (0, ""), stderr
     lines = [line.split() for line in serial_log.read_text().splitlines()]
-    assert len({pid for _, pid, _, _ in lines}) == 1
-    read = [int(frozen) for event, _, _, frozen in lines if event == "read"]
+    assert len({pid for _, pid, *_ in lines}) == 1
+    assert {int(threshold) for *_, threshold in lines} == {700}  # no worker, no change
+    read = [int(frozen) for event, _, _, frozen, _ in lines if event == "read"]
     every = upstream.FREEZE_EVERY
     assert read[:every] == [0] * every and read[every] > 10000
     assert read[-1] > read[every]
-    assert [int(frozen) for event, _, _, frozen in lines if event == "updated"] == [0]
+    assert [int(frozen) for event, _, _, frozen, _ in lines if event == "updated"] == [0]
     serial, parallel = pages(root / "serial"), pages(root / "parallel")
     assert sorted(parallel) == sorted(serial)
     assert [name for name in serial if parallel[name] != serial[name]] == []

@@ -1,7 +1,7 @@
 """Test-only Sphinx extension: records which process reads and resolves each page, and
-how many objects the garbage collector has frozen then (tests/test_parallel_write.py).
-KB_TEST_WRITE_LOG names a file; each line is ``event pid name frozen``: ``main`` when the
-builder starts, ``read`` and ``resolved`` for each page, ``updated`` when the read ends
+how many objects the garbage collector has frozen then and its young generation's
+threshold (tests/test_parallel_write.py). KB_TEST_WRITE_LOG names a file; each line is
+``event pid name frozen threshold``: ``main`` when the builder starts, ``read`` and ``resolved`` for each page, ``updated`` when the read ends
 and ``finished`` when the build ends."""
 
 import gc
@@ -12,7 +12,8 @@ def _log(event, name):
     path = os.environ.get("KB_TEST_WRITE_LOG")
     if path:
         with open(path, "a", encoding="utf-8") as log:
-            log.write(f"{event} {os.getpid()} {name} {gc.get_freeze_count()}\n")
+            log.write(f"{event} {os.getpid()} {name} {gc.get_freeze_count()} "
+                      f"{gc.get_threshold()[0]}\n")
 
 
 def setup(app):

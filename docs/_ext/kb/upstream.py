@@ -208,6 +208,20 @@ goes (frozen, they would stay until the build ends: 27% more memory at 500 artic
 Measured at 500 articles: the collector's share of the read went from 4.0 to 1.6 s
 (``-j 1``), and each worker's from 1.4-1.9 s to 0.6-1.1 s (``-j 2``).
 
+CPython: a worker's young collections
+-------------------------------------
+A worker builds a page's doctree, tens of thousands of objects that live while the page
+is read or written; with CPython's default thresholds (700, 10, 10) a young collection
+runs every 700 new objects and walks what is still being built, and the objects that
+outlive two of them are walked again by the older generations' passes. So a forked
+worker (of a large parallel read or write, not the main process) collects with
+``WORKER_GC_THRESHOLDS``: a young collection every 20,000 new objects, the middle one
+every 50 of those, and no automatic full pass; instead, like a reading worker, a writing
+worker collects everything and freezes what is left every ``FREEZE_EVERY`` pages, which
+frees the doctrees of the pages it has written. Measured at 500 articles (``-j 2``, three
+builds each, the collector's time summed over both workers): reading 1.19-1.27 s to
+0.75-1.15 s, writing 1.59-1.68 s to 1.17-1.42 s.
+
 """
 
 from __future__ import annotations
@@ -217,6 +231,7 @@ import contextlib
 import functools
 import gc
 import importlib.metadata
+import os
 import re
 from pathlib import Path
 
@@ -667,18 +682,39 @@ def patch_small_parallel_builds(builder, version_info=None) -> bool:
     return True
 
 
+#: A forked worker's collector thresholds (see the module docstring): young, middle, full.
+WORKER_GC_THRESHOLDS = (20000, 50, 1000)
+_FORKING_WORKERS = [False]  # whether a process forked now is a build's worker
+
+
+def _worker_forked() -> None:
+    """In a newly forked process: a worker's thresholds, if the fork made a worker."""
+    if _FORKING_WORKERS[0] and gc.isenabled():
+        gc.set_threshold(*WORKER_GC_THRESHOLDS)
+
+
+if hasattr(os, "register_at_fork"):  # once per process, when this module is imported
+    os.register_at_fork(after_in_child=_worker_forked)
+
+
 @contextlib.contextmanager
 def frozen_for_workers():
     """While worker processes are forked: the main process's objects frozen, so that the
-    workers' collections never walk what they inherit (see the module docstring). The
-    main process unfreezes them once its workers are done, unless something was frozen
-    before (the loaded environment of an edit rebuild, unfrozen when the build ends)."""
+    workers' collections never walk what they inherit, and each worker collecting with
+    ``WORKER_GC_THRESHOLDS`` (see the module docstring). The main process unfreezes them
+    once its workers are done, unless something was frozen before (the loaded
+    environment of an edit rebuild, unfrozen when the build ends); its own thresholds
+    never change."""
     if not gc.isenabled():
         yield
         return
     with _unfrozen_after():
         gc.freeze()
-        yield
+        _FORKING_WORKERS[0] = True
+        try:
+            yield
+        finally:
+            _FORKING_WORKERS[0] = False
 
 
 @contextlib.contextmanager
@@ -760,6 +796,7 @@ def write_resolving_in_workers(builder, docnames, nproc: int) -> None:
         first.update(names or ())
     order = [d for d in pages if d in first] + [d for d in pages if d not in first]
     taken = multiprocessing.get_context("fork").Value("q", 0)  # the next page to write
+    written = [0]  # pages this process has written
 
     def write_pages(_worker: int) -> dict:
         while True:
@@ -769,6 +806,12 @@ def write_resolving_in_workers(builder, docnames, nproc: int) -> None:
             if i >= len(order):
                 break
             write_docname(order[i], env=env, builder=builder, tags=tags)
+            written[0] += 1
+            if written[0] % FREEZE_EVERY == 0 and gc.isenabled():
+                # the written pages' doctrees are garbage: freed here, as a reading
+                # worker frees its pages' (see the module docstring)
+                gc.collect()
+                gc.freeze()
         # the images these pages use, for the main process to copy
         return {uri: name for uri, name in builder.images.items()
                 if images_before.get(uri) != name}
