@@ -7,6 +7,7 @@ a real browser.)"""
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -629,19 +630,21 @@ def test_an_index_the_layout_cannot_read_is_published_as_pagefind_wrote_it(
 
 # -- A full index in batches (issue 18: Pagefind's memory grows with the pages it holds) --
 
-def batched_run(site: Path, dest: Path, batch: int) -> tuple[Path, dict, dict]:
+def batched_run(site: Path, dest: Path, batch: int,
+                jobs: int = 1) -> tuple[Path, dict, dict]:
     shutil.rmtree(dest, ignore_errors=True)
     words, variants = delta.index_in_batches(EXE, OPTIONS, site, indexed(site), dest,
-                                             batch=batch)
+                                             batch=batch, jobs=jobs)
     return dest, words, variants
 
 
-@pytest.mark.parametrize("batch", [7, 30, 1000])
-def test_a_full_index_in_batches_equals_one_full_run(static_site, tmp_path, batch):
+@pytest.mark.parametrize("batch, jobs", [(7, 1), (30, 1), (1000, 1), (7, 2), (13, 3)])
+def test_a_full_index_in_batches_equals_one_full_run(static_site, tmp_path, batch, jobs):
     """Word by word, page by page, filter by filter and chunk by chunk, for the 61 pages
-    in batches of 7 (the last of 5), of 30 (the last of one page), and in one batch."""
+    in batches of 7 (the last of 5), of 30 (the last of one page), and in one batch; one
+    run at a time, two, and three."""
     site = static_site
-    bundle, words, _variants = batched_run(site, tmp_path / "batched", batch)
+    bundle, words, _variants = batched_run(site, tmp_path / "batched", batch, jobs)
     index = decode(bundle)
     assert index == decode(full_run(site, tmp_path / "full"))
     assert index["page count"] == len(indexed(site)) == 61
@@ -680,6 +683,75 @@ def test_accented_words_indexed_in_batches_equal_one_full_run(real_text_site, tm
     # forms held in several batches were merged, not kept once per batch
     cafe = index["words"]["cafe"][1]
     assert len(cafe["café"]) > 6
+
+
+def test_a_full_index_is_split_on_a_large_site_and_held_pages_stay_bounded(monkeypatch):
+    monkeypatch.setattr(delta.os, "cpu_count", lambda: 2)
+    assert delta.full_batches(61) == (61, 1)                     # a small site: one run
+    assert delta.full_batches(delta.SPLIT_PAGES - 1) == (delta.SPLIT_PAGES - 1, 1)
+    for count in (delta.SPLIT_PAGES, 506, 1000, 2030, 9999):
+        batch, jobs = delta.full_batches(count)
+        runs = -(-count // batch)
+        assert jobs == 2 and runs >= 2 and runs % 2 == 0 or runs == count
+        assert batch <= delta.FULL_BATCH_PAGES and batch * jobs <= delta.BATCH_PAGES
+        assert (runs - 1) * batch < count  # no empty batch
+    assert delta.full_batches(506) == (127, 2)                   # four runs of 127 or less
+    # one CPU: one run, or Pagefind's memory bound on a larger site
+    monkeypatch.setattr(delta.os, "cpu_count", lambda: 1)
+    assert delta.full_batches(506) == (506, 1)
+    assert delta.full_batches(2030) == (delta.BATCH_PAGES, 1)
+
+
+def pagefind_wrapper(tmp_path: Path, body: str) -> Path:
+    """A stand-in for Pagefind that logs each run's output folder, then does *body*
+    (shell) and runs the real Pagefind in its own process (exec: killing it kills it)."""
+    log = tmp_path / "runs.log"
+    wrapper = tmp_path / "pagefind"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for arg; do case "$prev" in --output-path) out=$arg;; esac; prev=$arg; done\n'
+        f'echo "$(date +%s.%N) ${{out##*.}}" >> {log}\n'
+        f"{body}\n"
+        f'exec {EXE} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_batches_run_two_at_a_time_and_each_is_merged_in_order(static_site, tmp_path):
+    """While the first batch runs (held back a second here), the second starts; the
+    third starts only when the first is done. The index is the one a full run makes."""
+    site = static_site
+    wrapper = pagefind_wrapper(tmp_path, 'case "$out" in *.batch0) sleep 1;; esac')
+    bundle = tmp_path / "batched"
+    delta.index_in_batches(wrapper, OPTIONS, site, indexed(site), bundle, batch=21,
+                           jobs=2)
+    runs = [line.split() for line in (tmp_path / "runs.log").read_text().splitlines()]
+    started = {name: float(when) for when, name in runs}
+    assert sorted(started) == ["batch0", "batch1", "batch2"]
+    assert started["batch1"] - started["batch0"] < 0.8    # while batch 0 sleeps
+    assert started["batch2"] - started["batch0"] > 1.0    # after batch 0 is done
+    assert decode(bundle) == decode(full_run(site, tmp_path / "full"))
+    assert not list(tmp_path.glob("batched.*"))
+
+
+def test_a_batch_that_fails_stops_the_others_and_leaves_nothing(static_site, tmp_path):
+    """The second of four batches fails: the index falls back with Pagefind's message;
+    the batch running beside it is stopped, none after it starts, and no scratch folder
+    or Pagefind process is left."""
+    site = static_site
+    pid_file = tmp_path / "batch2.pid"
+    wrapper = pagefind_wrapper(
+        tmp_path, 'case "$out" in *.batch1) sleep 0.3; echo "Error: no room" >&2; exit 3;; '
+                  f'*.batch2) echo $$ > {pid_file}; exec sleep 30;; esac')
+    with pytest.raises(delta.Fallback, match=r"Pagefind exit 3 on pages 17 to 32: "
+                                             r"Error: no room"):
+        delta.index_in_batches(wrapper, OPTIONS, site, indexed(site),
+                               tmp_path / "batched", batch=16, jobs=2)
+    runs = (tmp_path / "runs.log").read_text().split()
+    assert sorted(runs[1::2]) == ["batch0", "batch1", "batch2"]  # batch3 never started
+    assert not list(tmp_path.glob("batched.*"))  # the caller removes the partial bundle
+    with pytest.raises(ProcessLookupError):  # batch 2's run was stopped
+        os.kill(int(pid_file.read_text()), 0)
 
 
 def test_batches_that_cannot_be_merged_fall_back(static_site, tmp_path):

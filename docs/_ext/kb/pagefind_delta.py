@@ -19,8 +19,8 @@ just those pages into a scratch bundle and merges it into the previous one:
 
 The result is the index a full run would write: ``tests/test_search_incremental.py``
 compares them word by word and page by page. A full index of a large site is made the
-same way (:func:`index_in_batches`): Pagefind over a few hundred pages at a time, each
-run's pages appended to the last. (Pagefind numbers pages in the order its
+same way (:func:`index_in_batches`): Pagefind over about 150 pages at a time, two runs
+at once, each run's pages appended to the last. (Pagefind numbers pages in the order its
 parse finishes them, so two full runs differ in page order; nothing else depends on it.)
 
 To merge without decoding every location of every word, the words of the last index are
@@ -83,10 +83,15 @@ SITE_CHUNK_SIZE = 5000      # the site's layout (relayout): locations per index 
 OPEN_END = "\U0010ffff"     # the last chunk's end: after any term
 GZIP_LEVEL = 6              # Pagefind's: the same payload gives the same bytes
 MAX_SHARE = 0.3             # more changed pages than this: a full run is as quick
-BATCH_PAGES = 600           # a full index: pages per Pagefind run (index_in_batches);
-                            # Pagefind holds about 0.7 MB a page (420 MB for 600), and
-                            # each batch more costs a run and a merge (524 pages: 3.1 s
-                            # in one run, 4.3 s in two)
+BATCH_PAGES = 600           # a full index: pages held by the Pagefind runs at once
+                            # (index_in_batches); Pagefind holds about 0.7 MB a page
+                            # (420 MB for 600)
+SPLIT_PAGES = 200           # a full index of this many pages or more: in batches of
+FULL_BATCH_PAGES = 150      # about this many pages, PAGEFIND_JOBS runs at a time
+PAGEFIND_JOBS = 2           # (full_batches): one run leaves a CPU idle for about half
+                            # of it, and a batch is merged while the next ones run (506
+                            # pages on 2 CPUs: one run and the relayout 3.3-3.9 s; two
+                            # batches 3.1-3.5 s, four 2.6-3.0 s, six 2.9-3.0 s)
 STATE_FILE = "kb-pagefind-state.json"
 WORDS_FILE = "kb-pagefind-words.marshal"
 STATE_VERSION = 5           # 2: the words' accent variants are saved beside them;
@@ -617,13 +622,29 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
 
 # -- A full index in batches ----------------------------------------------------------------
 
+def full_batches(count: int, jobs: int = PAGEFIND_JOBS) -> tuple[int, int]:
+    """``(batch, jobs)`` for a full index of *count* pages: one run below SPLIT_PAGES;
+    otherwise batches of about FULL_BATCH_PAGES, as many as a multiple of the jobs, run
+    *jobs* at a time (no more than the machine's CPUs). With one CPU, one run, or
+    batches of BATCH_PAGES on a larger site (Pagefind's memory)."""
+    jobs = max(1, min(jobs, os.cpu_count() or 1))
+    if jobs == 1 or count < SPLIT_PAGES:
+        return max(1, min(count, BATCH_PAGES)), 1
+    runs = max(jobs, -(-count // FULL_BATCH_PAGES))
+    runs = -(-runs // jobs) * jobs
+    return -(-count // runs), jobs
+
+
 def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[str],
-                     fresh: Path, batch: int = BATCH_PAGES) -> tuple[dict, dict]:
+                     fresh: Path, batch: int = BATCH_PAGES,
+                     jobs: int = 1) -> tuple[dict, dict]:
     """Write into *fresh* the index of *pages* (paths relative to *outdir*: every page a
-    full run indexes) from Pagefind runs over *batch* pages at a time, merged, in the
-    site's chunk layout: the index :func:`relayout` makes of a full run. Pagefind keeps
-    every page it indexes in memory until it writes the bundle (about 0.7 MB a page of
-    this site, 1.4 GB at 2,000 articles); in batches it holds *batch* pages' worth.
+    full run indexes) from Pagefind runs over *batch* pages each, *jobs* of them at a
+    time, merged in order, in the site's chunk layout: the index :func:`relayout` makes
+    of a full run. Pagefind keeps every page it indexes in memory until it writes the
+    bundle (about 0.7 MB a page of this site, 1.4 GB at 2,000 articles); in batches the
+    runs hold *batch* times *jobs* pages' worth. While a batch is merged the next ones
+    run; a run that fails stops the others.
 
     Page numbers follow the batches (a full run numbers pages in the order its parse
     finishes them, so no order is the full run's). Each batch's words are read with
@@ -642,16 +663,29 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
     filters: dict = {}
     pages_meta: list = []
     first = entry = None
-    scratch = fresh.with_name(fresh.name + ".batch")
+    starts = range(0, len(pages), batch)
+    jobs = max(jobs, 1)
+    scratches = [fresh.with_name(f"{fresh.name}.batch{i}") for i in range(len(starts))]
+    running: dict[int, subprocess.Popen] = {}
+
+    def begin(i: int) -> None:
+        shutil.rmtree(scratches[i], ignore_errors=True)
+        running[i] = start_pagefind(exe, outdir, scratches[i], options,
+                                    pages[starts[i]:starts[i] + batch])
+
     try:
-        for start in range(0, len(pages), batch):
+        for i in range(min(jobs, len(starts))):
+            begin(i)
+        for i, start in enumerate(starts):
             part = pages[start:start + batch]
-            shutil.rmtree(scratch, ignore_errors=True)
-            run = run_pagefind(exe, outdir, scratch, options, part)
-            if run.returncode != 0:
-                raise Fallback(f"Pagefind exit {run.returncode} on pages {start + 1} to "
-                               f"{start + len(part)}: "
-                               f"{(run.stderr or run.stdout).strip()[-500:]}")
+            scratch = scratches[i]
+            stdout, stderr = running[i].communicate()
+            code = running.pop(i).returncode
+            if code != 0:
+                raise Fallback(f"Pagefind exit {code} on pages {start + 1} to "
+                               f"{start + len(part)}: {(stderr or stdout).strip()[-500:]}")
+            if i + jobs < len(starts):
+                begin(i + jobs)  # runs while this batch is merged
             language, (_v, new_pages, chunks, new_filters, sorts, fields) = _meta(cbor2,
                                                                                 scratch)
             if len(new_pages) != len(part):
@@ -695,8 +729,13 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
                             held.append((form, numbers, rests))
             _add_filters(cbor2, filters, scratch, new_filters,
                          lambda number, offset=offset: number + offset)
+            shutil.rmtree(scratch, ignore_errors=True)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        for run in running.values():  # a batch failed, or the build was interrupted
+            run.kill()
+            run.communicate()
+        for scratch in scratches:
+            shutil.rmtree(scratch, ignore_errors=True)
     if first is None:
         raise Fallback("no pages to index")
     language, fields = first
@@ -712,13 +751,25 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
     return words, variants
 
 
+def _pagefind_command(exe: Path, outdir: Path, dest: Path, options: list[str],
+                      only: list[str] | None) -> list[str]:
+    glob = ["--glob", "{" + ",".join(only) + "}"] if only is not None else []
+    return [str(exe), "--site", str(outdir), "--output-path", str(dest), *glob, *options]
+
+
 def run_pagefind(exe: Path, outdir: Path, dest: Path, options: list[str],
                  only: list[str] | None = None) -> subprocess.CompletedProcess:
     """Pagefind over the site in *outdir* (or only the pages *only*, paths relative to
     it, none with a glob character), its bundle written into *dest*."""
-    glob = ["--glob", "{" + ",".join(only) + "}"] if only is not None else []
-    return subprocess.run([str(exe), "--site", str(outdir), "--output-path", str(dest),
-                           *glob, *options], capture_output=True, text=True, check=False)
+    return subprocess.run(_pagefind_command(exe, outdir, dest, options, only),
+                          capture_output=True, text=True, check=False)
+
+
+def start_pagefind(exe: Path, outdir: Path, dest: Path, options: list[str],
+                   only: list[str] | None = None) -> subprocess.Popen:
+    """:func:`run_pagefind`, started: the caller collects it with ``communicate()``."""
+    return subprocess.Popen(_pagefind_command(exe, outdir, dest, options, only),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _link(src: Path, dest: Path) -> None:
@@ -928,7 +979,8 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     With *pages* (the pages to index) and *state_file* (what the last index was made
     from), only the pages changed since the last index are re-indexed and merged into it
     (:func:`update`); when that cannot be done, Pagefind indexes the whole site, in
-    batches when it has more than ``BATCH_PAGES`` pages (:func:`index_in_batches`).
+    batches run two at a time when it has ``SPLIT_PAGES`` pages or more
+    (:func:`full_batches`, :func:`index_in_batches`).
     *report*, if given, receives ``mode`` ("incremental" or "full"), ``fallback`` (why
     an update was not possible), ``batches`` (how many, or why one run) and
     ``not_recorded`` (why the next index will be a full run too). *log* receives what
@@ -958,12 +1010,15 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
         report["mode"] = "full"
         if state_file is not None:
             forget(state_file)
-        if pages is not None and len(pages) > BATCH_PAGES:
-            # a large site: Pagefind over a few hundred pages at a time, merged (its
-            # memory grows with the pages it holds)
+        batch, jobs = full_batches(len(pages)) if pages is not None else (0, 1)
+        if pages is not None and batch < len(pages):
+            # a large site: Pagefind over a few hundred pages at a time, two runs at a
+            # time, merged (its memory grows with the pages it holds, and one run
+            # leaves a CPU idle for about half of it)
             try:
-                words, variants = index_in_batches(exe, options, outdir, pages, fresh)
-                report["batches"] = -(-len(pages) // BATCH_PAGES)
+                words, variants = index_in_batches(exe, options, outdir, pages, fresh,
+                                                   batch, jobs)
+                report["batches"] = -(-len(pages) // batch)
             except (Fallback, *UNEXPECTED) as why:
                 log("search index: one Pagefind run over the whole site (%s)", why)
                 report["batches"] = str(why)

@@ -25,8 +25,9 @@ search fetches about its own words' postings: see ``relayout`` there.
 Pagefind has no incremental mode. After an edit, only the pages whose HTML changed are
 indexed again, and ``kb/pagefind_delta.py`` merges them into the last index (the same
 index a full run writes); a clean build, or anything that module cannot handle, runs
-Pagefind over the whole site: in batches of a few hundred pages, merged, on a large site
-(Pagefind holds every page it indexes in memory).
+Pagefind over the whole site: on a site of a few hundred pages or more, in batches of
+about 150 pages, two Pagefind runs at a time, merged (one run leaves a CPU idle for
+about half of it, and Pagefind holds every page it indexes in memory).
 
 Where the index is built: inside Sphinx at the end of the build (``sphinx-build``, Read
 the Docs); after Sphinx has exited with ``make html``, whose driver runs the job Sphinx
