@@ -352,3 +352,45 @@ def test_publishing_swaps_the_folders_in_one_step_without_running_ldconfig(tmp_p
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     assert build._exchange(a, b) is False
     assert (a / "page.html").read_text() == "old"
+
+
+def test_the_extension_is_compiled_once_where_python_writes_no_bytecode(tmp_path):
+    """Where PYTHONDONTWRITEBYTECODE is set (a container's default), the driver writes the
+    extension's bytecode, as pip does for an installed package: each module is then
+    loaded from it, not compiled again at every build; a changed module is compiled
+    again, and only it."""
+    ext = tmp_path / "ext"
+    shutil.copytree(REPO / "docs" / "_ext" / "kb", ext / "kb",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    keep = (f"import sys; sys.path.insert(0, {str(DRIVER.parent)!r}); import build; "
+            f"build.keep_bytecode(build.Path({str(ext / 'kb')!r}))")
+
+    def compiled() -> dict[str, int]:
+        subprocess.run([sys.executable, "-c", keep], env=env, check=True)
+        return {p.relative_to(ext).as_posix(): p.stat().st_mtime_ns
+                for p in (ext / "kb").rglob("*.pyc")}
+
+    first = compiled()
+    modules = sorted((ext / "kb").rglob("*.py"))
+    assert len(first) == len(modules) > 20
+    # the import system takes each module from its bytecode (-v says where from)
+    loaded = subprocess.run(
+        [sys.executable, "-v", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "import kb.apa, kb.pagefind_delta, kb.upstream", str(ext)],
+        env=env, capture_output=True, text=True, check=True).stderr
+    for name in ("apa/__init__", "pagefind_delta", "upstream"):
+        source = ext / "kb" / f"{name}.py"
+        assert f"matches {source}" in loaded, name
+    time.sleep(0.05)
+    assert compiled() == first  # up to date: nothing written
+    edited = ext / "kb" / "lint.py"
+    edited.write_text(edited.read_text() + "\n# an edit\n")
+    again = compiled()
+    assert {name for name in first if again[name] != first[name]} == {
+        "kb/__pycache__/lint.cpython-%d%d.pyc" % sys.version_info[:2]}
+    # where Python writes bytecode itself, the driver leaves it to Python
+    shutil.rmtree(ext / "kb" / "__pycache__")
+    subprocess.run([sys.executable, "-c", keep], check=True,
+                   env={k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    assert not (ext / "kb" / "__pycache__").exists()

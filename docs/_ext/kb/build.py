@@ -44,6 +44,12 @@ script, standard library only, so it starts at once; Sphinx runs in a child proc
    (a file changed by hand there is copied again); the rest are copied. At 2,000
    articles an edit copies a few dozen files instead of 4,000.
 
+7. **The extension is compiled once.** Where ``PYTHONDONTWRITEBYTECODE`` is set (a
+   container's default), Python compiles every module of the extension again at each
+   build, before anything runs in parallel (0.13 s at the start of every build). The
+   driver writes their bytecode (``__pycache__``, ignored by git and by the record of
+   inputs), as pip does for an installed package, and again only when a module changed.
+
 ``python docs/_ext/kb/build.py live BUILDDIR -- AUTOBUILD-ARGS...`` runs sphinx-autobuild under a
 lock of its own (``BUILDDIR/.live.lock``): a second live preview of the same checkout stops
 at once with a message, instead of writing into the same folder.
@@ -475,6 +481,17 @@ def forget(doctrees: Path) -> None:
         (doctrees / name).unlink(missing_ok=True)
 
 
+def keep_bytecode(folder: Path = Path(__file__).parent) -> None:
+    """Write the bytecode of the extension's modules, where Python was told not to
+    (step 7 of the module's docstring); up to date, a look at each module's record
+    (2 ms). A folder that cannot be written is compiled in memory at import, as before."""
+    if not sys.flags.dont_write_bytecode:
+        return  # Python writes it itself on import
+    import compileall
+
+    compileall.compile_dir(str(folder), quiet=2)
+
+
 def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
     staging = builddir / "staging" / "html"
     doctrees = builddir / "doctrees"
@@ -507,6 +524,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         # the end). KB_SEARCH_INDEX=wait in the environment indexes inside Sphinx.
         env = dict(os.environ)
         env.setdefault("KB_SEARCH_INDEX", "after")
+        keep_bytecode()
         # Sphinx holds the lock too: if this process is killed, the next build still
         # waits for a Sphinx that goes on writing into the staging folder.
         child = subprocess.Popen(command, pass_fds=(lock.fileno(),), env=env)
