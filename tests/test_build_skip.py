@@ -364,7 +364,8 @@ def test_the_extension_is_compiled_once_where_python_writes_no_bytecode(tmp_path
                     ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     keep = (f"import sys; sys.path.insert(0, {str(DRIVER.parent)!r}); import build; "
-            f"build.keep_bytecode(build.Path({str(ext / 'kb')!r}))")
+            f"build.keep_bytecode(build.Path({str(ext)!r}), build.Path({str(ext)!r}), "
+            f"build.Path({str(tmp_path / 'none')!r}))")
 
     def compiled() -> dict[str, int]:
         subprocess.run([sys.executable, "-c", keep], env=env, check=True)
