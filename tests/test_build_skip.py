@@ -182,9 +182,38 @@ def test_publishing_links_unchanged_files_and_copies_changed_ones(case):
               if not any(part.startswith(".") for part in rel.split("/"))
               or rel == ".buildinfo"}
     assert tree(published) == staged
-    # no published file shares its inode with a staging file (Sphinx writes those in
-    # place: a shared one would change the published site during the next build)
-    assert not {stamp[3] for stamp in staged_after.values()} & set(after.values())
+    # no published page shares its inode with a staging file (Sphinx writes those in
+    # place: a shared one would change the published site during the next build); the
+    # search index's files, never written in place, are the staging folder's own
+    staged_inodes = {rel: stamp[3] for rel, stamp in staged_after.items()}
+    shared = {rel for rel, inode in after.items() if staged_inodes.get(rel) == inode}
+    assert shared == {rel for rel in after if rel.startswith("pagefind/")}
+    assert not set(staged_inodes.values()) & {after[rel] for rel in after
+                                             if not rel.startswith("pagefind/")}
+
+
+def test_a_published_search_index_file_is_never_written_in_place(case):
+    """The search index's files are published as links to the staging folder's. Two
+    more builds (an edit, and an edit back): every file the first published site had
+    that is still there, at either place, under any name, has its content of then."""
+    published = case / "build" / "html"
+    staging = case / "build" / "staging" / "html"
+    first = {p.stat().st_ino: p.read_bytes() for p in (published / "pagefind").rglob("*")
+             if p.is_file()}
+    path = sorted((case / "src" / "articles").glob("*.md"))[0]
+    original = path.read_text()
+    kept = set()
+    for text in (original + "\nA new closing sentence about sleep.\n", original):
+        path.write_text(text)
+        time.sleep(0.05)
+        result = make_html(case / "src", case / "build")
+        assert result.returncode == 0, result.stderr
+        for folder in (published, staging):
+            for p in (folder / "pagefind").rglob("*"):
+                if p.is_file() and p.stat().st_ino in first:
+                    assert p.read_bytes() == first[p.stat().st_ino], p
+                    kept.add(p.stat().st_ino)
+    assert len(kept) >= 5  # the fragments of the pages that did not change, the scripts
 
 
 @pytest.mark.parametrize("phase", ["env-updated", "build-finished"])

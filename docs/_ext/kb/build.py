@@ -42,7 +42,9 @@ script, standard library only, so it starts at once; Sphinx runs in a child proc
    folder as recorded then) are hard links to the published copies, which are never
    written in place, provided each published copy is still the one published then
    (a file changed by hand there is copied again); the rest are copied. At 2,000
-   articles an edit copies a few dozen files instead of 4,000.
+   articles an edit copies a few dozen files instead of 4,000. The search index's files
+   are never written in place (each index is written into a fresh folder and swapped
+   in), so they are hard links to the staging folder's (``SEARCH_BUNDLE``).
 
 7. **The extension is compiled once.** Where ``PYTHONDONTWRITEBYTECODE`` is set (a
    container's default), Python compiles every module of the extension again at each
@@ -156,7 +158,11 @@ def _file_stamp(st: os.stat_result) -> list[int]:
 
 
 #: The search index's folder: its update hard-links the files it keeps from the last index
-#: (which changes their change time, not their content); its other files are new.
+#: (which changes their change time, not their content); its other files are new. No file
+#: in it is ever written in place (kb/pagefind_delta.py writes every index into a fresh
+#: folder and swaps it in whole), so publishing hard-links its files from the staging
+#: folder instead of copying them, where every other file is copied (Sphinx writes those
+#: in place).
 SEARCH_BUNDLE = "pagefind" + os.sep
 
 
@@ -170,13 +176,16 @@ def _publish_stamp(rel: str, st: os.stat_result) -> list[int]:
 
 
 def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict,
-               top=None, stop: threading.Event | None = None) -> dict:
+               top=None, stop: threading.Event | None = None,
+               link: bool = False) -> dict:
     """Copy *staging* into *new*: a file unchanged since the last publish (its staging
     stamp in *manifest*), whose published copy is also unchanged (size, modification
     time and inode as recorded; a hard link changes only its change time), is
     hard-linked from *published*; returns the stamps of this copy. *top*, if given,
     says which of the names at the top of *staging* are copied; *stop*, once set, ends
-    the copy (``Stopped``)."""
+    the copy (``Stopped``). With *link*, every other file is hard-linked from *staging*
+    (only for files never written in place: see SEARCH_BUNDLE), or copied where that
+    cannot be done."""
     stamps = {}
     for root, dirs, files in os.walk(staging):
         rel_root = os.path.relpath(root, staging)
@@ -207,7 +216,13 @@ def _copy_tree(staging: Path, new: Path, published: Path, manifest: dict,
                         continue
                 except OSError:
                     pass  # gone, another file system, or no hard links: copy
-            shutil.copy2(source, target)
+            if link:
+                try:
+                    os.link(source, target)
+                except OSError:  # another file system, or no hard links
+                    shutil.copy2(source, target)
+            else:
+                shutil.copy2(source, target)
             st = os.stat(target)
             stamps[rel] = [stamp, [st.st_size, st.st_mtime_ns, st.st_ino]]
     return stamps
@@ -224,8 +239,9 @@ class Publication:
     process, into a folder of its own (``pagefind/``, swapped in when complete). So the
     rest of the site can be copied while it runs (:meth:`start`, in a thread: copying
     is 0.6-0.8 s of one CPU at 500 articles, and Pagefind leaves a CPU free for most of
-    its run); :meth:`finish` copies what is left (all of it, without :meth:`start`)
-    and swaps the new site in; :meth:`abandon` stops and removes the copy, and the
+    its run); :meth:`finish` hard-links the search index's files, which are never
+    written in place (see SEARCH_BUNDLE; all of the site is copied without
+    :meth:`start`), and swaps the new site in; :meth:`abandon` stops and removes the copy, and the
     published site stays as it was."""
 
     def __init__(self, staging: Path, published: Path, manifest_path: Path | None = None):
@@ -264,8 +280,12 @@ class Publication:
             self._thread.join()
             if self._error is not None:
                 raise self._error
-        self.stamps.update(_copy_tree(self.staging, self.new, self.published, self.manifest,
-                                      _search_bundle if self._thread is not None else None))
+        if self._thread is not None:  # the search index: its files are linked
+            self.stamps.update(_copy_tree(self.staging, self.new, self.published,
+                                          self.manifest, _search_bundle, link=True))
+        else:
+            self.stamps.update(_copy_tree(self.staging, self.new, self.published,
+                                          self.manifest))
         if self.manifest_path is not None:
             # rewritten once the new site is in place
             self.manifest_path.unlink(missing_ok=True)
