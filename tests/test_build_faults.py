@@ -353,6 +353,7 @@ def test_a_second_build_waits_for_the_first_and_never_mixes_its_output(case, tmp
     _out, err = second.communicate(timeout=300)
     assert second.returncode == 0, err
     clean = make_html(src, tmp_path / "clean")
+    assert clean.returncode == 0, clean.stderr
     assert output(build) == output(tmp_path / "clean")
 
 

@@ -193,6 +193,27 @@ one folder up {cite:p}`rogers1957necessary`, and {cite:t}`rogers1957necessary` a
 CITATION = re.compile(r"\{cite:(\w+)\}`([^`]+)`")
 
 
+def counted_formatting(monkeypatch) -> list:
+    """The citation texts sphinxcontrib-bibtex's formatter is given, one per call."""
+    import kb.citations as citations
+
+    calls = []
+    real = citations.format_references
+    monkeypatch.setattr(citations, "format_references",
+                        lambda *args: (calls.append(args[1]), real(*args))[1])
+    return calls
+
+
+def same_pages(cached_app, plain_app) -> list[Path]:
+    """The HTML pages of two builds, asserted the same, byte for byte."""
+    cached_out, plain_out = Path(cached_app.outdir), Path(plain_app.outdir)
+    pages = sorted(p.relative_to(cached_out) for p in cached_out.rglob("*.html"))
+    assert pages == sorted(p.relative_to(plain_out) for p in plain_out.rglob("*.html"))
+    for page in pages:
+        assert (cached_out / page).read_bytes() == (plain_out / page).read_bytes(), page
+    return pages
+
+
 def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_it(
         build_root, tmp_path, monkeypatch):
     """A work cited many times is formatted once per build (per role, citation text and
@@ -215,10 +236,7 @@ def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_
                                                    "bibliography\nabout/index\n"))
         return src
 
-    calls = []
-    real = citations.format_references
-    monkeypatch.setattr(citations, "format_references",
-                        lambda *args: (calls.append(args[1]), real(*args))[1])
+    calls = counted_formatting(monkeypatch)
     cached_app = build_root(None, srcdir=lay("cached"))
     assert warnings_of(cached_app) == []
     cached_calls = len(calls)
@@ -253,12 +271,7 @@ def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_
     assert warnings_of(plain_app) == []
     assert len(calls) == occurrences
 
-    cached_out, plain_out = Path(cached_app.outdir), Path(plain_app.outdir)
-    pages = sorted(p.relative_to(cached_out) for p in cached_out.rglob("*.html"))
-    assert pages == sorted(p.relative_to(plain_out) for p in plain_out.rglob("*.html"))
-    assert Path("about/index.html") in pages
-    for page in pages:
-        assert (cached_out / page).read_bytes() == (plain_out / page).read_bytes(), page
+    assert Path("about/index.html") in same_pages(cached_app, plain_app)
     # the citations on the page without a list link one folder up, on the cached build
     about = html(cached_app, "about/index.html")
     assert {a["href"] for a in about.select("span.kb-cite a.reference.internal")} == {
@@ -290,10 +303,7 @@ def test_a_first_citation_is_rendered_apart_only_where_it_reads_differently(
         (src / "articles/firsts.md").write_text(REPEATS.format(body=body))
         return src
 
-    calls = []
-    real = citations.format_references
-    monkeypatch.setattr(citations, "format_references",
-                        lambda *args: (calls.append(args[1]), real(*args))[1])
+    calls = counted_formatting(monkeypatch)
     cached_app = build_root(None, srcdir=lay("cached"))
     assert warnings_of(cached_app)[2:] == []  # the two broken .bib entries, not cited
     cites = [k for k in cached_app.env.get_domain("cite")._rendered if k[0] == "cite"]
@@ -317,11 +327,7 @@ def test_a_first_citation_is_rendered_apart_only_where_it_reads_differently(
 
     monkeypatch.setattr(citations, "RENDER_CACHE", False)
     plain_app = build_root(None, srcdir=lay("plain"))
-    cached_out, plain_out = Path(cached_app.outdir), Path(plain_app.outdir)
-    pages = sorted(p.relative_to(cached_out) for p in cached_out.rglob("*.html"))
-    assert Path("articles/firsts.html") in pages
-    for page in pages:
-        assert (cached_out / page).read_bytes() == (plain_out / page).read_bytes(), page
+    assert Path("articles/firsts.html") in same_pages(cached_app, plain_app)
 
 
 def test_a_malformed_citation_is_a_warning_at_its_line_not_a_traceback(build_root,

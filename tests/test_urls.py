@@ -39,7 +39,6 @@ def redirect_target(app, page: str) -> str:
 
 def test_redirects_are_checked_written_relative_and_carry_no_script(build_root):
     app = build_root("urls_redirects")
-    src = Path(app.srcdir)
     got = warnings_of(app)
     expected = {
         5: "'https://evil.example/x.html' is not a page of this site",
