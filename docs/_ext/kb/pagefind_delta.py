@@ -1012,7 +1012,7 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
             forget(state_file)
         batch, jobs = full_batches(len(pages)) if pages is not None else (0, 1)
         if pages is not None and batch < len(pages):
-            # a large site: Pagefind over a few hundred pages at a time, two runs at a
+            # a large site: Pagefind over about 150 pages at a time, two runs at a
             # time, merged (its memory grows with the pages it holds, and one run
             # leaves a CPU idle for about half of it)
             try:
