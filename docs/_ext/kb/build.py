@@ -241,8 +241,8 @@ class Publication:
     is 0.6-0.8 s of one CPU at 500 articles, and Pagefind leaves a CPU free for most of
     its run); :meth:`finish` hard-links the search index's files, which are never
     written in place (see SEARCH_BUNDLE; all of the site is copied without
-    :meth:`start`), and swaps the new site in; :meth:`abandon` stops and removes the copy, and the
-    published site stays as it was."""
+    :meth:`start`), and swaps the new site in; :meth:`abandon` stops and removes the
+    copy, and the published site stays as it was."""
 
     def __init__(self, staging: Path, published: Path, manifest_path: Path | None = None):
         self.staging, self.published = staging, published
@@ -280,12 +280,10 @@ class Publication:
             self._thread.join()
             if self._error is not None:
                 raise self._error
-        if self._thread is not None:  # the search index: its files are linked
-            self.stamps.update(_copy_tree(self.staging, self.new, self.published,
-                                          self.manifest, _search_bundle, link=True))
-        else:
-            self.stamps.update(_copy_tree(self.staging, self.new, self.published,
-                                          self.manifest))
+        searching = self._thread is not None  # what is left: the search index, linked
+        self.stamps.update(_copy_tree(self.staging, self.new, self.published,
+                                      self.manifest, _search_bundle if searching else None,
+                                      link=searching))
         if self.manifest_path is not None:
             # rewritten once the new site is in place
             self.manifest_path.unlink(missing_ok=True)

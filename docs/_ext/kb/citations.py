@@ -168,7 +168,6 @@ class KBBibtexDomain(BibtexDomain):
     def __init__(self, env) -> None:
         super().__init__(env)
         self._rendered: dict = {}  # this process, this build: not pickled with env
-        self._first_matters: dict = {}  # key -> whether its first citation differs
         self._ref_docs = None  # [the citation list, how many seen, their documents]
 
     def rendered(self, key, make):
@@ -250,7 +249,7 @@ class KBBibtexDomain(BibtexDomain):
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         # a new build: what was rendered from the last one is dropped
-        self._rendered, self._first_matters = {}, {}
+        self._rendered = {}
         apa.forget_names()
         for key in cited_by:
             if key not in formatted:
@@ -315,8 +314,9 @@ class KBBibtexDomain(BibtexDomain):
         post-text), where the link points relative to this page (an id on the same page,
         else a relative URI, as make_refnode writes it), and any ``kb_`` attribute a
         transform put on the citation node (of the works first cited there, only those
-        whose first citation reads differently: ``_mark``). A citation with a key that cannot be cited
-        is never cached, so its warning is given at every place it occurs."""
+        whose first citation reads differently: ``_mark``). A citation with a key that
+        cannot be cited is never cached, so its warning is given at every place it
+        occurs."""
         entries, formatted = self.bibdata.data.entries, self.data["kb_formatted"]
         if not RENDER_CACHE or not all(t.key in entries and t.key in formatted
                                        for t in parse_citation_targets(target)):
@@ -346,11 +346,7 @@ class KBBibtexDomain(BibtexDomain):
         shares their rendering."""
         if name != "kb_first":
             return value
-        matters = self._first_matters
-        for key in value:
-            if key not in matters:
-                matters[key] = apa.first_matters(entries[key])
-        return [key for key in value if matters[key]]
+        return [key for key in value if apa.first_matters(entries[key])]
 
     def resolve_citation(self, env, fromdocname, builder, typ, target, node, contnode):
         targets = list(parse_citation_targets(target))

@@ -82,8 +82,9 @@ def _abbreviation(entry):
 def first_matters(entry) -> bool:
     """Whether a citation of *entry* reads differently at the page's first citation of
     it: only a group author's abbreviation is defined there (APA 8.21); any other work's
-    citation is the same wherever it is."""
-    return bool(_abbreviation(entry))
+    citation is the same wherever it is. Worked out once per work until forgotten
+    (:func:`forget_names`)."""
+    return remembered(entry, "first matters", lambda entry: bool(_abbreviation(entry)))
 
 
 def forget_names() -> None:
