@@ -361,6 +361,83 @@ def test_a_search_index_that_fails_fails_the_build_and_publishes_nothing(case, t
     assert "A new closing sentence about sleep." in page.read_text()
 
 
+def _retitle_article(root: Path, title: str) -> str:
+    """Give the first article a new title; returns its document name."""
+    path = sorted((root / "src" / "articles").glob("*.md"))[0]
+    text = path.read_text()
+    heading = next(line for line in text.splitlines() if line.startswith("# "))
+    path.write_text(text.replace(heading, f"# {title}", 1))
+    return f"articles/{path.stem}"
+
+
+def _saved_environment(build: Path):
+    import pickle
+
+    with open(build / "doctrees" / "environment.pickle", "rb") as file:
+        return pickle.load(file)
+
+
+def test_after_an_edit_the_environment_is_saved_while_the_pages_are_written(case,
+                                                                           tmp_path):
+    """After a small read Sphinx's environment is pickled by a forked process while the
+    main process writes the pages (kb/upstream.py); the driver waits for it, and the
+    saved environment is complete: it holds the edit, and the next builds use it."""
+    log = tmp_path / "save.log"
+    docname = _retitle_article(case, "Sleep and worry, retitled")
+    env = {**sphinx_env(), "KB_TEST_SAVE_LOG": str(log)}
+    command = [sys.executable, str(DRIVER), "html", str(case / "build"), str(case / "src"),
+               "--", "-n", "-W", "--keep-going", "-q"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    events = [line.split() for line in log.read_text().splitlines()]
+    saves = [(what, int(pid), float(when)) for what, pid, when in events
+             if what.startswith("save")]
+    pages = [(int(pid), float(when)) for what, pid, when in events if what == "page"]
+    assert [what for what, _pid, _when in saves] == ["save-start", "save-end"]
+    assert pages and {pid for pid, _when in pages} != {saves[0][1]}
+    # the pages were written by Sphinx's process while another one was saving
+    assert saves[0][1] not in {pid for pid, _when in pages}
+    assert any(saves[0][2] < when for _pid, when in pages)
+    assert _saved_environment(case / "build").titles[docname].astext() == (
+        "Sleep and worry, retitled")
+    assert "Sleep and worry, retitled" in (case / "build" / "html" /
+                                           f"{docname}.html").read_text()
+    # the saved environment is the one the next builds start from
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert UP_TO_DATE in again.stdout
+    docname = _retitle_article(case, "Sleep and worry, again")
+    assert make_html(case / "src", case / "build").returncode == 0
+    assert _saved_environment(case / "build").titles[docname].astext() == (
+        "Sleep and worry, again")
+
+
+def test_an_environment_that_cannot_be_saved_fails_the_build_and_publishes_nothing(
+        case, tmp_path):
+    before = tree(case / "build" / "html")
+    log = tmp_path / "save.log"
+    _retitle_article(case, "Sleep and worry, retitled")
+    env = {**sphinx_env(), "KB_TEST_UNPICKLABLE_ENV": "1", "KB_TEST_SAVE_LOG": str(log)}
+    command = [sys.executable, str(DRIVER), "html", str(case / "build"), str(case / "src"),
+               "--", "-n", "-W", "--keep-going", "-q"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    doctrees = case / "build" / "doctrees"
+    assert (f"Sphinx could not save what it read ({doctrees / 'environment.pickle'}: "
+            "AttributeError: Can't pickle local object '_unpicklable.<locals>.<lambda>')"
+            ) in result.stdout
+    assert "Build failed: the published site" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert [line.split()[0] for line in log.read_text().splitlines()
+            if line.startswith("save")] == ["save-start"]  # in the background: it failed
+    assert tree(case / "build" / "html") == before
+    # fixed: the next build reads every page again and publishes
+    result = make_html(case / "src", case / "build")
+    assert result.returncode == 0, result.stderr
+    assert "reading every page again" in result.stdout
+    assert "Sleep and worry, retitled" in "".join(
+        p.read_text() for p in (case / "build" / "html" / "articles").glob("*.html"))
+
+
 def test_publishing_swaps_the_folders_in_one_step_without_running_ldconfig(tmp_path,
                                                                            monkeypatch):
     """renameat2(RENAME_EXCHANGE) comes from the C library the Python runs with; finding

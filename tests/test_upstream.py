@@ -8,6 +8,9 @@ import codecs
 import importlib
 import importlib.metadata
 import itertools
+import os
+import re
+import time
 
 import pybtex.plugin
 import pytest
@@ -781,3 +784,117 @@ def test_compiled_templates_are_kept_between_builds_and_compiled_again_when_edit
     after = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert set(after) == set(entries)
     assert len([name for name in after if after[name] != entries[name]]) == 1
+
+
+def _environment(**attributes):
+    from sphinx.environment import BuildEnvironment
+
+    env = BuildEnvironment.__new__(BuildEnvironment)
+    env.__dict__.update(attributes)
+    return env
+
+
+@pytest.fixture
+def saver(monkeypatch):
+    """kb.upstream's ``pickle`` for sphinx.builders, with a pipe as make html gives it;
+    yields (saver, read end of the pipe)."""
+    import pickle
+
+    read_end, write_end = os.pipe()
+    monkeypatch.setenv(upstream.SAVE_FD, str(write_end))
+    monkeypatch.setattr(upstream, "_READ_SHARE", [0.01])
+    yield upstream._EnvironmentSaver(pickle), read_end
+    os.close(write_end)
+    os.close(read_end)
+
+
+def _reaped(report: str) -> str:
+    for line in report.splitlines():
+        if line.startswith("saving "):
+            os.waitpid(int(line.split()[1]), 0)
+    return report
+
+
+def _report(read_end) -> str:
+    """What the saving process wrote into the pipe, once it has exited."""
+    import select
+
+    text, deadline = b"", time.monotonic() + 60
+    while not text.endswith(b"saved\n") and not re.search(rb"failed: .*\n", text):
+        assert time.monotonic() < deadline, text
+        if select.select([read_end], [], [], 1)[0]:
+            text += os.read(read_end, 4096)
+    return _reaped(text.decode())
+
+
+def test_after_a_small_read_the_environment_is_saved_by_a_forked_process(saver, tmp_path):
+    import pickle
+
+    saver, read_end = saver
+    assert saver.HIGHEST_PROTOCOL == pickle.HIGHEST_PROTOCOL and saver.loads is pickle.loads
+    path = tmp_path / "environment.pickle"
+    with open(path, "wb") as file:
+        saver.dump(_environment(titles={"a": "A title"}, all_docs={"a": 1}), file,
+                   pickle.HIGHEST_PROTOCOL)
+        assert file.tell() == 0  # this process wrote nothing
+    report = _report(read_end)
+    pid = int(report.split()[1])
+    assert report == f"saving {pid}\nsaved\n" and pid != os.getpid()
+    saved = pickle.loads(path.read_bytes())
+    assert (type(saved).__name__, saved.titles) == ("BuildEnvironment", {"a": "A title"})
+    # anything else Sphinx pickles (doctrees) is pickled here, at once
+    with open(tmp_path / "page.doctree", "wb") as file:
+        saver.dump(nodes.paragraph("", "text"), file, pickle.HIGHEST_PROTOCOL)
+    assert pickle.loads((tmp_path / "page.doctree").read_bytes()).astext() == "text"
+
+
+@pytest.mark.parametrize("why", ["large read", "no pipe", "not a pipe"])
+def test_otherwise_the_environment_is_saved_by_sphinx_itself(saver, tmp_path, monkeypatch,
+                                                              why):
+    import pickle
+
+    saver, read_end = saver
+    if why == "large read":
+        monkeypatch.setattr(upstream, "_READ_SHARE", [upstream.BACKGROUND_SAVE_SHARE + 0.01])
+    elif why == "no pipe":
+        monkeypatch.delenv(upstream.SAVE_FD)
+    else:
+        monkeypatch.setenv(upstream.SAVE_FD, "9999")  # no such file descriptor
+    path = tmp_path / "environment.pickle"
+    with open(path, "wb") as file:
+        saver.dump(_environment(titles={"a": "A"}), file, pickle.HIGHEST_PROTOCOL)
+    assert pickle.loads(path.read_bytes()).titles == {"a": "A"}
+    os.set_blocking(read_end, False)
+    with pytest.raises(BlockingIOError):  # nothing reported: no saving process
+        os.read(read_end, 100)
+
+
+def test_a_save_that_fails_in_the_background_is_reported_through_the_pipe(saver,
+                                                                         tmp_path):
+    import pickle
+
+    from kb import build
+
+    saver, read_end = saver
+    with open(tmp_path / "environment.pickle", "wb") as file:
+        saver.dump(_environment(hook=lambda: None), file, pickle.HIGHEST_PROTOCOL)
+    report = _report(read_end)
+    assert report.splitlines()[1] == ("failed: AttributeError: Can't pickle local object "
+                                      "'test_a_save_that_fails_in_the_background_is_reported"
+                                      "_through_the_pipe.<locals>.<lambda>'")
+    assert build.SAVE_FD == upstream.SAVE_FD
+
+
+@pytest.mark.parametrize("report,expected", [
+    ("", None),  # Sphinx saved it itself (or read nothing)
+    ("saving 1\nsaved\n", None),
+    ("saving 1\nfailed: OSError: [Errno 28] No space left on device\n",
+     "OSError: [Errno 28] No space left on device"),
+    ("saving 1\n", "the saving process stopped before it had finished"),  # killed
+])
+def test_the_driver_reads_how_the_save_went(report, expected, tmp_path):
+    import io
+
+    from kb import build
+
+    assert build.environment_saved(io.BytesIO(report.encode())) == expected

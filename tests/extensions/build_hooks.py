@@ -4,7 +4,12 @@ there (tests/test_build_faults.py).
 KB_TEST_STOP_AT names an event (``doctree-read``, ``env-updated``, ``html-page-context``,
 ``build-finished``); the first time it fires, the file KB_TEST_STOP_FILE is written and
 the build waits until KB_TEST_GO_FILE exists (at most two minutes). KB_TEST_STOP_CALL=N
-stops at the N-th time instead (html-page-context: after N-1 pages were written)."""
+stops at the N-th time instead (html-page-context: after N-1 pages were written).
+
+KB_TEST_SAVE_LOG names a file that gets a line for each save of the environment (who
+pickled it, when it started and ended) and for each page written (by whom, when).
+KB_TEST_UNPICKLABLE_ENV=1 puts something that cannot be pickled in the environment once
+the pages are read."""
 
 import os
 import time
@@ -28,7 +33,43 @@ def _stop(*_args):
     return None
 
 
+class _LoggedPickle:
+    """``pickle`` for the saver of kb/upstream.py: each dump logged."""
+
+    def __init__(self, module, log):
+        self.module, self.log = module, log
+
+    def _write(self, what):
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"{what} {os.getpid()} {time.monotonic()}\n")
+
+    def dump(self, obj, *args, **kwargs):
+        environment = type(obj).__name__ == "BuildEnvironment"
+        if environment:
+            self._write("save-start")
+        self.module.dump(obj, *args, **kwargs)
+        if environment:
+            self._write("save-end")
+
+
+def _page_written(app, *_args):
+    _LoggedPickle(None, os.environ["KB_TEST_SAVE_LOG"])._write("page")
+
+
+def _unpicklable(app, env):
+    env.kb_test_unpicklable = lambda: None
+    return []
+
+
 def setup(app):
+    if os.environ.get("KB_TEST_SAVE_LOG"):
+        import sphinx.builders
+
+        saver = sphinx.builders.pickle
+        saver.kb_module = _LoggedPickle(saver.kb_module, os.environ["KB_TEST_SAVE_LOG"])
+        app.connect("html-page-context", _page_written)
+    if os.environ.get("KB_TEST_UNPICKLABLE_ENV"):
+        app.connect("env-updated", _unpicklable)
     event = os.environ.get("KB_TEST_STOP_AT")
     if event:
         # html-page-context: after some pages were written; build-finished: before the

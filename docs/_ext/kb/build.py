@@ -52,6 +52,14 @@ script, standard library only, so it starts at once; Sphinx runs in a child proc
    driver writes their bytecode (``__pycache__``, ignored by git and by the record of
    inputs), as pip does for an installed package, and again only when a module changed.
 
+8. **What Sphinx read is saved beside the writing.** After a small read, Sphinx saves
+   its environment from a forked copy of itself while it writes the pages
+   (``kb/upstream.py``), and reports through a pipe (``KB_ENV_SAVE_FD``). The driver
+   reads that pipe to its end before it publishes: an environment that could not be
+   saved fails the build (the mark stays: the next build reads every page). The driver
+   is the "subreaper" of its children's children during the build, so that it reaps
+   the saving process after Sphinx has exited.
+
 ``python docs/_ext/kb/build.py live BUILDDIR -- AUTOBUILD-ARGS...`` runs sphinx-autobuild under a
 lock of its own (``BUILDDIR/.live.lock``): a second live preview of the same checkout stops
 at once with a message, instead of writing into the same folder.
@@ -511,6 +519,46 @@ def keep_bytecode(*folders: Path) -> None:
         compileall.compile_dir(str(folder), quiet=2)
 
 
+SAVE_FD = "KB_ENV_SAVE_FD"  # kb/upstream.py's SAVE_FD
+
+
+def _subreaper(on: bool) -> None:
+    """Linux: whether the processes this one started are given back to it when their
+    parent exits (so that it can reap Sphinx's saving process after Sphinx has exited)."""
+    if sys.platform.startswith("linux"):
+        try:
+            pr_set_child_subreaper = 36
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, int(on), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _saving_pipe() -> tuple[int, int]:
+    """A pipe for Sphinx's background save of its environment (read end, write end);
+    this process reaps the saving process (_subreaper) until the build ends."""
+    _subreaper(True)
+    return os.pipe()
+
+
+def environment_saved(pipe) -> str | None:
+    """Wait until the background save Sphinx started (if any) has ended, and reap it.
+    None: saved, or saved by Sphinx itself; else why it was not."""
+    report = pipe.read().decode("utf-8", "replace")
+    started = [line.split()[1] for line in report.splitlines()
+               if line.startswith("saving ") and len(line.split()) == 2]
+    for pid in started:
+        if pid.isdigit():
+            try:
+                os.waitpid(int(pid), 0)
+            except ChildProcessError:  # not this process's child: init reaps it
+                pass
+    if not started or "saved" in report.splitlines():
+        return None
+    failed = [line[len("failed: "):] for line in report.splitlines()
+              if line.startswith("failed: ")]
+    return failed[0] if failed else "the saving process stopped before it had finished"
+
+
 def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
     staging = builddir / "staging" / "html"
     doctrees = builddir / "doctrees"
@@ -548,22 +596,42 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         keep_bytecode(Path(__file__).parent, sourcedir / "_ext")
         # Sphinx holds the lock too: if this process is killed, the next build still
         # waits for a Sphinx that goes on writing into the staging folder.
-        child = subprocess.Popen(command, pass_fds=(lock.fileno(),), env=env)
-        status, interrupted = wait(child)
-        publication = None
-        if status == 0 and not interrupted:
-            publication = Publication(staging, published, doctrees / PUBLISH_MANIFEST)
-        if publication is not None and job.exists():
-            # the pages are final: copied for publishing while the search index is built
-            try:
-                publication.start()
-                child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
-                    "pagefind_delta.py")), str(job)], pass_fds=(lock.fileno(),))
-                status, interrupted = wait(child)
-            except BaseException:
-                publication.abandon()
-                raise
-            job.unlink(missing_ok=True)
+        # After a small read Sphinx saves its environment in the background, and says
+        # how that went through this pipe (kb/upstream.py): read before publishing.
+        read_end, write_end = _saving_pipe()
+        env[SAVE_FD] = str(write_end)
+        try:
+            child = subprocess.Popen(command, pass_fds=(lock.fileno(), write_end), env=env)
+        finally:
+            os.close(write_end)
+        with open(read_end, "rb") as saving:
+            status, interrupted = wait(child)
+            publication = None
+            if status == 0 and not interrupted:
+                publication = Publication(staging, published, doctrees / PUBLISH_MANIFEST)
+            if publication is not None and job.exists():
+                # the pages are final: copied for publishing while the search index is
+                # built
+                try:
+                    publication.start()
+                    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+                        "pagefind_delta.py")), str(job)], pass_fds=(lock.fileno(),))
+                    status, interrupted = wait(child)
+                except BaseException:
+                    publication.abandon()
+                    raise
+                job.unlink(missing_ok=True)
+            not_saved = None
+            if status == 0 and not interrupted:
+                try:
+                    not_saved = environment_saved(saving)
+                except BaseException:
+                    publication.abandon()
+                    raise
+            if not_saved:
+                status = 1
+                say(f"Sphinx could not save what it read ({doctrees / ENV_PICKLE}: "
+                    f"{not_saved}). Check the build folder's free space and permissions.")
         if interrupted or status != 0:
             if publication is not None:
                 publication.abandon()
@@ -601,6 +669,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         say(f"Built: {published}/index.html")
         return 0
     finally:
+        _subreaper(False)
         lock.close()
 
 
