@@ -831,3 +831,105 @@ def test_words_saved_by_another_python_are_not_used(indexed_site):
     words_file.write_bytes(marshal.dumps(cache)[:1000])
     with pytest.raises(delta.Fallback, match="no saved words"):
         run_update(site, bundle, state_file)
+
+
+def _merge_as_before(words: dict, variants: dict, entries, remap, renumbered) -> set[str]:
+    """_merge_words as it was before FEW_PAGES (every posting of every word looked at,
+    merged by a stable sort): the reference the quicker version must equal."""
+    touched = set()
+    for word, (numbers, counts, rests) in list(words.items()):
+        if renumbered.isdisjoint(numbers):
+            continue
+        touched.add(word)
+        keep = [i for i, n in enumerate(numbers) if n not in renumbered]
+        words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
+                       [rests[i] for i in keep])
+    for word, forms in list(variants.items()):
+        if all(renumbered.isdisjoint(numbers) for _form, numbers, _rests in forms):
+            continue
+        touched.add(word)
+        kept = []
+        for form, numbers, rests in forms:
+            keep = [i for i, n in enumerate(numbers) if n not in renumbered]
+            if keep:
+                kept.append((form, [numbers[i] for i in keep], [rests[i] for i in keep]))
+        if kept:
+            variants[word] = sorted(kept, key=lambda v: v[1][0])
+        else:
+            del variants[word]
+    for word, postings, new_forms in entries:
+        touched.add(word)
+        numbers, counts, rests = delta._postings(cbor2, postings)
+        old = words.get(word, ([], [], []))
+        merged = sorted([*zip(*old), *zip([remap[n] for n in numbers], counts, rests)],
+                        key=lambda posting: posting[0])
+        words[word] = ([m[0] for m in merged], [m[1] for m in merged],
+                       [m[2] for m in merged])
+        forms = list(variants.get(word, ()))
+        where = {form[0]: i for i, form in enumerate(forms)}
+        for form, form_numbers, form_rests in delta._variants(cbor2, new_forms):
+            added = zip([remap[n] for n in form_numbers], form_rests)
+            if form in where:
+                _f, old_numbers, old_rests = forms[where[form]]
+                both = sorted([*zip(old_numbers, old_rests), *added], key=lambda p: p[0])
+            else:
+                where[form] = len(forms)
+                forms.append(None)
+                both = sorted(added, key=lambda p: p[0])
+            forms[where[form]] = (form, [p[0] for p in both], [p[1] for p in both])
+        if new_forms:
+            variants[word] = sorted(forms, key=lambda v: v[1][0])
+    for word in [w for w, (numbers, _c, _r) in words.items()
+                 if not numbers and w not in variants]:
+        del words[word]
+    return touched
+
+
+def _random_index(rng: random.Random, pages: int) -> tuple[dict, dict]:
+    """Words with postings on random pages (each posting encoded as the module keeps
+    it), a few with accented forms."""
+    words, variants = {}, {}
+    for n in range(rng.randrange(1, 40)):
+        numbers = sorted(rng.sample(range(pages), rng.randrange(0 if n % 7 == 0 else 1,
+                                                                 pages + 1)))
+        locations = [[rng.randrange(500) for _ in range(rng.randrange(1, 4))]
+                     for _ in numbers]
+        words[f"w{n}"] = ([*numbers], [len(x) + 1 for x in locations],
+                          [cbor2.dumps(x) + b"\x80" for x in locations])
+        if n % 5 == 0 and numbers:
+            variants[f"w{n}"] = [(f"w{n}é", numbers[:1], [cbor2.dumps([1]) + b"\x80"])]
+        elif not numbers:
+            del words[f"w{n}"]
+    return words, variants
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_merging_few_or_many_pages_equals_looking_at_every_posting(seed, monkeypatch):
+    """_merge_words (bisection for up to FEW_PAGES re-indexed pages, a sort above) gives
+    the words, forms and touched words of the way it was written before, on random
+    indexes, with one to sixty pages re-indexed."""
+    import copy
+
+    rng = random.Random(seed)
+    pages = rng.randrange(2, 80)
+    words, variants = _random_index(rng, pages)
+    changed = rng.sample(range(pages), min(pages, rng.choice(
+        [1, 2, 3, delta.FEW_PAGES, delta.FEW_PAGES + 1, 60])))
+    # the scratch run numbers the changed pages in its own (shuffled) order
+    order = changed[:]
+    rng.shuffle(order)
+    remap = dict(enumerate(order))
+    entries = []
+    for n in range(rng.randrange(0, 45)):
+        on = sorted(rng.sample(range(len(order)), rng.randrange(1, len(order) + 1)))
+        postings, step_from = [], 0
+        for j in on:
+            postings.append([j - step_from, [rng.randrange(500)], []])
+            step_from = j
+        forms = ([[f"w{n}é", [[on[0], [2], []]]]] if n % 3 == 0 else [])
+        entries.append((f"w{n}", postings, forms))
+    monkeypatch.setattr(delta, "_read_words", lambda *_args: iter(entries))
+    want_words, want_variants = copy.deepcopy(words), copy.deepcopy(variants)
+    want = _merge_as_before(want_words, want_variants, entries, remap, set(changed))
+    got = delta._merge_words(cbor2, words, variants, None, None, remap, set(changed))
+    assert (got, words, variants) == (want, want_words, want_variants)
