@@ -442,3 +442,35 @@ def test_a_build_folder_that_cannot_be_written_gives_a_message_not_a_traceback(
                    f"{build / '.lock'}); the published site is unchanged. Check that "
                    "folder's permissions and free space, then run the command again.\n")
     assert output(build) == published
+
+
+@pytest.mark.parametrize("clean", [False, True], ids=["edit", "clean"])
+def test_the_search_step_starts_beside_sphinx_and_reads_ahead_after_a_small_read(
+        base, case, monkeypatch, clean):
+    """The search step's process is started with Sphinx; it is told to read the last
+    index's words ahead once Sphinx has saved its environment in the background (a
+    small read), never after a clean build, and to run its job once Sphinx is done."""
+    src, build, _published, _expected = case
+    fix_problem(src)
+    for name in ("KB_DRAFTS", "KB_SEARCH_INDEX", "READTHEDOCS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(DOCS / "_ext"))
+    options = ["-n", "-W", "--keep-going", "-q"]
+    if clean:
+        shutil.rmtree(build)
+    else:  # the copy is read again in its new place (Sphinx: another source folder)
+        assert driver.build_html(build, src, options) == 0
+        time.sleep(0.05)
+        article = src / "articles" / "article-2.md"
+        article.write_text(article.read_text() + "\nOne more line about rest.\n")
+    sent = []
+    real = driver.Searcher.send
+    monkeypatch.setattr(driver.Searcher, "send",
+                        lambda self, command: sent.append(command) or real(self, command))
+    assert driver.build_html(build, src, options) == 0
+    assert sent == (["go"] if clean else ["words", "go"])
+    if clean:
+        assert output(build) == base[1]
+    else:
+        assert "One more line about rest." in (build / "html" / "articles" /
+                                               "article-2.html").read_text()

@@ -12,6 +12,7 @@ import random
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import cbor2
@@ -933,3 +934,57 @@ def test_merging_few_or_many_pages_equals_looking_at_every_posting(seed, monkeyp
     want = _merge_as_before(want_words, want_variants, entries, remap, set(changed))
     got = delta._merge_words(cbor2, words, variants, None, None, remap, set(changed))
     assert (got, words, variants) == (want, want_words, want_variants)
+
+
+def test_what_is_read_ahead_is_used_once_and_only_while_the_file_is_unchanged(
+        indexed_site, monkeypatch):
+    site, bundle, state_file = indexed_site
+    words_file = state_file.with_name(delta.WORDS_FILE)
+    reads = []
+    real = delta._load_words
+    monkeypatch.setattr(delta, "_load_words", lambda path: reads.append(path) or real(path))
+    delta.read_ahead(words_file, delta._load_words)
+    assert len(reads) == 1
+    kept = delta.load_words(words_file)  # what was read ahead, not read again
+    assert len(reads) == 1 and kept == real(words_file)
+    delta.load_words(words_file)  # once only: read again
+    assert len(reads) == 2
+    delta.read_ahead(words_file, delta._load_words)
+    time.sleep(0.01)
+    words_file.write_bytes(words_file.read_bytes())  # rewritten since: read again
+    assert delta.load_words(words_file) == kept and len(reads) == 4
+    # a file that cannot be read ahead is read (and reported) by the job itself
+    delta.read_ahead(words_file.with_name("missing"), delta._load_words)
+    with pytest.raises(FileNotFoundError):
+        delta.load_words(words_file.with_name("missing"))
+
+
+def test_the_search_step_started_beside_sphinx_runs_its_job_only_when_told(
+        indexed_site, monkeypatch, tmp_path):
+    """``--serve``: the record is read ahead at once, the words on ``words``; ``go`` runs
+    the job, with what was read ahead; end of input without ``go`` does nothing."""
+    site, _bundle, state_file = indexed_site
+    job = state_file.with_name("kb-search-job.json")
+    ran = []
+    monkeypatch.setattr(delta, "run_job", lambda job_file: ran.append(
+        sorted(Path(p).name for p in delta._READ_AHEAD)) or 0)
+    monkeypatch.setattr(delta, "_READ_AHEAD", {})
+    assert delta.serve(str(job), iter([])) == 0 and ran == []
+    assert sorted(Path(p).name for p in delta._READ_AHEAD) == [delta.STATE_FILE]
+    delta._READ_AHEAD.clear()
+    assert delta.serve(str(job), iter(["words\n", "go\n", "never read\n"])) == 0
+    assert ran == [[delta.STATE_FILE, delta.WORDS_FILE]]
+    # and the job's update uses them: an edit re-indexed from what was read ahead
+    edit(site, "articles/page-03.html", "<h1>Page 3</h1>", "<h1>Page 3</h1><p>Wren.</p>")
+    real_words, real_state = delta._load_words, delta._load_state
+    monkeypatch.setattr(delta, "_load_words", lambda path: pytest.fail("read again"))
+    monkeypatch.setattr(delta, "_load_state", lambda path: pytest.fail("read again"))
+    delta._READ_AHEAD.clear()
+    delta._READ_AHEAD.update({str(state_file): (delta._file_key(state_file),
+                                                real_state(state_file)),
+                              str(state_file.with_name(delta.WORDS_FILE)): (
+        delta._file_key(state_file.with_name(delta.WORDS_FILE)),
+        real_words(state_file.with_name(delta.WORDS_FILE)))})
+    count, bundle = run_update(site, site / "pagefind", state_file)
+    assert count == 1 and not delta._READ_AHEAD
+    assert decode(bundle) == decode(full_run(site, tmp_path / "full"))

@@ -893,8 +893,6 @@ def test_a_save_that_fails_in_the_background_is_reported_through_the_pipe(saver,
     ("saving 1\n", "the saving process stopped before it had finished"),  # killed
 ])
 def test_the_driver_reads_how_the_save_went(report, expected, tmp_path):
-    import io
-
     from kb import build
 
-    assert build.environment_saved(io.BytesIO(report.encode())) == expected
+    assert build.environment_saved(report.encode()) == expected

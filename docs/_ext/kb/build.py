@@ -24,8 +24,10 @@ script, standard library only, so it starts at once; Sphinx runs in a child proc
    The search index is built in that folder after Sphinx has exited: Sphinx writes
    what the index needs into ``BUILDDIR/doctrees/kb-search-job.json``
    (``KB_SEARCH_INDEX=after``), and ``kb/pagefind_delta.py`` runs it as a script, so
-   that Pagefind never shares the machine's memory with Sphinx. A failed index is a
-   failed build.
+   that Pagefind never shares the machine's memory with Sphinx. That script is started
+   with Sphinx (``Searcher``) and reads ahead, while Sphinx runs, what an update of the
+   last index needs (the last index's words only after a small read, step 8); it runs
+   the job once Sphinx has exited. A failed index is a failed build.
 4. **Published addresses are recorded.** The pages of a successful build are added to the
    record of published URLs (``kb/urls.py``), which the writer commits with the change.
 5. **Nothing changed, nothing to do.** After a published build, what it was made from is
@@ -540,11 +542,11 @@ def _saving_pipe() -> tuple[int, int]:
     return os.pipe()
 
 
-def environment_saved(pipe) -> str | None:
-    """Wait until the background save Sphinx started (if any) has ended, and reap it.
-    None: saved, or saved by Sphinx itself; else why it was not."""
-    report = pipe.read().decode("utf-8", "replace")
-    started = [line.split()[1] for line in report.splitlines()
+def environment_saved(report: bytes) -> str | None:
+    """How the background save Sphinx started (if any) went, from its *report*, once it
+    has ended; reaps it. None: saved, or saved by Sphinx itself; else why it was not."""
+    lines = report.decode("utf-8", "replace").splitlines()
+    started = [line.split()[1] for line in lines
                if line.startswith("saving ") and len(line.split()) == 2]
     for pid in started:
         if pid.isdigit():
@@ -552,11 +554,69 @@ def environment_saved(pipe) -> str | None:
                 os.waitpid(int(pid), 0)
             except ChildProcessError:  # not this process's child: init reaps it
                 pass
-    if not started or "saved" in report.splitlines():
+    if not started or "saved" in lines:
         return None
-    failed = [line[len("failed: "):] for line in report.splitlines()
-              if line.startswith("failed: ")]
+    failed = [line[len("failed: "):] for line in lines if line.startswith("failed: ")]
     return failed[0] if failed else "the saving process stopped before it had finished"
+
+
+class Searcher:
+    """The search step's process (``kb/pagefind_delta.py --serve JOB``), started beside
+    Sphinx: it imports what it needs and reads the last index's record while Sphinx
+    runs, and the last index's words once Sphinx has read few pages (``words``); it runs
+    the job Sphinx leaves when told to (``go``), or ends with its input."""
+
+    def __init__(self, job: Path, lock_fd: int):
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("pagefind_delta.py")), "--serve",
+             str(job)], stdin=subprocess.PIPE, pass_fds=(lock_fd,))
+        self._input = threading.Lock()
+
+    def send(self, command: str) -> None:
+        with self._input:
+            try:
+                self.process.stdin.write(f"{command}\n".encode())
+                self.process.stdin.flush()
+            except (OSError, ValueError):  # it has ended: run() reports how
+                pass
+
+    def _close(self) -> None:
+        with self._input:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+
+    def run(self) -> tuple[int, bool]:
+        """Run the job; its exit status, and whether Ctrl-C was pressed."""
+        self.send("go")
+        self._close()
+        return wait(self.process)
+
+    def stop(self) -> None:
+        """No search step: the process ends at once."""
+        self._close()
+        wait(self.process)
+
+
+class SavingReport(threading.Thread):
+    """Reads, as it comes, what Sphinx says of saving its environment (kb/upstream.py),
+    to its end (every holder of the pipe's write end has exited: Sphinx, and the
+    process that saves in the background). A background save means few pages were
+    read: the searcher reads the last index's words ahead."""
+
+    def __init__(self, read_end: int, searcher: Searcher):
+        super().__init__(name="kb-saving-report", daemon=True)
+        self.pipe = open(read_end, "rb")  # noqa: SIM115 - closed at its end, in run()
+        self.searcher = searcher
+        self.report = b""
+
+    def run(self) -> None:
+        with self.pipe:
+            for line in self.pipe:
+                self.report += line
+                if line.startswith(b"saving "):
+                    self.searcher.send("words")
 
 
 def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
@@ -604,30 +664,32 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
             child = subprocess.Popen(command, pass_fds=(lock.fileno(), write_end), env=env)
         finally:
             os.close(write_end)
-        with open(read_end, "rb") as saving:
-            status, interrupted = wait(child)
-            publication = None
-            if status == 0 and not interrupted:
-                publication = Publication(staging, published, doctrees / PUBLISH_MANIFEST)
-            if publication is not None and job.exists():
-                # the pages are final: copied for publishing while the search index is
-                # built
-                try:
-                    publication.start()
-                    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
-                        "pagefind_delta.py")), str(job)], pass_fds=(lock.fileno(),))
-                    status, interrupted = wait(child)
-                except BaseException:
-                    publication.abandon()
-                    raise
-                job.unlink(missing_ok=True)
-            not_saved = None
-            if status == 0 and not interrupted:
-                try:
-                    not_saved = environment_saved(saving)
-                except BaseException:
-                    publication.abandon()
-                    raise
+        # the search step's process, started now: it reads ahead what it will need
+        searcher = Searcher(job, lock.fileno())
+        saving = SavingReport(read_end, searcher)
+        saving.start()
+        status, interrupted = wait(child)
+        publication = None
+        if status == 0 and not interrupted:
+            publication = Publication(staging, published, doctrees / PUBLISH_MANIFEST)
+        if publication is not None and job.exists():
+            # the pages are final: copied for publishing while the search index is built
+            try:
+                publication.start()
+                status, interrupted = searcher.run()
+            except BaseException:
+                publication.abandon()
+                raise
+            job.unlink(missing_ok=True)
+        else:
+            searcher.stop()
+        if status == 0 and not interrupted:
+            try:
+                saving.join()
+            except BaseException:
+                publication.abandon()
+                raise
+            not_saved = environment_saved(saving.report)
             if not_saved:
                 status = 1
                 say(f"Sphinx could not save what it read ({doctrees / ENV_PICKLE}: "

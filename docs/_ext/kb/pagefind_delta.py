@@ -399,11 +399,44 @@ def snapshot(outdir: Path, pages: list[str], state: dict | None = None) -> dict:
 
 
 def load_state(path: Path) -> dict | None:
+    return _read_once(path, _load_state)
+
+
+def _load_state(path: Path) -> dict | None:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
+
+
+#: What was read ahead (``serve``): {path: (the file's size, time and inode, content)}.
+_READ_AHEAD: dict[str, tuple] = {}
+
+
+def _file_key(path: Path) -> tuple[int, int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def read_ahead(path: Path, load) -> None:
+    """Keep ``load(path)`` for the first :func:`_read_once` of *path*; nothing if it
+    cannot be read (that read reports it)."""
+    try:
+        _READ_AHEAD[str(path)] = (_file_key(path), load(path))
+    except UNEXPECTED:
+        _READ_AHEAD.pop(str(path), None)
+
+
+def _read_once(path: Path, load):
+    """``load(path)``: what was read ahead if the file is still the same, else read now.
+    Once only: the caller may change what it gets."""
+    kept = _READ_AHEAD.pop(str(path), None)
+    if kept is not None:
+        with contextlib.suppress(OSError):
+            if kept[0] == _file_key(path):
+                return kept[1]
+    return load(path)
 
 
 def forget(state_file: Path) -> None:
@@ -471,6 +504,10 @@ def _dump_words(name: str, words: dict, variants: dict) -> bytes:
 def load_words(path: Path) -> dict:
     """What :func:`_dump_words` saved. Raises ValueError (one of UNEXPECTED) for a file
     written by another Python, or damaged."""
+    return _read_once(path, _load_words)
+
+
+def _load_words(path: Path) -> dict:
     with _collector_paused():
         cache = marshal.loads(path.read_bytes())
     if not isinstance(cache, dict) or cache.get("python") != MARSHAL_TAG:
@@ -1171,5 +1208,27 @@ def run_job(job_file: str) -> int:
     return 0
 
 
+def serve(job_file: str, commands=sys.stdin) -> int:
+    """``--serve JOB``: started by make html beside Sphinx, read ahead what the job will
+    need, then take one command a line: ``words`` reads the saved words ahead (sent once
+    Sphinx has read few pages: after a large read the job may not use them, and they
+    would add to the build's memory), ``go`` runs the job (Sphinx has written it). End
+    of input without ``go``: the build stopped, nothing to do."""
+    state_file = Path(job_file).with_name(STATE_FILE)
+    with contextlib.suppress(Fallback):
+        _cbor()
+    pagefind_executable()
+    read_ahead(state_file, _load_state)
+    for line in commands:
+        if line.strip() == "words":
+            read_ahead(state_file.with_name(WORDS_FILE), _load_words)
+        elif line.strip() == "go":
+            return run_job(job_file)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(run_job(sys.argv[1]))
+    try:
+        sys.exit(serve(sys.argv[2]) if sys.argv[1:2] == ["--serve"] else run_job(sys.argv[1]))
+    except KeyboardInterrupt:  # Ctrl-C reaches make html too, which says what it means
+        sys.exit(130)
