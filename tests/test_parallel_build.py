@@ -138,3 +138,64 @@ def test_bib_changes_rewrite_exactly_the_pages_whose_references_change(corpus, t
     # ... and the result is what a clean serial build of the same sources gives.
     sphinx(src, tmp_path / "serial", 1)
     assert_same(site(out), site(tmp_path / "serial"))
+
+
+WHILE_READING = """
+import os, time
+def _log(name):
+    def handler(app, *args):
+        with open(os.environ["KB_TEST_READING_LOG"], "a") as out:
+            out.write(f"{name} {os.getpid()} {time.monotonic()}\\n")
+    return handler
+def _ahead(app):
+    _log("formatted-ahead" if app.env.get_domain("cite")._ahead else "nothing-ahead")(app)
+def setup(app):
+    app.connect("kb-reading-in-workers", _log("reading"))
+    app.connect("kb-reading-in-workers", _ahead, priority=900)
+    app.connect("doctree-read", _log("read"))
+    app.connect("env-updated", _log("env-updated"), priority=0)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+"""
+
+
+def test_the_bib_is_formatted_while_the_workers_read(tmp_path, monkeypatch):
+    """A parallel read: the main process formats the .bib's entries once the workers are
+    forked (kb.upstream, kb-reading-in-workers), and the environment it saves holds the
+    same formatted references and sort keys as a serial build's."""
+    import pickle
+
+    src = tmp_path / "src"
+    # enough pages for a parallel read (kb.upstream.MIN_PARALLEL_PAGES)
+    make_corpus(src, 40, N_ENTRIES, 5, 120, seed=2)
+    (src / "docs" / "_ext" / "reading_log.py").write_text(WHILE_READING)
+    with open(src / "docs" / "conf.py", "a") as conf:
+        conf.write('\nextensions = [*extensions, "reading_log"]\n')
+    log = tmp_path / "reading.log"
+    monkeypatch.setenv("KB_TEST_READING_LOG", str(log))
+    sphinx(src, tmp_path / "parallel", 2)
+    events = [line.split() for line in log.read_text().splitlines()]
+    names = [name for name, _pid, _t in events]
+    main = {pid for name, pid, _t in events if name == "env-updated"}
+    assert names.count("reading") == 1 and "formatted-ahead" in names
+    reading = names.index("reading")
+    assert {pid for name, pid, _t in events if name in ("reading", "formatted-ahead")} == main
+    readers = {pid for name, pid, _t in events if name == "read"}
+    assert readers and not readers & main  # the pages were read by the workers ...
+    # ... and some after the main process had started formatting
+    assert any(name == "read" and float(t) > float(events[reading][2])
+               for name, _pid, t in events)
+    log.unlink()
+    sphinx(src, tmp_path / "serial", 1)
+    assert "reading" not in log.read_text()
+
+    def cite(out):
+        with open(out / "doctrees" / "environment.pickle", "rb") as f:
+            data = pickle.load(f).domaindata["cite"]
+        from pybtex.backends.plaintext import Backend
+        return ({k: v.text.render(Backend()) for k, v in data["kb_formatted"].items()},
+                data["kb_sort_keys"], data["kb_format_errors"], data["kb_texts"],
+                data["kb_order"])
+
+    assert cite(tmp_path / "parallel") == cite(tmp_path / "serial")
+    assert cite(tmp_path / "serial")[0]
+    assert_same(site(tmp_path / "parallel"), site(tmp_path / "serial"))

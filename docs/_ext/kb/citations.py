@@ -32,6 +32,8 @@ each citation by scanning all citations, which is O(N^2) with a list per article
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import pickle
 
@@ -169,6 +171,7 @@ class KBBibtexDomain(BibtexDomain):
         super().__init__(env)
         self._rendered: dict = {}  # this process, this build: not pickled with env
         self._ref_docs = None  # [the citation list, how many seen, their documents]
+        self._ahead = None  # what format_ahead made (this process, this build)
 
     def rendered(self, key, make):
         """A fresh copy of what *make* renders for *key*, made once per build."""
@@ -228,6 +231,35 @@ class KBBibtexDomain(BibtexDomain):
                 if docname in docnames:
                     self.data[name][docname] = line
 
+    def _bib_stamp(self) -> tuple:
+        """What the formatted entries depend on: the style, each .bib file's time."""
+        return (self.env.config.bibtex_default_style,
+                *sorted((str(p), f.mtime) for p, f in self.bibdata.bibfiles.items()))
+
+    def format_ahead(self) -> None:
+        """While the pages are read in worker processes (``kb-reading-in-workers``, in
+        this process, beside them): when the .bib changed since the entries were last
+        formatted, make its entries ready and format every one of them, with its sort
+        key, so that :meth:`env_updated` (in this process, once the pages are read,
+        while the other CPUs wait) only picks the cited ones. The same entries, made
+        ready the same way, give the same result; an entry that cannot be formatted or
+        sorted here is done there, as before."""
+        self._ahead = None
+        stamp = self._bib_stamp()
+        if self.data["kb_bib_stamp"] == stamp:
+            return
+        entries = self.bibdata.data.entries
+        apa.prepare(entries.values())
+        style = pybtex.plugin.find_plugin("pybtex.style.formatting", stamp[0])()
+        sorting_key = getattr(getattr(style.sort, "__self__", None), "sorting_key", None)
+        formatted, sort_keys = {}, {}
+        for key, entry in entries.items():
+            with contextlib.suppress(Exception):  # noqa: BLE001 - done again, reported
+                formatted[key] = style.format_entry(key, entry)
+                if sorting_key is not None:
+                    sort_keys[key] = sorting_key(entry)
+        self._ahead = (stamp, entries, formatted, sort_keys)
+
     def env_updated(self) -> Iterable[str]:
         entries = self.bibdata.data.entries
         cited_by: dict[str, dict[str, None]] = defaultdict(dict)  # ordered sets
@@ -237,15 +269,22 @@ class KBBibtexDomain(BibtexDomain):
                 if target.key in entries:  # unknown keys: reported where they are cited
                     cited_by[target.key][ref.docname] = None
                     doc_keys[ref.docname][target.key] = None
-        style_name = self.env.config.bibtex_default_style
-        stamp = (style_name, *sorted((str(p), f.mtime) for p, f in self.bibdata.bibfiles.items()))
+        stamp = self._bib_stamp()
+        style_name = stamp[0]
         bib_changed = self.data["kb_bib_stamp"] != stamp
+        ahead_formatted, ahead_sort_keys = {}, {}
+        if self._ahead is not None and self._ahead[0] == stamp and self._ahead[1] is entries:
+            ahead_formatted, ahead_sort_keys = self._ahead[2], self._ahead[3]
+        self._ahead = None
         if bib_changed:
             # references.bib was parsed anew: letters and formatted entries start over;
             # otherwise both are reused, so a rebuild does not pay for the whole .bib
-            apa.prepare(entries.values())
+            if not ahead_formatted:  # else made ready already (format_ahead)
+                apa.prepare(entries.values())
             self.data.update(kb_bib_stamp=stamp, kb_formatted={}, kb_sort_keys={},
                              kb_format_errors={})
+        else:
+            ahead_formatted = ahead_sort_keys = {}
         style = pybtex.plugin.find_plugin("pybtex.style.formatting", style_name)()
         formatted = self.data["kb_formatted"]
         # a new build: what was rendered from the last one is dropped
@@ -253,6 +292,9 @@ class KBBibtexDomain(BibtexDomain):
         apa.forget_names()
         for key in cited_by:
             if key not in formatted:
+                if key in ahead_formatted:  # the citation's key as the .bib writes it
+                    formatted[key] = ahead_formatted[key]
+                    continue
                 try:
                     formatted[key] = style.format_entry(key, entries[key])
                 except Exception as exc:  # noqa: BLE001 - reported at each citation
@@ -265,7 +307,9 @@ class KBBibtexDomain(BibtexDomain):
             sort_keys = self.data.setdefault("kb_sort_keys", {})
             for entry in cited:
                 if entry.key not in sort_keys:
-                    sort_keys[entry.key] = sorting_key(entry)
+                    sort_keys[entry.key] = (ahead_sort_keys[entry.key]
+                                            if entry.key in ahead_sort_keys
+                                            else sorting_key(entry))
             cited = sorted(cited, key=lambda entry: sort_keys[entry.key])
         else:
             cited = style.sort(cited)
@@ -555,6 +599,11 @@ def _bibliography_pages(app: Sphinx, env) -> list[str]:
     return list(env.get_domain("cite").data["kb_bibpage"])
 
 
+def _format_ahead(app: Sphinx) -> None:
+    """kb-reading-in-workers (kb.upstream): the .bib formatted beside the reading."""
+    app.env.get_domain("cite").format_ahead()
+
+
 def setup_citations(app: Sphinx) -> None:
     apa.register()
     app.setup_extension("sphinxcontrib.bibtex")
@@ -573,3 +622,4 @@ def setup_citations(app: Sphinx) -> None:
     app.add_node(prerendered, html=(_visit_prerendered, None))
     app.add_post_transform(FillReferenceLists)
     app.connect("kb-write-first", _bibliography_pages)
+    app.connect("kb-reading-in-workers", _format_ahead)

@@ -103,6 +103,16 @@ at once from the environment as it was before the read, so the environment comes
 ``nproc`` times, each part once. Only ``make_chunks`` as the read calls it is replaced;
 the write keeps Sphinx's chunks.
 
+Sphinx 9.0: the main process waits while the workers read
+------------------------------------------------------------
+Once a large read has forked its workers (one per process), the main process only waits
+for them; once they are done, it merges what they read and runs the ``env-updated``
+handlers while the other CPUs wait (0.9 s at 500 articles on 2 CPUs, of which 0.5 s
+making ``references.bib``'s entries ready and formatting them, which does not depend
+on the pages). Here the main process emits ``kb-reading-in-workers`` after the fork,
+before it waits: work that needs no page (``kb.citations``: the entries of a changed
+.bib formatted ahead) is done beside the reading.
+
 Sphinx 9.0: a parallel write resolves every page in the main process
 ----------------------------------------------------------------------
 ``_write_parallel`` forks workers only to turn resolved doctrees into HTML; the main
@@ -679,7 +689,8 @@ def patch_small_parallel_builds(builder, version_info=None) -> bool:
     def _read(docnames, nproc):
         if len(docnames) < MIN_PARALLEL_PAGES:
             return builder._read_serial(docnames)
-        with one_chunk_per_process(), frozen_for_workers(), frozen_as_read(builder):
+        with one_chunk_per_process(), frozen_for_workers(), frozen_as_read(builder), \
+                working_while_reading(builder):
             return read_parallel(docnames, nproc=nproc)
 
     def _write(docnames, nproc):
@@ -876,6 +887,31 @@ def one_chunk_per_process():
         sphinx.builders.make_chunks = original
 
 
+READING_EVENT = "kb-reading-in-workers"
+
+
+@contextlib.contextmanager
+def working_while_reading(builder):
+    """While reading in workers: once ``_read_parallel`` has forked them all (one chunk
+    per process), before it waits for them, the main process emits ``READING_EVENT``
+    (see the module docstring). Only ``ParallelTasks`` as the read calls it is
+    replaced."""
+    import sphinx.builders
+
+    original = sphinx.builders.ParallelTasks
+
+    class TasksThenWork(original):
+        def join(self) -> None:
+            builder.events.emit(READING_EVENT)
+            super().join()
+
+    sphinx.builders.ParallelTasks = TasksThenWork
+    try:
+        yield
+    finally:
+        sphinx.builders.ParallelTasks = original
+
+
 def _builder_inited(app) -> None:
     patch_small_parallel_builds(app.builder)
     cache_compiled_templates(app)
@@ -1038,6 +1074,7 @@ def drop_resolved_doctree(app, doctree, docname) -> None:
 
 def setup_upstream(app) -> None:
     app.add_event(WRITE_FIRST_EVENT)
+    app.add_event(READING_EVENT)
     patch_pybtex_plugin_lookup()
     patch_pybtex_plain_latex()
     patch_docutils_findall()
