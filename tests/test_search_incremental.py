@@ -974,17 +974,27 @@ def test_the_search_step_started_beside_sphinx_runs_its_job_only_when_told(
     delta._READ_AHEAD.clear()
     assert delta.serve(str(job), iter(["words\n", "go\n", "never read\n"])) == 0
     assert ran == [[delta.STATE_FILE, delta.WORDS_FILE]]
+    # with the output folder: the size and time of the last index's files too
+    delta._READ_AHEAD.clear()
+    assert delta.serve(str(job), iter(["go\n"]), outdir=str(site)) == 0
+    assert ran[-1] == sorted([delta.BUNDLE, delta.STATE_FILE])
+    assert delta._READ_AHEAD[str(site / delta.BUNDLE)][1] == delta._fingerprint(
+        site / delta.BUNDLE)
     # and the job's update uses them: an edit re-indexed from what was read ahead
     edit(site, "articles/page-03.html", "<h1>Page 3</h1>", "<h1>Page 3</h1><p>Wren.</p>")
     real_words, real_state = delta._load_words, delta._load_state
+    real_fingerprint = delta._fingerprint
+    delta._READ_AHEAD.clear()
+    delta.read_ahead(state_file, real_state)
+    delta.read_ahead(state_file.with_name(delta.WORDS_FILE), real_words)
+    delta.read_ahead(site / delta.BUNDLE, real_fingerprint)
     monkeypatch.setattr(delta, "_load_words", lambda path: pytest.fail("read again"))
     monkeypatch.setattr(delta, "_load_state", lambda path: pytest.fail("read again"))
-    delta._READ_AHEAD.clear()
-    delta._READ_AHEAD.update({str(state_file): (delta._file_key(state_file),
-                                                real_state(state_file)),
-                              str(state_file.with_name(delta.WORDS_FILE)): (
-        delta._file_key(state_file.with_name(delta.WORDS_FILE)),
-        real_words(state_file.with_name(delta.WORDS_FILE)))})
+    fingerprinted = []
+    monkeypatch.setattr(delta, "_fingerprint",
+                        lambda path: fingerprinted.append(path) or real_fingerprint(path))
     count, bundle = run_update(site, site / "pagefind", state_file)
     assert count == 1 and not delta._READ_AHEAD
+    assert site / delta.BUNDLE not in fingerprinted  # only the new index's, to record it
     assert decode(bundle) == decode(full_run(site, tmp_path / "full"))
+

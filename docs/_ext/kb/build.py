@@ -566,10 +566,10 @@ class Searcher:
     runs, and the last index's words once Sphinx has read few pages (``words``); it runs
     the job Sphinx leaves when told to (``go``), or ends with its input."""
 
-    def __init__(self, job: Path, lock_fd: int):
+    def __init__(self, job: Path, outdir: Path, lock_fd: int):
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("pagefind_delta.py")), "--serve",
-             str(job)], stdin=subprocess.PIPE, pass_fds=(lock_fd,))
+             str(job), str(outdir)], stdin=subprocess.PIPE, pass_fds=(lock_fd,))
         self._input = threading.Lock()
 
     def send(self, command: str) -> None:
@@ -665,7 +665,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         finally:
             os.close(write_end)
         # the search step's process, started now: it reads ahead what it will need
-        searcher = Searcher(job, lock.fileno())
+        searcher = Searcher(job, staging, lock.fileno())
         saving = SavingReport(read_end, searcher)
         saving.start()
         status, interrupted = wait(child)

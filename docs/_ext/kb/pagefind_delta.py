@@ -520,6 +520,10 @@ MARSHAL_TAG = f"{sys.implementation.cache_tag} marshal {marshal.version}"
 
 def fingerprint(bundle: Path) -> dict[str, list[int]]:
     """Size and time of each index file of *bundle* (what an update links forward)."""
+    return _read_once(bundle, _fingerprint)
+
+
+def _fingerprint(bundle: Path) -> dict[str, list[int]]:
     files = {}
     for folder in INDEX_FOLDERS:
         try:
@@ -1208,9 +1212,10 @@ def run_job(job_file: str) -> int:
     return 0
 
 
-def serve(job_file: str, commands=sys.stdin) -> int:
-    """``--serve JOB``: started by make html beside Sphinx, read ahead what the job will
-    need, then take one command a line: ``words`` reads the saved words ahead (sent once
+def serve(job_file: str, commands=sys.stdin, outdir: str | None = None) -> int:
+    """``--serve JOB [OUTDIR]``: started by make html beside Sphinx, read ahead what the
+    job will need (the last index's record; the size and time of its files, if its
+    output folder is given), then take one command a line: ``words`` reads the saved words ahead (sent once
     Sphinx has read few pages: after a large read the job may not use them, and they
     would add to the build's memory), ``go`` runs the job (Sphinx has written it). End
     of input without ``go``: the build stopped, nothing to do."""
@@ -1219,6 +1224,8 @@ def serve(job_file: str, commands=sys.stdin) -> int:
         _cbor()
     pagefind_executable()
     read_ahead(state_file, _load_state)
+    if outdir is not None:  # the last index, which nothing but this process changes
+        read_ahead(Path(outdir) / BUNDLE, _fingerprint)
     for line in commands:
         if line.strip() == "words":
             read_ahead(state_file.with_name(WORDS_FILE), _load_words)
@@ -1229,6 +1236,7 @@ def serve(job_file: str, commands=sys.stdin) -> int:
 
 if __name__ == "__main__":
     try:
-        sys.exit(serve(sys.argv[2]) if sys.argv[1:2] == ["--serve"] else run_job(sys.argv[1]))
+        sys.exit(serve(sys.argv[2], outdir=(sys.argv[3:4] or [None])[0])
+                 if sys.argv[1:2] == ["--serve"] else run_job(sys.argv[1]))
     except KeyboardInterrupt:  # Ctrl-C reaches make html too, which says what it means
         sys.exit(130)
