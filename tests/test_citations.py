@@ -396,3 +396,41 @@ def test_exported_entries_cite_and_broken_ones_fail_at_the_citation(build_root):
         "https://store.samhsa.gov/sites/default/files/d7/priv/sma14-4884.pdf",
         "World Health Organization. (2019). Mental health in primary care: A guide.",
     ]
+
+
+def test_cited_keys_are_those_of_one_sort_by_page_and_line():
+    """kb.citations.cited_keys groups citations by page instead of sorting them all
+    (issue 18); on random citations (keys in another case, unknown keys, pages cited
+    out of order, several citations on one line, no line) it gives the pages and keys,
+    in their order, that one stable sort by (page, line) gives."""
+    import random
+    from collections import defaultdict, namedtuple
+
+    from pybtex.utils import OrderedCaseInsensitiveDict
+
+    from kb.citations import cited_keys
+
+    Ref = namedtuple("Ref", "docname line targets")
+    Target = namedtuple("Target", "key pre post")
+    for seed in range(200):
+        rng = random.Random(seed)
+        entries = OrderedCaseInsensitiveDict(
+            (f"Key{i}", object()) for i in range(rng.randrange(1, 8)))
+        names = [*entries, "nokey", "other2020"]
+        refs = [Ref(f"page{rng.randrange(6)}", rng.choice([None, *range(1, 6)]),
+                    [Target(rng.choice([str.lower, str.upper, str])(rng.choice(names)),
+                            "", "") for _ in range(rng.randrange(1, 4))])
+                for _ in range(rng.randrange(0, 30))]
+        want_by, want_keys = defaultdict(dict), defaultdict(dict)
+        for ref in sorted(refs, key=lambda r: (r.docname, r.line or 0)):
+            for target in ref.targets:
+                if target.key in entries:
+                    want_by[target.key][ref.docname] = None
+                    want_keys[ref.docname][target.key] = None
+        got_by, got_keys = cited_keys(list(refs), entries)
+
+        def ordered(mapping):
+            return [(k, list(v)) for k, v in mapping.items()]
+
+        assert ordered(got_by) == ordered(want_by), seed
+        assert ordered(got_keys) == ordered(want_keys), seed

@@ -262,13 +262,7 @@ class KBBibtexDomain(BibtexDomain):
 
     def env_updated(self) -> Iterable[str]:
         entries = self.bibdata.data.entries
-        cited_by: dict[str, dict[str, None]] = defaultdict(dict)  # ordered sets
-        doc_keys: dict[str, dict[str, None]] = defaultdict(dict)
-        for ref in sorted(self.citation_refs, key=lambda r: (r.docname, r.line or 0)):
-            for target in ref.targets:
-                if target.key in entries:  # unknown keys: reported where they are cited
-                    cited_by[target.key][ref.docname] = None
-                    doc_keys[ref.docname][target.key] = None
+        cited_by, doc_keys = cited_keys(self.citation_refs, entries)
         stamp = self._bib_stamp()
         style_name = stamp[0]
         bib_changed = self.data["kb_bib_stamp"] != stamp
@@ -591,6 +585,43 @@ def _builder_inited_cite(app: Sphinx) -> None:
     encoding = app.config.bibtex_encoding
     if is_bibdata_outdated(domain.bibdata, bibfiles, encoding):
         domain.data["bibdata"] = parse_bibfiles(bibfiles, encoding)
+
+
+def _line(ref) -> int:
+    return ref.line or 0
+
+
+def cited_keys(refs, entries) -> tuple[dict, dict]:
+    """From the citations *refs*, in page order and in the order of the lines of each
+    page: each key of *entries* cited, with the pages citing it ({key: {page: None}},
+    ordered sets), and each page's keys ({page: {key: None}}). Unknown keys are left
+    out (reported where they are cited). Each page's citations are sorted apart, and
+    each key looked up once (pybtex's case-insensitive look-up is Python code): at 2,000
+    articles, 48,000 citations sorted as one list and 50,000 look-ups took most of this
+    step's 0.2 s in every build."""
+    by_page: dict[str, list] = defaultdict(list)
+    for ref in refs:
+        by_page[ref.docname].append(ref)
+    known: dict[str, bool] = {}
+    cited_by: dict[str, dict[str, None]] = defaultdict(dict)
+    doc_keys: dict[str, dict[str, None]] = {}
+    for docname in sorted(by_page):
+        page = by_page[docname]
+        page.sort(key=_line)  # stable, as the one sort by (page, line) was
+        keys: dict[str, None] = {}
+        for ref in page:
+            for target in ref.targets:
+                key = target.key
+                found = known.get(key)
+                if found is None:
+                    found = known[key] = key in entries
+                if found:
+                    keys[key] = None
+        if keys:
+            doc_keys[docname] = keys
+            for key in keys:
+                cited_by[key][docname] = None
+    return cited_by, doc_keys
 
 
 def _bibliography_pages(app: Sphinx, env) -> list[str]:
