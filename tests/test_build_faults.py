@@ -257,6 +257,15 @@ if then == "interrupt":
     os.kill(os.getppid(), signal.SIGINT)
     time.sleep(1)
     sys.exit(130)
+if then == "fail after ready":  # the real step, then "ready", then a failure
+    ready_fd = int(sys.argv.pop())
+    sys.argv = sys.argv[1:]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as end:
+        assert end.code == 0, end.code
+    os.write(ready_fd, b"ready\\n")
+    sys.exit(1)
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
@@ -474,3 +483,19 @@ def test_the_search_step_starts_beside_sphinx_and_reads_ahead_after_a_small_read
     else:
         assert "One more line about rest." in (build / "html" / "articles" /
                                                "article-2.html").read_text()
+
+
+def test_a_search_step_that_fails_after_its_index_is_in_place_still_publishes(
+        base, case, monkeypatch, capsys):
+    """The search step says "ready" once its index is in place, and saves what the index
+    was made from while the site is published; if that fails, the site (complete) is
+    published, with a message, and the build succeeds."""
+    src, build, _published, _expected = case
+    fix_problem(src)
+    search_step_replaced(monkeypatch, build, "fail after ready")
+    status = driver.build_html(build, src, ["-n", "-W", "--keep-going", "-q"])
+    said = capsys.readouterr().out
+    assert status == 0, said
+    assert ("The site is published, but the search index's record of what it holds "
+            "could not be saved: the next build indexes every page again.") in said
+    assert output(build) == base[1]

@@ -998,3 +998,33 @@ def test_the_search_step_started_beside_sphinx_runs_its_job_only_when_told(
     assert site / delta.BUNDLE not in fingerprinted  # only the new index's, to record it
     assert decode(bundle) == decode(full_run(site, tmp_path / "full"))
 
+
+
+@pytest.mark.parametrize("edit_first", [True, False], ids=["update", "full run"])
+def test_the_index_is_said_ready_once_in_place_and_its_record_saved_after(
+        indexed_site, tmp_path, edit_first):
+    """index_site(ready=...): called once the new bundle has taken the old one's place,
+    before the state of the new index is saved (make html publishes meanwhile); the
+    state saved after it describes the new index (the next update uses it)."""
+    site, _bundle, state_file = indexed_site
+    if edit_first:
+        edit(site, "articles/page-03.html", "<h1>Page 3</h1>",
+             "<h1>Page 3</h1><p>A heron waded.</p>")
+    else:
+        delta.forget(state_file)
+    seen = []
+
+    def ready():
+        bundle = site / delta.BUNDLE
+        seen.append((decode(bundle), delta.load_state(state_file)))
+
+    error = delta.index_site(EXE, site, "en", {}, indexed(site), state_file, ready=ready)
+    assert error is None and len(seen) == 1
+    in_place, state_then = seen[0]
+    assert in_place == decode(site / delta.BUNDLE) == decode(full_run(site, tmp_path / "f"))
+    state_now = delta.load_state(state_file)
+    assert state_now is not None and state_now != state_then  # saved after ready
+    edit(site, "articles/page-05.html", "<h1>Page 5</h1>", "<h1>Page 5</h1><p>Ibis.</p>")
+    report = {}
+    assert delta.index_site(EXE, site, "en", {}, indexed(site), state_file, report) is None
+    assert report["mode"] == "incremental"

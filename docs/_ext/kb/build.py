@@ -561,15 +561,23 @@ def environment_saved(report: bytes) -> str | None:
 
 
 class Searcher:
-    """The search step's process (``kb/pagefind_delta.py --serve JOB``), started beside
-    Sphinx: it imports what it needs and reads the last index's record while Sphinx
-    runs, and the last index's words once Sphinx has read few pages (``words``); it runs
-    the job Sphinx leaves when told to (``go``), or ends with its input."""
+    """The search step's process (``kb/pagefind_delta.py --serve JOB OUTDIR READY_FD``),
+    started beside Sphinx: it imports what it needs and reads the last index's record
+    while Sphinx runs, and the last index's words once Sphinx has read few pages
+    (``words``); it runs the job Sphinx leaves when told to (``go``), or ends with its
+    input. It says ``ready`` through a pipe once the new index is in place, and then
+    saves what the index was made from while the site is published (:meth:`finish`)."""
 
     def __init__(self, job: Path, outdir: Path, lock_fd: int):
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("pagefind_delta.py")), "--serve",
-             str(job), str(outdir)], stdin=subprocess.PIPE, pass_fds=(lock_fd,))
+        read_end, write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("pagefind_delta.py")),
+                 "--serve", str(job), str(outdir), str(write_end)],
+                stdin=subprocess.PIPE, pass_fds=(lock_fd, write_end))
+        finally:
+            os.close(write_end)
+        self._ready = open(read_end, "rb")  # noqa: SIM115 - closed by finish() / stop()
         self._input = threading.Lock()
 
     def send(self, command: str) -> None:
@@ -588,15 +596,27 @@ class Searcher:
                 pass
 
     def run(self) -> tuple[int, bool]:
-        """Run the job; its exit status, and whether Ctrl-C was pressed."""
+        """Run the job until the new index is in place (0, False), or until it ends:
+        its exit status, and whether Ctrl-C was pressed."""
         self.send("go")
         self._close()
+        try:
+            if self._ready.readline() == b"ready\n":
+                return 0, False
+        except KeyboardInterrupt:
+            return wait(self.process)[0], True
+        return wait(self.process)
+
+    def finish(self) -> tuple[int, bool]:
+        """Wait until the job has ended (after :meth:`run`: once it has saved what the
+        index was made from)."""
+        self._ready.close()
         return wait(self.process)
 
     def stop(self) -> None:
         """No search step: the process ends at once."""
         self._close()
-        wait(self.process)
+        self.finish()
 
 
 class SavingReport(threading.Thread):
@@ -697,6 +717,7 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
         if interrupted or status != 0:
             if publication is not None:
                 publication.abandon()
+            searcher.finish()
         if interrupted:
             say(f"Build interrupted: the published site in {published} is unchanged.")
             return 130
@@ -711,6 +732,15 @@ def build_html(builddir: Path, sourcedir: Path, options: list[str]) -> int:
                 f"({err.strerror or err}: {err.filename or ''}); the site there is unchanged. "
                 "Fix the folder's permissions or free some space, then run make html again.")
             return 1
+        finally:  # the search step saves what its index was made from meanwhile
+            status, interrupted = searcher.finish()
+        if interrupted:
+            say(f"Build interrupted: the site in {published} is published; the next build "
+                "reads every page and indexes them all again.")
+            return 130
+        if status != 0:
+            say("The site is published, but the search index's record of what it holds "
+                "could not be saved: the next build indexes every page again.")
         try:
             recorded = update_record(doctrees)
         except OSError as err:  # the site is published; only the record is behind

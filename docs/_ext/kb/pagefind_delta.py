@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import gc
 import gzip
 import hashlib
@@ -562,11 +563,20 @@ def changed_pages(state: dict | None, bundle: Path, options: list[str],
 # -- The update ------------------------------------------------------------------------------
 
 def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Path,
-           pages: dict, state: dict | None, state_file: Path) -> int:
+           pages: dict, state: dict | None, state_file: Path,
+           defer: list | None = None) -> int:
     """Write into *fresh* the bundle for the site as it is now, from *bundle* and a
-    Pagefind run over the changed pages only, and save the new state. Returns how many
-    pages were re-indexed. Raises Fallback when a full run is needed (*fresh* may then
-    hold a partial bundle: the caller removes it)."""
+    Pagefind run over the changed pages only, and save the new state (with *defer*, a
+    list: append to it what saves the state, once *fresh* has taken *bundle*'s place).
+    Returns how many pages were re-indexed. Raises Fallback when a full run is needed
+    (*fresh* may then hold a partial bundle: the caller removes it)."""
+    def record():
+        if defer is None:
+            record_state(state_file, fresh, options, pages, urls, words, variants)
+        else:
+            defer.append(lambda: record_state(state_file, bundle, options, pages, urls,
+                                              words, variants))
+
     cbor2 = _cbor()
     changed = changed_pages(state, bundle, options, pages)
     if len(changed) > MAX_SHARE * len(pages):
@@ -596,7 +606,7 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
             _link_tree(bundle / folder, fresh / folder)
         _link(bundle / old_meta_name, fresh / old_meta_name)
         shutil.copy2(bundle / "pagefind-entry.json", fresh / "pagefind-entry.json")
-        record_state(state_file, fresh, options, pages, urls, words, variants)
+        record()
         return 0
 
     # Pagefind over the changed pages only.
@@ -658,7 +668,7 @@ def update(exe: Path, options: list[str], outdir: Path, bundle: Path, fresh: Pat
     entry["languages"][language].update({"hash": name, "page_count": len(pages_meta)})
     (fresh / "pagefind-entry.json").write_text(
         json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    record_state(state_file, fresh, options, pages, urls, words, variants)
+    record()
     return len(changed)
 
 
@@ -1060,9 +1070,12 @@ def pagefind_options(language: str) -> list[str]:
 
 def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
                pages: list[str] | None = None, state_file: Path | None = None,
-               report: dict | None = None, log=lambda *args: None) -> str | None:
+               report: dict | None = None, log=lambda *args: None,
+               ready=None) -> str | None:
     """Index the built site into a fresh folder, add the query layer's files, and swap it
-    in for the old bundle. Returns what went wrong, or None.
+    in for the old bundle. Returns what went wrong, or None. *ready*, if given, is called
+    once the new bundle is in place, before what it was made from is saved (make html
+    publishes the site meanwhile) and the old bundle removed.
 
     With *pages* (the pages to index) and *state_file* (what the last index was made
     from), only the pages changed since the last index are re-indexed and merged into it
@@ -1081,18 +1094,21 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     options = pagefind_options(language)
     current, full = None, True
     words = variants = None
+    deferred = None
     if pages is not None and state_file is not None:
         state = load_state(state_file)
         current = snapshot(outdir, pages, state)
         try:
+            deferred = [] if ready is not None else None
             count = update(exe, options, outdir, bundle, fresh, current, state,
-                           state_file)
+                           state_file, deferred)
             log("search index: %d of %d pages re-indexed", count, len(pages))
             report.update(mode="incremental", pages=count)
             full = False
         except (Fallback, *UNEXPECTED) as why:
             log("search index: indexing every page (%s)", why)
             report["fallback"] = str(why)
+            deferred = None
             shutil.rmtree(fresh, ignore_errors=True)
     if full:
         report["mode"] = "full"
@@ -1144,6 +1160,10 @@ def index_site(exe: Path, outdir: Path, language: str, files: dict[str, str],
     if bundle.exists():
         bundle.rename(old)
     fresh.rename(bundle)
+    if ready is not None:
+        ready()
+    for record in deferred or ():
+        record()
     shutil.rmtree(old, ignore_errors=True)
     if full and current is not None:
         why = (record_state(state_file, bundle, options, current, words=words,
@@ -1190,9 +1210,9 @@ def log_timing(started: float, report: dict) -> None:
                                   **report}) + "\n")
 
 
-def run_job(job_file: str) -> int:
+def run_job(job_file: str, ready=None) -> int:
     """Index the site as *job_file* says. Exit status 1, with the reason on stderr, when
-    the index could not be built."""
+    the index could not be built. *ready*: see :func:`index_site`."""
     started = time.perf_counter()
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     exe = pagefind_executable()
@@ -1204,7 +1224,7 @@ def run_job(job_file: str) -> int:
     report: dict = {}
     error = "Pagefind is not installed" if exe is None else index_site(
         exe, Path(job["outdir"]), job["language"], job["files"], job.get("pages"),
-        Path(job["state_file"]) if job.get("state_file") else None, report, log)
+        Path(job["state_file"]) if job.get("state_file") else None, report, log, ready)
     if error:
         print(f"search index: {error}", file=sys.stderr)
         return 1
@@ -1212,13 +1232,16 @@ def run_job(job_file: str) -> int:
     return 0
 
 
-def serve(job_file: str, commands=sys.stdin, outdir: str | None = None) -> int:
-    """``--serve JOB [OUTDIR]``: started by make html beside Sphinx, read ahead what the
-    job will need (the last index's record; the size and time of its files, if its
-    output folder is given), then take one command a line: ``words`` reads the saved words ahead (sent once
+def serve(job_file: str, commands=sys.stdin, outdir: str | None = None,
+          ready_fd: int | None = None) -> int:
+    """``--serve JOB [OUTDIR [READY_FD]]``: started by make html beside Sphinx, read
+    ahead what the job will need (the last index's record; the size and time of its
+    files, if its output folder is given), then take one command a line: ``words`` reads the saved words ahead (sent once
     Sphinx has read few pages: after a large read the job may not use them, and they
     would add to the build's memory), ``go`` runs the job (Sphinx has written it). End
-    of input without ``go``: the build stopped, nothing to do."""
+    of input without ``go``: the build stopped, nothing to do. With READY_FD, the job
+    writes ``ready`` there once the new index is in place, before it saves what the
+    index was made from (make html publishes meanwhile)."""
     state_file = Path(job_file).with_name(STATE_FILE)
     with contextlib.suppress(Fallback):
         _cbor()
@@ -1230,13 +1253,17 @@ def serve(job_file: str, commands=sys.stdin, outdir: str | None = None) -> int:
         if line.strip() == "words":
             read_ahead(state_file.with_name(WORDS_FILE), _load_words)
         elif line.strip() == "go":
-            return run_job(job_file)
+            return run_job(job_file, None if ready_fd is None else functools.partial(
+                os.write, ready_fd, b"ready\n"))
     return 0
 
 
 if __name__ == "__main__":
     try:
-        sys.exit(serve(sys.argv[2], outdir=(sys.argv[3:4] or [None])[0])
-                 if sys.argv[1:2] == ["--serve"] else run_job(sys.argv[1]))
+        if sys.argv[1:2] == ["--serve"]:
+            outdir, ready_fd = (sys.argv[3:] + [None, None])[:2]
+            sys.exit(serve(sys.argv[2], outdir=outdir,
+                           ready_fd=None if ready_fd is None else int(ready_fd)))
+        sys.exit(run_job(sys.argv[1]))
     except KeyboardInterrupt:  # Ctrl-C reaches make html too, which says what it means
         sys.exit(130)
