@@ -966,7 +966,7 @@ def test_the_search_step_started_beside_sphinx_runs_its_job_only_when_told(
     site, _bundle, state_file = indexed_site
     job = state_file.with_name("kb-search-job.json")
     ran = []
-    monkeypatch.setattr(delta, "run_job", lambda job_file: ran.append(
+    monkeypatch.setattr(delta, "run_job", lambda job_file, ready=None: ran.append(
         sorted(Path(p).name for p in delta._READ_AHEAD)) or 0)
     monkeypatch.setattr(delta, "_READ_AHEAD", {})
     assert delta.serve(str(job), iter([])) == 0 and ran == []
