@@ -836,7 +836,8 @@ def test_words_saved_by_another_python_are_not_used(indexed_site):
 
 def _merge_as_before(words: dict, variants: dict, entries, remap, renumbered) -> set[str]:
     """_merge_words as it was before FEW_PAGES (every posting of every word looked at,
-    merged by a stable sort): the reference the quicker version must equal."""
+    merged by a stable sort; the accented forms as the module merges them, unchanged):
+    the reference the quicker version must equal."""
     touched = set()
     for word, (numbers, counts, rests) in list(words.items()):
         if renumbered.isdisjoint(numbers):
@@ -845,19 +846,7 @@ def _merge_as_before(words: dict, variants: dict, entries, remap, renumbered) ->
         keep = [i for i, n in enumerate(numbers) if n not in renumbered]
         words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
                        [rests[i] for i in keep])
-    for word, forms in list(variants.items()):
-        if all(renumbered.isdisjoint(numbers) for _form, numbers, _rests in forms):
-            continue
-        touched.add(word)
-        kept = []
-        for form, numbers, rests in forms:
-            keep = [i for i, n in enumerate(numbers) if n not in renumbered]
-            if keep:
-                kept.append((form, [numbers[i] for i in keep], [rests[i] for i in keep]))
-        if kept:
-            variants[word] = sorted(kept, key=lambda v: v[1][0])
-        else:
-            del variants[word]
+    delta._drop_forms(variants, renumbered, touched)
     for word, postings, new_forms in entries:
         touched.add(word)
         numbers, counts, rests = delta._postings(cbor2, postings)
@@ -866,20 +855,8 @@ def _merge_as_before(words: dict, variants: dict, entries, remap, renumbered) ->
                         key=lambda posting: posting[0])
         words[word] = ([m[0] for m in merged], [m[1] for m in merged],
                        [m[2] for m in merged])
-        forms = list(variants.get(word, ()))
-        where = {form[0]: i for i, form in enumerate(forms)}
-        for form, form_numbers, form_rests in delta._variants(cbor2, new_forms):
-            added = zip([remap[n] for n in form_numbers], form_rests)
-            if form in where:
-                _f, old_numbers, old_rests = forms[where[form]]
-                both = sorted([*zip(old_numbers, old_rests), *added], key=lambda p: p[0])
-            else:
-                where[form] = len(forms)
-                forms.append(None)
-                both = sorted(added, key=lambda p: p[0])
-            forms[where[form]] = (form, [p[0] for p in both], [p[1] for p in both])
         if new_forms:
-            variants[word] = sorted(forms, key=lambda v: v[1][0])
+            delta._add_forms(cbor2, variants, word, new_forms, remap)
     for word in [w for w, (numbers, _c, _r) in words.items()
                  if not numbers and w not in variants]:
         del words[word]

@@ -33,27 +33,28 @@ def _stop(*_args):
     return None
 
 
+def _log(what):
+    with open(os.environ["KB_TEST_SAVE_LOG"], "a", encoding="utf-8") as out:
+        out.write(f"{what} {os.getpid()} {time.monotonic()}\n")
+
+
 class _LoggedPickle:
-    """``pickle`` for the saver of kb/upstream.py: each dump logged."""
+    """``pickle`` for the saver of kb/upstream.py: each dump of the environment logged."""
 
-    def __init__(self, module, log):
-        self.module, self.log = module, log
-
-    def _write(self, what):
-        with open(self.log, "a", encoding="utf-8") as out:
-            out.write(f"{what} {os.getpid()} {time.monotonic()}\n")
+    def __init__(self, module):
+        self.module = module
 
     def dump(self, obj, *args, **kwargs):
         environment = type(obj).__name__ == "BuildEnvironment"
         if environment:
-            self._write("save-start")
+            _log("save-start")
         self.module.dump(obj, *args, **kwargs)
         if environment:
-            self._write("save-end")
+            _log("save-end")
 
 
 def _page_written(app, *_args):
-    _LoggedPickle(None, os.environ["KB_TEST_SAVE_LOG"])._write("page")
+    _log("page")
 
 
 def _unpicklable(app, env):
@@ -66,7 +67,7 @@ def setup(app):
         import sphinx.builders
 
         saver = sphinx.builders.pickle
-        saver.kb_module = _LoggedPickle(saver.kb_module, os.environ["KB_TEST_SAVE_LOG"])
+        saver.kb_module = _LoggedPickle(saver.kb_module)
         app.connect("html-page-context", _page_written)
     if os.environ.get("KB_TEST_UNPICKLABLE_ENV"):
         app.connect("env-updated", _unpicklable)

@@ -897,19 +897,7 @@ def _merge_words(cbor2, words: dict, variants: dict, scratch: Path, new_chunks, 
         keep = [i for i, n in enumerate(numbers) if n not in renumbered]
         words[word] = ([numbers[i] for i in keep], [counts[i] for i in keep],
                        [rests[i] for i in keep])
-    for word, forms in list(variants.items()):
-        if all(renumbered.isdisjoint(numbers) for _form, numbers, _rests in forms):
-            continue
-        touched.add(word)
-        kept = []
-        for form, numbers, rests in forms:
-            keep = [i for i, n in enumerate(numbers) if n not in renumbered]
-            if keep:
-                kept.append((form, [numbers[i] for i in keep], [rests[i] for i in keep]))
-        if kept:
-            variants[word] = sorted(kept, key=_first_page)  # stable: ties keep their order
-        else:
-            del variants[word]
+    _drop_forms(variants, renumbered, touched)
     for word, postings, new_forms in _read_words(cbor2, scratch, new_chunks):
         touched.add(word)
         numbers, counts, rests = _postings(cbor2, postings)
@@ -928,25 +916,48 @@ def _merge_words(cbor2, words: dict, variants: dict, scratch: Path, new_chunks, 
             both = sorted([*zip(*old), *added], key=lambda posting: posting[0])
             words[word] = ([m[0] for m in both], [m[1] for m in both],
                            [m[2] for m in both])
-        if not new_forms:
-            continue
-        forms = list(variants.get(word, ()))
-        where = {form[0]: i for i, form in enumerate(forms)}
-        for form, form_numbers, form_rests in _variants(cbor2, new_forms):
-            added = zip([remap[n] for n in form_numbers], form_rests)
-            if form in where:
-                _f, old_numbers, old_rests = forms[where[form]]
-                both = sorted([*zip(old_numbers, old_rests), *added], key=lambda p: p[0])
-            else:
-                where[form] = len(forms)
-                forms.append(None)
-                both = sorted(added, key=lambda p: p[0])
-            forms[where[form]] = (form, [p[0] for p in both], [p[1] for p in both])
-        variants[word] = sorted(forms, key=_first_page)
+        if new_forms:
+            _add_forms(cbor2, variants, word, new_forms, remap)
     for word in [w for w, (numbers, _c, _r) in words.items()
                  if not numbers and w not in variants]:
         del words[word]
     return touched
+
+
+def _drop_forms(variants: dict, renumbered: set[int], touched: set[str]) -> None:
+    """Take the re-indexed pages out of the accented forms' postings (a word none of
+    whose forms is left loses its entry); the words changed go into *touched*."""
+    for word, forms in list(variants.items()):
+        if all(renumbered.isdisjoint(numbers) for _form, numbers, _rests in forms):
+            continue
+        touched.add(word)
+        kept = []
+        for form, numbers, rests in forms:
+            keep = [i for i, n in enumerate(numbers) if n not in renumbered]
+            if keep:
+                kept.append((form, [numbers[i] for i in keep], [rests[i] for i in keep]))
+        if kept:
+            variants[word] = sorted(kept, key=_first_page)  # stable: ties keep their order
+        else:
+            del variants[word]
+
+
+def _add_forms(cbor2, variants: dict, word: str, new_forms: list, remap) -> None:
+    """Add the scratch run's accented forms of *word* (pages numbered by *remap*), each
+    form's postings in page order, the forms by their first page."""
+    forms = list(variants.get(word, ()))
+    where = {form[0]: i for i, form in enumerate(forms)}
+    for form, form_numbers, form_rests in _variants(cbor2, new_forms):
+        added = zip([remap[n] for n in form_numbers], form_rests)
+        if form in where:
+            _f, old_numbers, old_rests = forms[where[form]]
+            both = sorted([*zip(old_numbers, old_rests), *added], key=lambda p: p[0])
+        else:
+            where[form] = len(forms)
+            forms.append(None)
+            both = sorted(added, key=lambda p: p[0])
+        forms[where[form]] = (form, [p[0] for p in both], [p[1] for p in both])
+    variants[word] = sorted(forms, key=_first_page)
 
 
 def _unique_name(language: str, payload: bytes, taken: set[str]) -> str:

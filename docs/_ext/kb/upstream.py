@@ -874,23 +874,27 @@ def chunks_per_process(arguments, nproc: int, maxbatch: int = 10) -> list:
 
 
 @contextlib.contextmanager
-def one_chunk_per_process():
-    """While reading: ``sphinx.builders.make_chunks`` (the name ``_read_parallel`` calls)
-    gives one chunk per process."""
+def _in_sphinx_builders(name: str, value):
+    """While in the block: ``sphinx.builders.<name>`` (a name ``_read_parallel`` calls)
+    is *value*."""
     import sphinx.builders
 
-    original = sphinx.builders.make_chunks
-    sphinx.builders.make_chunks = chunks_per_process
+    original = getattr(sphinx.builders, name)
+    setattr(sphinx.builders, name, value)
     try:
         yield
     finally:
-        sphinx.builders.make_chunks = original
+        setattr(sphinx.builders, name, original)
+
+
+def one_chunk_per_process():
+    """While reading: ``sphinx.builders.make_chunks`` gives one chunk per process."""
+    return _in_sphinx_builders("make_chunks", chunks_per_process)
 
 
 READING_EVENT = "kb-reading-in-workers"
 
 
-@contextlib.contextmanager
 def working_while_reading(builder):
     """While reading in workers: once ``_read_parallel`` has forked them all (one chunk
     per process), before it waits for them, the main process emits ``READING_EVENT``
@@ -898,18 +902,12 @@ def working_while_reading(builder):
     replaced."""
     import sphinx.builders
 
-    original = sphinx.builders.ParallelTasks
-
-    class TasksThenWork(original):
+    class TasksThenWork(sphinx.builders.ParallelTasks):
         def join(self) -> None:
             builder.events.emit(READING_EVENT)
             super().join()
 
-    sphinx.builders.ParallelTasks = TasksThenWork
-    try:
-        yield
-    finally:
-        sphinx.builders.ParallelTasks = original
+    return _in_sphinx_builders("ParallelTasks", TasksThenWork)
 
 
 def _builder_inited(app) -> None:
@@ -1048,7 +1046,7 @@ class _EnvironmentSaver:
 
 
 def _read_share(app, env, docnames) -> None:
-    _READ_SHARE[0] = len(docnames) / max(len(env.all_docs), 1) if env.all_docs else 1.0
+    _READ_SHARE[0] = len(docnames) / len(env.all_docs) if env.all_docs else 1.0
 
 
 def patch_sphinx_background_save(app) -> bool:
