@@ -33,8 +33,11 @@ SAFE_MESSAGING = [
      "do not describe methods or notes; focus on help and hope"),
 ]
 _SAFE = [(re.compile(rx, re.I), fix) for rx, fix in SAFE_MESSAGING]
-# One pass over a line finds whether any rule can match; most lines match none.
-_SAFE_ANY = re.compile("|".join(f"(?:{rx})" for rx, _ in SAFE_MESSAGING), re.I)
+#: Every rule's match holds one of these words (each rule has one outside any group or
+#: repeat: tests/test_lint_rules.py checks the parsed patterns), so a text with none of
+#: them is not looked at, nor is a line without them.
+SAFE_MESSAGING_WORDS = ("suicide", "attempt")
+_SAFE_WORD = re.compile("|".join(SAFE_MESSAGING_WORDS), re.I)
 
 # -- raw HTML the site does not allow ---------------------------------------------------------
 _SCRIPT = re.compile(r"<\s*(script|iframe|object|embed|style)\b", re.I)
@@ -109,9 +112,20 @@ def prose_lines(text: str, quoted: bool = True):
 
 def check_safe_messaging(text: str) -> list[Problem]:
     problems = []
-    for number, line in prose_lines(text, quoted=False):
-        if not _SAFE_ANY.search(line):
+    # only the prose lines that hold one of the words can break a rule
+    lines, number, at = None, 1, 0
+    for found in _SAFE_WORD.finditer(text):
+        if lines is None:
+            lines, skip = text.split("\n"), code_lines(text)
+        start = found.start()
+        if start < at:
+            continue  # a line already checked
+        number += text.count("\n", at, start)
+        end = text.find("\n", start)
+        at = len(text) if end == -1 else end  # the next look starts on the next line
+        if number in skip:
             continue
+        line = without_code_spans(lines[number - 1])
         for pattern, fix in _SAFE:
             for match in pattern.finditer(line):
                 problems.append(Problem(number, f"'{match.group(0)}' goes against "
