@@ -86,6 +86,7 @@ def parse_citation_targets(target: str) -> tuple:
     return tuple(_parse_targets(target))
 
 
+@functools.lru_cache(maxsize=None)
 def entry_id(key: str) -> str:
     """The HTML id of a reference-list entry (the same on every page)."""
     return make_id("ref-" + key)
@@ -188,17 +189,19 @@ class KBBibtexDomain(BibtexDomain):
             frozen = self._rendered[key] = pickle.dumps(made, pickle.HIGHEST_PROTOCOL)
         return pickle.loads(frozen)
 
-    def prerendered(self, key, make, holder: nodes.Element, builder, document):
+    def prerendered(self, key, make, holder: type[nodes.Element], builder, where):
         """For the HTML *builder*: one ``prerendered`` node with the HTML and the text of
-        what *make* renders for *key* (nodes placed in *holder* on the page), made once
-        per build. For any other builder: a fresh copy of the nodes in a list (the EPUB's
-        transforms change them after they are resolved: no tooltips in the book)."""
+        what *make* renders for *key* (nodes placed in a *holder* on the page of the node
+        *where*), made once per build. For any other builder: a fresh copy of the nodes in
+        a list (the EPUB's transforms change them after they are resolved: no tooltips in
+        the book)."""
         if not RENDER_CACHE or builder.name != "html":
             return self.rendered(key, make)
         made = self._rendered.get(key)
         if made is None:
+            parent = holder()
             made = self._rendered[key] = (
-                _html_of(make(), holder, builder, document), holder.astext())
+                _html_of(make(), parent, builder, where.document), parent.astext())
         return [prerendered("", made[1], kb_html=made[0])]
 
     def _docs_with_refs(self) -> set[str]:
@@ -374,7 +377,7 @@ class KBBibtexDomain(BibtexDomain):
         # content, prerendered
         inner = self.prerendered(key, lambda: list(self.resolve_citation(
             env, fromdocname, builder, typ, target, node, contnode).children),
-            nodes.inline(), builder, node.document)
+            nodes.inline, builder, node)
         return nodes.inline(target, "", *inner, classes=list(CITE_CLASSES))
 
     def _mark(self, name: str, value, entries):
@@ -473,7 +476,15 @@ class CitedWorksDirective(SphinxDirective):
 
 
 class FillReferenceLists(SphinxPostTransform):
-    """Replace the placeholders with entries; runs before references are resolved."""
+    """Replace the placeholders with entries, and resolve the page's citations; runs
+    before Sphinx resolves the other references.
+
+    Each citation is resolved here as Sphinx's ``ReferencesResolver`` would resolve it
+    (the domain's ``resolve_xref``, with the same arguments, its result put in the
+    citation's place), without what that transform does for any reference first: a deep
+    copy of the citation's content, which the domain never uses, and a look for a
+    ``pending_xref_condition``. A citation the domain does not resolve (it always does:
+    an uncitable key gets a warning and a "reference missing" text) is left to Sphinx."""
 
     default_priority = 5
 
@@ -481,17 +492,27 @@ class FillReferenceLists(SphinxPostTransform):
         domain = self.env.get_domain("cite")
         docname = self.env.docname
         seen: set[str] = set()  # each work's first citation on the page (APA 8.21)
+        citations = []
         for xref in self.document.findall(addnodes.pending_xref):
             if xref.get("refdomain") == "cite":
                 keys = [t.key for t in parse_citation_targets(xref["reftarget"])]
                 xref["kb_first"] = [k for k in keys if k not in seen]
                 seen.update(keys)
+                citations.append(xref)
         for node in list(self.document.findall(references_list)):
             keys = domain.data["kb_doc_keys"].get(docname, [])
             node.replace_self(self.entry_list(domain, keys, docname, cited_in=False))
         for node in list(self.document.findall(cited_works)):
             keys = list(domain.data["kb_cited_by"])
             node.replace_self(self.entry_list(domain, keys, docname, cited_in=True))
+        builder = self.env._app.builder
+        for xref in citations:
+            if not len(xref) or isinstance(xref[0], addnodes.pending_xref_condition):
+                continue
+            resolved = domain.resolve_xref(self.env, xref.get("refdoc", docname), builder,
+                                           xref["reftype"], xref["reftarget"], xref, xref[0])
+            if resolved is not None:
+                xref.replace_self(resolved)
 
     def entry_list(self, domain, keys, docname, cited_in: bool) -> nodes.Element:
         order = domain.data["kb_order"]
@@ -501,7 +522,7 @@ class FillReferenceLists(SphinxPostTransform):
             item = nodes.list_item(ids=[entry_id(key)], classes=["kb-ref"])
             para = nodes.paragraph()
             para += domain.prerendered(("entry", key), lambda key=key: formatted[
-                key].text.render(domain.backend), nodes.paragraph(), self.env._app.builder,
+                key].text.render(domain.backend), nodes.paragraph, self.env._app.builder,
                 self.document)
             item += para
             if cited_in:
