@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from bs4 import BeautifulSoup
 
 from helpers import ANSI, DOCS, html, warnings_of
@@ -268,3 +269,69 @@ def test_pages_that_passed_are_not_parsed_again_when_rewritten_unchanged(build_r
     build_root(None, srcdir=src, freshenv=False)
     # the edited article is parsed again; the generated pages rewritten unchanged are not
     assert "articles/good.html" in parsed and "genindex.html" not in parsed, parsed
+
+
+# -- the output check's fast path (kb/csp.py PLAIN_ELEMENTS, PLAIN_ATTRIBUTES) ---------------
+
+def test_plain_elements_with_plain_attributes_are_never_refused():
+    """What ``PageAudit.feed`` skips is what ``element`` never refuses, whatever the values
+    (``href`` and ``src`` without a colon)."""
+    from kb import csp
+
+    values = ["", "x", "javascript:alert(1)", "//evil.example/x.js", "data:text/html,x",
+              "expression(alert(1))", "https://evil.example/"]
+    for tag in csp.PLAIN_ELEMENTS:
+        for name in csp.PLAIN_ATTRIBUTES:
+            for value in values:
+                if name in ("href", "src") and ":" in value:
+                    continue
+                audit = csp.PageAudit("articles/x.html", None, set(), set())
+                audit.element(tag.lower(), {name.lower(): value})
+                assert audit.problems == [], (tag, name, value)
+    assert not csp.PLAIN_ELEMENTS & {"meta", "link", "script", "style", "form", "button",
+                                      "input", "iframe", "object", "embed"}
+    assert not {n for n in csp.PLAIN_ATTRIBUTES if n.lower().startswith("on")
+                or n.lower() in ("style", "srcdoc", "formtarget", "http-equiv")
+                or (n.lower() in csp.URL_ATTRIBUTES and n not in ("href", "src"))}
+
+
+def _audit_every_element(html: str) -> list[str]:
+    """The output check with every element through ``element`` (no fast path)."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from kb import csp
+
+    audit = csp.PageAudit("articles/x.html", None, set(), set())
+    for node in LexborHTMLParser(html).root.traverse(include_text=False):
+        if node.tag.startswith("-"):
+            continue
+        attrs = {name.lower(): value or "" for name, value in node.attributes.items()}
+        audit.element(node.tag.lower(), attrs)
+        if node.tag in ("script", "style") and "src" not in attrs:
+            audit.content(node.tag, attrs, node.text(deep=True))
+    return audit.problems
+
+
+FAST_PATH_PIECES = [
+    "<p>", "</p>", "<a href='page.html#x'>", "<a href='javascript:alert(1)'>",
+    "<a HREF='https://example.org'>", "</a>", "<span class='x' id='y'>", "</span>",
+    "<img src='a.png' alt=''>", "<img src='https://evil.example/a.png'>",
+    "<img src='data:image/png;base64,AA' alt=x>", "<div onclick='x()'>", "<div style='x'>",
+    "<DIV ROLE=note Hidden>", "</div>", "<svg viewBox='0 0 1 1'><use href='#i'></use>",
+    "<svg><use xlink:href='https://evil.example/#x'></use></svg>", "</svg>",
+    "<iframe src='x.html'></iframe>", "<td colspan=2 background='http://x/y.png'>",
+    "<li aria-hidden=true data-pagefind-body>", "<time datetime='2026-01-01'>", "text",
+    "<a href=' javascript:x' title=t>", "<section lang=en dir=ltr tabindex=0>",
+    "<p formtarget=x>", "<math><mi>x</mi></math>", "<a href='x:y'>", "<a src='tel:1'>",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FAST_PATH_PIECES), max_size=25))
+def test_output_check_with_its_fast_path_is_the_full_check(pieces):
+    from kb import csp
+
+    html = "<!DOCTYPE html><html><head><title>t</title></head><body>" + "".join(pieces)
+    audit = csp.PageAudit("articles/x.html", None, set(), set())
+    audit.feed(html)
+    assert audit.problems == _audit_every_element(html)
