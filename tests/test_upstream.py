@@ -896,3 +896,112 @@ def test_the_driver_reads_how_the_save_went(report, expected, tmp_path):
     from kb import build
 
     assert build.environment_saved(report.encode()) == expected
+
+
+# -- Sphinx's transforms with nothing to act on in this site's pages -------------------------
+
+def _lay_site(dest: Path) -> Path:
+    """The real docs/ and references.bib, with footnotes, a definition list and code in
+    one article (what the skipped transforms might have touched)."""
+    import shutil
+
+    from helpers import DOCS
+
+    shutil.copytree(DOCS, dest / "docs", ignore=shutil.ignore_patterns("_build"))
+    shutil.copy(DOCS.parent / "references.bib", dest / "references.bib")
+    article = dest / "docs" / "articles" / "anxiety.md"
+    article.write_text(article.read_text().replace("\n## ", (
+        "\nA sentence with a note[^one] and another[^two].\n\n[^one]: The first note.\n\n"
+        "[^two]: The second note, with *emphasis*.\n\nTerm\n: Its definition.\n\n"
+        "```python\n>>> print('x')  # doctest: +SKIP\nx\n```\n\n## "), 1))
+    return dest / "docs"
+
+
+def test_pages_are_the_same_without_the_inert_transforms(tmp_path, monkeypatch):
+    """The site with the transforms of INERT_TRANSFORMS taken out, and with them: every
+    page the same, byte for byte; and they were taken out of the first build only."""
+    import io
+
+    from sphinx.testing.util import SphinxTestApp
+
+    skipped = []
+    skip = upstream.skip_inert_transforms
+    monkeypatch.setattr(upstream, "skip_inert_transforms",
+                        lambda app: skipped.append(skip(app)) or skipped[-1])
+    outs = []
+    for name, on in (("without", True), ("with", False)):
+        monkeypatch.setattr(upstream, "SKIP_INERT_TRANSFORMS", on)
+        src = _lay_site(tmp_path / name)
+        app = SphinxTestApp("html", srcdir=src, builddir=src / "_build",
+                            status=io.StringIO(), warning=io.StringIO(), freshenv=True)
+        try:
+            app.build()
+            assert app.statuscode == 0
+        finally:
+            app.cleanup()
+        outs.append(Path(app.outdir))
+    assert sorted(name.rsplit(".", 1)[1] for name in skipped[0]) == sorted(
+        name for _module, name in upstream.INERT_TRANSFORMS)
+    assert skipped[1] == []
+    pages = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*.html"))
+    assert pages == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*.html"))
+    assert len(pages) > 20
+    for page in pages:
+        assert (outs[0] / page).read_bytes() == (outs[1] / page).read_bytes(), page
+    anxiety = (outs[0] / "articles" / "anxiety.html").read_text()
+    assert "The second note" in anxiety and "footnote" in anxiety and "<dt" in anxiety
+
+
+def test_inert_transforms_stay_for_other_builders_translations_and_versions(tmp_path):
+    class Registry:
+        def __init__(self):
+            from sphinx.builders.latex.transforms import FootnoteDocnameUpdater
+            from sphinx.domains.c import AliasTransform
+            from sphinx.transforms import SphinxSmartQuotes
+
+            self.transforms = [FootnoteDocnameUpdater, SphinxSmartQuotes]
+            self.post_transforms = [AliasTransform]
+
+    class App:
+        def __init__(self, builder, srcdir):
+            self.builder = type("Builder", (), {"name": builder})()
+            self.srcdir, self.registry = srcdir, Registry()
+            self.config = type("Config", (), {"locale_dirs": ["locales"]})()
+
+    assert upstream.skip_inert_transforms(App("html", tmp_path)) == [
+        "sphinx.builders.latex.transforms.FootnoteDocnameUpdater",
+        "sphinx.domains.c.AliasTransform"]
+    app = App("html", tmp_path)
+    upstream.skip_inert_transforms(app)
+    assert [t.__name__ for t in app.registry.transforms] == ["SphinxSmartQuotes"]
+    assert app.registry.post_transforms == []
+    assert upstream.skip_inert_transforms(App("latex", tmp_path)) == []
+    assert upstream.skip_inert_transforms(App("html", tmp_path), (9, 1, 0)) == []
+    (tmp_path / "locales").mkdir()  # a folder of translations: translating may happen
+    assert upstream.skip_inert_transforms(App("html", tmp_path)) == []
+
+
+#: What would make each inert transform's nodes in a page, and is refused there.
+MAKES_THE_NODES = {
+    "AliasTransform": "```{c:alias} f\n```",
+    "GlossarySorter": "```{glossary}\nterm\n   definition\n```",
+    "MoveModuleTargets": "```{py:module} m\n```",
+    "DoctestTransform": "```{eval-rst}\n>>> 1\n1\n```",
+    "CitationDefinitionTransform": "```{eval-rst}\n.. [CIT] A citation.\n```",
+    "CitationReferenceTransform": "```{eval-rst}\nSee [CIT]_.\n```",
+    "RemoveTranslatableInline": "```{versionadded} 1.0\nNew.\n```",
+    "TranslationProgressTotaliser": "{sub-ref}`translation progress`",
+}
+
+
+@pytest.mark.parametrize("transform", sorted(MAKES_THE_NODES))
+def test_what_would_feed_an_inert_transform_is_refused(build_root, tmp_path, transform):
+    from helpers import lay_root, warnings_of
+
+    src = lay_root(tmp_path / "src", None)
+    page = next((src / "articles").glob("*.md"))
+    page.write_text(page.read_text() + "\n\n" + MAKES_THE_NODES[transform] + "\n")
+    app = build_root(None, srcdir=src)
+    refused = [w for w in warnings_of(app) if "[kb.not-allowed]" in w]
+    assert refused and all(w.startswith(f"articles/{page.name}:") for w in refused), \
+        warnings_of(app)
