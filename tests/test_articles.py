@@ -67,3 +67,30 @@ def test_the_readability_scorer_removes_everything_but_body_prose():
             "is long\n\n```{references}\n```\n\nA [dog](other.md) ran.\n")
     assert readability.body_prose(text) == "A cat sat.\n\nA dog ran."
     assert readability.word_count(text) == 6
+
+
+def test_reading_time_counts_the_words_outside_the_references_section(site):
+    """_body_words: the words of every paragraph but those inside a section whose ids
+    hold 'references' (checked against a walk up each paragraph's ancestors)."""
+    from docutils import nodes
+
+    from kb import articles
+
+    def by_ancestors(doctree):
+        words = 0
+        for para in doctree.findall(nodes.paragraph):
+            node, inside = para.parent, False
+            while node is not None:
+                inside |= isinstance(node, nodes.section) and "references" in node["ids"]
+                node = node.parent
+            if not inside:
+                words += len(para.astext().split())
+        return words
+
+    counted = 0
+    for docname in sorted(site.env.found_docs):
+        doctree = site.env.get_doctree(docname)
+        assert articles._body_words(doctree) == by_ancestors(doctree), docname
+        counted += bool(doctree.next_node(
+            lambda n: isinstance(n, nodes.section) and "references" in n["ids"]))
+    assert counted >= 15  # every article has its references section

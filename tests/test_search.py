@@ -308,3 +308,33 @@ def test_page_words_counted_as_word_by_word(site):
         assert dict(words_of(doctree)) == _words_one_by_one(doctree)
 
     check()
+
+
+def test_a_pages_words_are_read_from_its_text_as_docutils_gives_it(site):
+    """words_of joins the page's text nodes as they are (one look-up of the whole page),
+    unless one holds an escaped character (docutils' null byte): then each node's
+    astext(). The same counts as from each node's astext() on every page of the site,
+    and on a page with escapes."""
+    from collections import Counter
+
+    from docutils import nodes
+
+    from kb import search
+
+    def by_node(doctree):
+        text = "\n".join(node.astext() for node in doctree.findall(nodes.Text))
+        counts = Counter(search.WORD.findall(text.lower().replace("\u2019", "'")))
+        for word, count in [(w, c) for w, c in counts.items() if "-" in w]:
+            for part in word.split("-"):
+                if len(part) > 2:
+                    counts[part] += count
+        return counts
+
+    for docname in sorted(site.env.found_docs):
+        doctree = site.env.get_doctree(docname)
+        assert search.words_of(doctree) == by_node(doctree), docname
+    doctree = site.env.get_doctree("index")
+    doctree += nodes.paragraph("", "", nodes.Text("escaped\x00 words and\x00\nbreaks"),
+                               nodes.Text("\x00"), nodes.Text("after\x00 ward"))
+    assert search.words_of(doctree) == by_node(doctree)
+    assert search.words_of(doctree)["afterward"] == 1

@@ -63,20 +63,13 @@ def article_title(env, docname: str) -> str:
 
 
 def _body_words(doctree: nodes.document) -> int:
-    words = 0
-    for para in doctree.findall(nodes.paragraph):
-        if any(isinstance(a, nodes.section) and "references" in a["ids"]
-               for a in _ancestors(para)):
-            continue
-        words += len(para.astext().split())
-    return words
-
-
-def _ancestors(node):
-    node = node.parent
-    while node is not None:
-        yield node
-        node = node.parent
+    """The words of the page's paragraphs, but those of its references section."""
+    references = set()
+    for section in doctree.findall(nodes.section):
+        if "references" in section["ids"]:
+            references.update(map(id, section.findall(nodes.paragraph)))
+    return sum(len(para.astext().split()) for para in doctree.findall(nodes.paragraph)
+               if id(para) not in references)
 
 
 @guarded("laying out the article page")

@@ -133,7 +133,9 @@ def load_stopwords(path: Path) -> list[str]:
 def words_of(doctree: nodes.document) -> Counter:
     # the text of the page at once (a word never runs across a line break), counted in
     # one call
-    text = "\n".join([node.astext() for node in doctree.findall(nodes.Text)])
+    text = "\n".join(doctree.findall(nodes.Text))
+    if "\x00" in text:  # an escaped character: each node's text as docutils gives it
+        text = "\n".join([node.astext() for node in doctree.findall(nodes.Text)])
     counts = Counter(WORD.findall(text.lower().replace("\u2019", "'")))
     for word, count in [(word, count) for word, count in counts.items() if "-" in word]:
         for part in word.split("-"):  # "post-traumatic" is also typed "post traumatic"
