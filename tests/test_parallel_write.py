@@ -39,11 +39,12 @@ PNG = bytes.fromhex(
     "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f4e1cc0000000049454e44ae426082")
 
 
-def build(src: Path, out: Path, jobs: int, log: Path | None = None):
+def build(src: Path, out: Path, jobs: int, log: Path | None = None, **extra_env):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("READTHEDOCS") and k != "KB_DRAFTS"}
     if log is not None:
         env["KB_TEST_WRITE_LOG"] = str(log)
+    env.update(extra_env)
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-n", "-W", "--keep-going",
          "-j", str(jobs), "-d", str(out / "doctrees"), str(src / "docs"), str(out / "html")],
@@ -99,8 +100,9 @@ def test_workers_resolve_and_write_every_page(corpus):
 def test_workers_never_walk_what_they_inherit(corpus):
     """The main process's objects are frozen while the workers are forked, so the
     workers' garbage collections skip them; the main process unfreezes them once its
-    workers are done. A worker reading pages also freezes every FREEZE_EVERY pages what
-    it has read."""
+    workers are done. A worker writing pages also freezes every FREEZE_EVERY pages what
+    it has written; a worker reading them makes no collection until it has grown by
+    READING_GARBAGE (never, on this small site)."""
     root, src, log = corpus
     lines = [line.split() for line in log]
     main = next(pid for event, pid, *_ in lines if event == "main")
@@ -112,25 +114,50 @@ def test_workers_never_walk_what_they_inherit(corpus):
     assert [(event, int(frozen)) for event, pid, _, frozen, _ in lines
             if pid == main and event in ("updated", "finished")] == [
         ("updated", 0), ("finished", 0)]
-    # each reading and each writing worker froze more as it went
+    # each writing worker froze more as it went; each reading worker, nothing more
     for kind in ("read", "resolved"):
         for pid in {pid for event, pid, *_ in lines if event == kind and pid != main}:
             counts = [int(frozen) for event, p, _, frozen, _ in lines
                       if p == pid and event == kind]
             assert len(counts) > upstream.FREEZE_EVERY
-            assert counts[upstream.FREEZE_EVERY] > counts[0]
+            if kind == "resolved":
+                assert counts[upstream.FREEZE_EVERY] > counts[0]
+            else:
+                assert len(set(counts)) == 1
+
+
+def test_a_reading_worker_collects_once_it_has_grown_by_its_allowance(corpus):
+    """With READING_GARBAGE at one byte, a reading worker collects and freezes after
+    every page it reads; the pages are the same as with the default allowance."""
+    root, src, _ = corpus
+    log = root / "small-allowance.log"
+    code, stderr = build(src, root / "small-allowance", 2, log,
+                         KB_TEST_READING_GARBAGE="1")
+    assert (code, stderr) == (0, ""), stderr
+    lines = [line.split() for line in log.read_text().splitlines()]
+    main = next(pid for event, pid, *_ in lines if event == "main")
+    readers = {pid for event, pid, *_ in lines if event == "read" and pid != main}
+    assert len(readers) == 2
+    for pid in readers:
+        counts = [int(frozen) for event, p, _, frozen, _ in lines
+                  if p == pid and event == "read"]
+        # doctree-read comes before the page's collection: each page's count is above
+        # the one before
+        assert all(b > a for a, b in zip(counts, counts[1:])), counts
+    assert pages(root / "small-allowance") == pages(root / "parallel")
 
 
 def test_workers_collect_young_objects_less_often_and_the_main_process_as_before(corpus):
-    """A forked worker collects with WORKER_GC_THRESHOLDS; the main process keeps its
-    own thresholds before, during and after the workers (CPython's default here)."""
+    """A forked writing worker collects with WORKER_GC_THRESHOLDS, a reading worker makes
+    no young collection (READING_YOUNG); the main process keeps its own thresholds
+    before, during and after the workers (CPython's default here)."""
     root, src, log = corpus
     lines = [line.split() for line in log]
     main = next(pid for event, pid, *_ in lines if event == "main")
     young = upstream.WORKER_GC_THRESHOLDS[0]
-    assert young > 700
+    assert young > 700 and upstream.READING_YOUNG > 10**8
     assert {(event, int(threshold)) for event, pid, _, _, threshold in lines
-            if pid != main} == {("read", young), ("resolved", young)}
+            if pid != main} == {("read", upstream.READING_YOUNG), ("resolved", young)}
     assert {int(threshold) for _, pid, _, _, threshold in lines if pid == main} == {
         DEFAULT_YOUNG}
 
