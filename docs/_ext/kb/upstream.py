@@ -747,8 +747,6 @@ def skip_inert_transforms(app, version_info=None) -> list[str]:
     return skipped
 
 
-
-
 def patch_small_parallel_builds(builder, version_info=None) -> bool:
     """Read and write fewer than MIN_PARALLEL_PAGES pages serially on this *builder*
     (the instance only); True if applied."""
@@ -803,6 +801,7 @@ _FORKING_READERS = [False]  # whether a process forked now reads pages
 #: In a reading worker that collects by its size: its size (bytes) when forked or last
 #: collected; None elsewhere.
 _READER_SIZE: list = [None]
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _resident_bytes() -> int | None:
@@ -812,9 +811,6 @@ def _resident_bytes() -> int | None:
             return int(statm.read().split()[1]) * _PAGE_SIZE
     except (OSError, ValueError, IndexError):
         return None
-
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _worker_forked() -> None:
