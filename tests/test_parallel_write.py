@@ -128,7 +128,8 @@ def test_workers_never_walk_what_they_inherit(corpus):
 
 def test_a_reading_worker_collects_once_it_has_grown_by_its_allowance(corpus):
     """With READING_GARBAGE at one byte, a reading worker collects and freezes after
-    every page it reads; the pages are the same as with the default allowance."""
+    each page it has grown on (after a collection, a page may fit in the memory it freed:
+    no growth, no collection); the pages are the same as with the default allowance."""
     root, src, _ = corpus
     log = root / "small-allowance.log"
     code, stderr = build(src, root / "small-allowance", 2, log,
@@ -141,9 +142,11 @@ def test_a_reading_worker_collects_once_it_has_grown_by_its_allowance(corpus):
     for pid in readers:
         counts = [int(frozen) for event, p, _, frozen, _ in lines
                   if p == pid and event == "read"]
-        # doctree-read comes before the page's collection: each page's count is above
-        # the one before
-        assert all(b > a for a, b in zip(counts, counts[1:])), counts
+        # doctree-read comes before the page's collection: the count never falls, and
+        # rises after most pages
+        steps = list(zip(counts, counts[1:]))
+        assert all(b >= a for a, b in steps), counts
+        assert sum(b > a for a, b in steps) > len(steps) // 2, counts
     assert pages(root / "small-allowance") == pages(root / "parallel")
 
 
