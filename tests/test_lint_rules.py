@@ -54,14 +54,10 @@ def test_required_literals_sees_only_the_top_level():
 
 
 def _line_by_line(text: str) -> list:
-    """The check without the whole-text look-up: every prose line, every rule."""
+    """The check without the look-up of the words: every prose line, every rule."""
     problems = []
     for number, line in lint.prose_lines(text, quoted=False):
-        for pattern, fix in lint._SAFE:
-            for match in pattern.finditer(line):
-                problems.append(lint.Problem(number, f"'{match.group(0)}' goes against "
-                                             f"safe-messaging guidance: {fix}",
-                                             "safe-messaging"))
+        problems += lint.safe_messaging_of_line(number, line)
     return problems
 
 

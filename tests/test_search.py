@@ -315,20 +315,13 @@ def test_a_pages_words_are_read_from_its_text_as_docutils_gives_it(site):
     unless one holds an escaped character (docutils' null byte): then each node's
     astext(). The same counts as from each node's astext() on every page of the site,
     and on a page with escapes."""
-    from collections import Counter
-
     from docutils import nodes
 
     from kb import search
 
     def by_node(doctree):
-        text = "\n".join(node.astext() for node in doctree.findall(nodes.Text))
-        counts = Counter(search.WORD.findall(text.lower().replace("\u2019", "'")))
-        for word, count in [(w, c) for w, c in counts.items() if "-" in w]:
-            for part in word.split("-"):
-                if len(part) > 2:
-                    counts[part] += count
-        return counts
+        return search.count_words(
+            "\n".join(node.astext() for node in doctree.findall(nodes.Text)))
 
     for docname in sorted(site.env.found_docs):
         doctree = site.env.get_doctree(docname)

@@ -125,12 +125,15 @@ def check_safe_messaging(text: str) -> list[Problem]:
         at = len(text) if end == -1 else end  # the next look starts on the next line
         if number in skip:
             continue
-        line = without_code_spans(lines[number - 1])
-        for pattern, fix in _SAFE:
-            for match in pattern.finditer(line):
-                problems.append(Problem(number, f"'{match.group(0)}' goes against "
-                                        f"safe-messaging guidance: {fix}", "safe-messaging"))
+        problems += safe_messaging_of_line(number, without_code_spans(lines[number - 1]))
     return problems
+
+
+def safe_messaging_of_line(number: int, line: str) -> list[Problem]:
+    """What the safe-messaging rules find in one prose line (code spans blanked)."""
+    return [Problem(number, f"'{match.group(0)}' goes against safe-messaging guidance: "
+                            f"{fix}", "safe-messaging")
+            for pattern, fix in _SAFE for match in pattern.finditer(line)]
 
 
 def check_raw_html(text: str) -> list[Problem]:

@@ -136,6 +136,11 @@ def words_of(doctree: nodes.document) -> Counter:
     text = "\n".join(doctree.findall(nodes.Text))
     if "\x00" in text:  # an escaped character: each node's text as docutils gives it
         text = "\n".join([node.astext() for node in doctree.findall(nodes.Text)])
+    return count_words(text)
+
+
+def count_words(text: str) -> Counter:
+    """Each word of *text*, lowercased, with its count; a hyphenated word's parts too."""
     counts = Counter(WORD.findall(text.lower().replace("\u2019", "'")))
     for word, count in [(word, count) for word, count in counts.items() if "-" in word]:
         for part in word.split("-"):  # "post-traumatic" is also typed "post traumatic"

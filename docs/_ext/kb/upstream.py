@@ -137,7 +137,7 @@ Sphinx's own ``_write_parallel``.
 
 Sphinx 9.0: transforms that walk every page for nodes this site cannot have
 -------------------------------------------------------------------------------
-Each transform walks the whole page for its nodes. A dozen of those Sphinx registers for
+Each transform walks the whole page for its nodes. Eleven of those Sphinx registers for
 every project act only on nodes that this site's pages can never hold: nodes made only by
 directives, roles or reStructuredText syntax that ``kb.allowlist`` refuses before they
 run (glossaries, C and C++ aliases, module targets, doctest blocks, reStructuredText
@@ -277,7 +277,7 @@ summed over its processes, against 340 MB while reading). So a reading worker of
 parallel read (where ``/proc/self/statm`` tells its size) makes no collection of its
 own, and after each page, once it has grown by ``READING_GARBAGE`` since it was forked
 or last collected, it collects and freezes what is left. At 500 articles a reading
-worker never grows that much (135 MB for its 255 pages), and the read takes 0.4 s of CPU
+worker never grows that much (135 MB for its 255 pages), and the build takes 0.5 s of CPU
 less; at 2,000 articles (1,000 pages a worker) it collects three or four times, and the
 read's memory stays under the write's peak (750-800 MB summed over the processes,
 against 740-955 MB at the end of the write, in two builds sampled every 0.5 s; with an
