@@ -1005,3 +1005,206 @@ def test_the_index_is_said_ready_once_in_place_and_its_record_saved_after(
     report = {}
     assert delta.index_site(EXE, site, "en", {}, indexed(site), state_file, report) is None
     assert report["mode"] == "incremental"
+
+
+# -- Pages cut down to what Pagefind reads (issue 18: Pagefind's share of a clean build) --
+
+def pagefind_over(site: Path, pages: list[str], dest: Path,
+                  environ: dict | None = None) -> Path:
+    """Pagefind over *pages* of *site* only, its bundle as Pagefind writes it."""
+    shutil.rmtree(dest, ignore_errors=True)
+    run = delta.start_pagefind(EXE, site, dest, OPTIONS, pages, environ)
+    _out, err = run.communicate()
+    assert run.returncode == 0, err
+    return dest
+
+
+def same_bytes(one: Path, other: Path, folder: str) -> None:
+    """The bundles' files in *folder* (fragments, index chunks: named by their content's
+    hash) are the same files, byte for byte, and there are some."""
+    mine = {p.name: p.read_bytes() for p in (one / folder).iterdir()}
+    assert mine and mine == {p.name: p.read_bytes() for p in (other / folder).iterdir()}
+
+
+def slimmed_the_same(site: Path, tmp_path: Path, pages: list[str]) -> int:
+    """Pagefind over *pages* cut down by slim_pages indexes what it indexes over the
+    pages themselves: the same fragments and index chunks byte for byte, the same words,
+    filters and page count. Returns how many pages were cut."""
+    slim = tmp_path / "slim-site"
+    shutil.rmtree(slim, ignore_errors=True)
+    cut = delta.slim_pages(site, pages, slim)
+    whole = pagefind_over(site, pages, tmp_path / "whole-bundle")
+    thin = pagefind_over(slim, pages, tmp_path / "slim-bundle")
+    for folder in ("fragment", "index"):
+        same_bytes(whole, thin, folder)
+    assert decode(whole) == decode(thin)
+    assert decode(thin)["page count"] == len(pages)
+    return cut
+
+
+def test_the_real_sites_pages_cut_down_index_the_same(site, tmp_path):
+    """Every indexed page of the real site (articles, the crisis page, the about pages)
+    is cut down, to less than two thirds of its size, and indexes the same."""
+    out = Path(site.outdir)
+    pages = indexed(out)
+    assert len(pages) >= 20 and "crisis.html" in pages
+    for rel in pages:
+        page = (out / rel).read_bytes()
+        slim = delta.slim_page(page)
+        assert slim is not None and len(slim) < len(page) * 2 / 3, rel
+        assert b'data-pagefind-body' in slim and b"<h1" in slim
+    assert slimmed_the_same(out, tmp_path, pages) == len(pages)
+
+
+def test_test_sites_pages_cut_down_index_the_same(static_site, real_text_site, tmp_path):
+    """Accented, hyphenated and non-Latin words, filters and a weighted body too."""
+    for number, site in enumerate((static_site, real_text_site)):
+        pages = indexed(site)
+        assert slimmed_the_same(site, tmp_path / str(number), pages) == len(pages)
+
+
+BODY = ('<div data-pagefind-body><span data-pagefind-filter="topic:Grief"></span>'
+        '<h1>Title</h1><div class="a"><p>Inner words</p><div>nested heron</div></div>'
+        '<p>After the nested ones</p></div>')
+
+
+def page_of(before: str = "<nav>Menu</nav>", body: str = BODY,
+            after: str = "<footer>Footer words</footer>", head: str = "") -> bytes:
+    return (f'<!doctype html><html lang="en"><head><title>T</title>{head}</head><body>'
+            f"{before}{body}{after}</body></html>").encode()
+
+
+# pages that must not be cut: what Pagefind reads would be lost, or where the body
+# element ends cannot be told by counting its tags
+REFUSED = {
+    "no body element": page_of(body="<div><h1>T</h1><p>x</p></div>"),
+    "two body elements": page_of(after=BODY),
+    "body element not closed": page_of(body=BODY[:-len("</div>")], after=""),
+    "a filter outside": page_of(after='<span data-pagefind-filter="topic:X"></span>'),
+    "metadata outside": page_of(before='<p data-pagefind-meta="author">A</p>'),
+    "default metadata in the head": page_of(head='<meta data-pagefind-default-meta="image['
+                                                 'content]" content="/a.png">'),
+    "a sort key outside": page_of(after='<p data-pagefind-sort="date">2020</p>'),
+    "a heading before the body": page_of(before="<h1>Site name</h1>"),
+    "an image outside": page_of(before='<img src="logo.png" alt="">'),
+    "no heading in the body": page_of(body="<div data-pagefind-body><p>x</p></div>"),
+    "a comment in the body": page_of(body=BODY.replace("<p>Inner", "<!-- </div> --><p>Inn")),
+    "a script in the body": page_of(body=BODY.replace("<p>Inner", "<script>x</script><p>")),
+    "a style in the body": page_of(body=BODY.replace("<p>Inner", "<style>p{}</style><p>")),
+    "a textarea in the body": page_of(body=BODY.replace("<p>Inner", "<textarea></div>"
+                                                                     "</textarea><p>")),
+    "no title": page_of().replace(b"<title>T</title>", b""),
+    "no html tag": page_of().replace(b'<html lang="en">', b""),
+    "the attribute as text": page_of(body="<div><h1>T</h1><p>data-pagefind-body</p></div>"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_a_page_pagefind_might_read_otherwise_is_linked_whole(name, tmp_path):
+    page = REFUSED[name]
+    assert delta.slim_page(page) is None
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site/page.html").write_bytes(page)
+    assert delta.slim_pages(tmp_path / "site", ["page.html"], tmp_path / "slim") == 0
+    assert (tmp_path / "slim/page.html").read_bytes() == page
+
+
+def test_a_cut_page_keeps_the_whole_body_element_and_what_is_ignored_outside_goes():
+    """Nested elements of the body's own kind are counted: the body ends at its own end
+    tag; data-pagefind-ignore outside the body only takes away, and goes with the rest."""
+    page = page_of(after='<aside data-pagefind-ignore="all"><p>Handout</p></aside>'
+                         "<div>after the body</div>")
+    slim = delta.slim_page(page)
+    assert slim == (b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                    b"<title>T</title></head><body>" + BODY.encode() +
+                    b"</body></html>\n")
+
+
+def random_page(rng: random.Random, number: int) -> str:
+    """A page of random structure: the body element (div, main, article or section) with
+    nested elements of its own kind and others, text of real words, filters, weights and
+    ignored parts inside, and sometimes outside it what Pagefind would read (a filter, a
+    heading, an image), a comment, or a second body."""
+    kind = rng.choice(["div", "main", "article", "section"])
+
+    def words() -> str:
+        start = rng.randrange(len(WORDS) - 40)
+        return " ".join(WORDS[start:start + rng.randint(1, 40)])
+
+    def block(depth: int) -> str:
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            roll = rng.random()
+            if roll < 0.3 and depth < 4:
+                tag = rng.choice([kind, kind, "div", "p", "ul", "blockquote"])
+                attrs = rng.choice(["", ' class="x"', ' data-pagefind-ignore',
+                                    ' data-pagefind-weight="2"', f' id="s{depth}"'])
+                parts.append(f"<{tag}{attrs}>{block(depth + 1)}</{tag}>")
+            elif roll < 0.4:
+                parts.append(f'<span data-pagefind-filter="topic:{rng.choice(TOPICS)}">'
+                             f"</span>")
+            elif roll < 0.5:
+                parts.append(f"<h2 id='h{rng.randrange(99)}'>{words()}</h2>")
+            else:
+                parts.append(f"<p>{words()}</p>")
+        return "".join(parts)
+
+    body = (f'<{kind} data-pagefind-body class="c">{rng.choice(["", "<span></span>"])}'
+            f"<h1>Page {number} {words()}</h1>{block(0)}</{kind}>")
+    outside = ["<nav><p>Menu words</p></nav>", f"<{kind}><p>{words()}</p></{kind}>",
+               "<footer>Footer</footer>", '<aside data-pagefind-ignore="all">x</aside>']
+    roll = rng.random()
+    if roll < 0.08:
+        outside.append('<span data-pagefind-filter="topic:Outside"></span>')
+    elif roll < 0.14:
+        outside.append("<h1>A heading outside</h1>")
+    elif roll < 0.2:
+        outside.append('<img src="/x.png" alt="">')
+    elif roll < 0.24:
+        body = body.replace("<h1>", "<!-- a comment --><h1>", 1)
+    elif roll < 0.28:
+        outside.append(body.replace("<h1>", "<h1>Again ", 1))
+    rng.shuffle(outside)
+    cut = rng.randrange(len(outside) + 1)
+    return (f'<!doctype html><html lang="en"><head><title>Page {number}</title></head>'
+            f"<body>{''.join(outside[:cut])}{body}{''.join(outside[cut:])}</body></html>")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_pages_are_cut_only_where_they_index_the_same(seed, tmp_path):
+    """80 pages of random structure: each is cut or linked whole, and Pagefind over the
+    result indexes what it indexes over the pages themselves; most pages are cut, and
+    every page with something Pagefind reads outside its body is not."""
+    rng = random.Random(seed)
+    site = tmp_path / "site"
+    pages = []
+    for number in range(80):
+        rel = f"p/{number:02d}.html"
+        write(site / rel, random_page(rng, number))
+        pages.append(rel)
+    indexed_pages = [rel for rel in pages
+                     if (site / rel).read_text().count("data-pagefind-body") == 1]
+    cut = slimmed_the_same(site, tmp_path, indexed_pages)
+    assert len(indexed_pages) * 0.6 < cut < len(indexed_pages)
+    for rel in indexed_pages:
+        text = (site / rel).read_text()
+        outside_reads = ("topic:Outside" in text or "A heading outside" in text
+                         or "/x.png" in text or "<!--" in text)
+        if outside_reads:
+            assert delta.slim_page(text.encode()) is None, rel
+
+
+def test_batches_side_by_side_run_pagefind_on_one_thread_each(static_site, tmp_path):
+    """Two runs at a time: each run on one thread (RAYON_NUM_THREADS=1); one at a time:
+    Pagefind's own threads, the environment as it is. Either way the slim pages' scratch
+    folder is gone afterwards."""
+    wrapper = pagefind_wrapper(tmp_path, f'echo "threads=${{RAYON_NUM_THREADS-unset}}" >> '
+                                         f'{tmp_path}/threads.log')
+    for jobs in (2, 1):
+        (tmp_path / "threads.log").unlink(missing_ok=True)
+        bundle = tmp_path / f"batched{jobs}"
+        delta.index_in_batches(wrapper, OPTIONS, static_site, indexed(static_site), bundle,
+                               batch=21, jobs=jobs)
+        seen = set((tmp_path / "threads.log").read_text().split())
+        assert seen == ({"threads=1"} if jobs == 2 else {"threads=unset"})
+        assert not list(tmp_path.glob(f"batched{jobs}.*"))

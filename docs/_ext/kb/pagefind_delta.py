@@ -696,7 +696,8 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
     of a full run. Pagefind keeps every page it indexes in memory until it writes the
     bundle (about 0.7 MB a page of this site, 1.4 GB at 2,000 articles); in batches the
     runs hold *batch* times *jobs* pages' worth. While a batch is merged the next ones
-    run; a run that fails stops the others.
+    run; a run that fails stops the others. Pagefind reads each page cut down to what
+    it indexes (:func:`slim_pages`, in a scratch folder beside *fresh*).
 
     Page numbers follow the batches (a full run numbers pages in the order its parse
     finishes them, so no order is the full run's). Each batch's words are read with
@@ -718,12 +719,19 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
     starts = range(0, len(pages), batch)
     jobs = max(jobs, 1)
     scratches = [fresh.with_name(f"{fresh.name}.batch{i}") for i in range(len(starts))]
+    # the pages as Pagefind reads them (slim_pages), each batch's made as it starts
+    site = fresh.with_name(f"{fresh.name}.pages")
+    shutil.rmtree(site, ignore_errors=True)
     running: dict[int, subprocess.Popen] = {}
+    # runs side by side: each on one thread (its own threads would only contend for the
+    # same CPUs, and cost about 7% more CPU time)
+    threads = {"RAYON_NUM_THREADS": "1"} if jobs > 1 else None
 
     def begin(i: int) -> None:
         shutil.rmtree(scratches[i], ignore_errors=True)
-        running[i] = start_pagefind(exe, outdir, scratches[i], options,
-                                    pages[starts[i]:starts[i] + batch])
+        part = pages[starts[i]:starts[i] + batch]
+        slim_pages(outdir, part, site)
+        running[i] = start_pagefind(exe, site, scratches[i], options, part, threads)
 
     try:
         for i in range(min(jobs, len(starts))):
@@ -788,6 +796,7 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
             run.communicate()
         for scratch in scratches:
             shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
     if first is None:
         raise Fallback("no pages to index")
     language, fields = first
@@ -801,6 +810,101 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
     (fresh / "pagefind-entry.json").write_text(
         json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     return words, variants
+
+
+# -- What Pagefind reads of a page ----------------------------------------------------------
+#
+# Pagefind parses the whole page, but on a site that marks its content with
+# ``data-pagefind-body`` it indexes only that element: the rest (the head, the sidebar
+# with the site's navigation, the footer) is parsed for nothing, about 40% of an article
+# page here. A full index in batches gives Pagefind a copy of each page cut down to what
+# it reads (:func:`slim_page`), where it can prove the copy indexes the same: the
+# fragments and index chunks come out byte for byte the same
+# (``tests/test_search_incremental.py``), and Pagefind spends about 15% less CPU time.
+
+BODY_ATTRIBUTE = b"data-pagefind-body"
+#: A kept element's content must have none of these: there, counting its tags to find
+#: where it ends could be wrong (a comment, script, style or template, raw text).
+SLIM_UNSAFE_INSIDE = re.compile(rb"<(?:!--|!\[cdata\[|script|style|template|textarea|xmp"
+                                rb"|plaintext|noscript|iframe|noembed|noframes|title)")
+#: What is cut away must have none of these: anything Pagefind reads outside the body
+#: element (its attributes, but ``data-pagefind-ignore``, which only takes away; a
+#: heading or an image, which it takes as the page's title or image).
+SLIM_UNSAFE_OUTSIDE = (b"<h1", b"<img")
+_PAGEFIND_ATTRIBUTE = b"data-pagefind-"
+_IGNORE_ATTRIBUTE = re.compile(rb"data-pagefind-ignore[\s=>]")
+_OPEN_TAG = re.compile(rb"<([A-Za-z][A-Za-z0-9]*)[\s/>]")
+_HTML_TAG = re.compile(rb"<html(?:\s[^<>]*)?>", re.IGNORECASE)
+_TITLE = re.compile(rb"<title>[^<>]*</title>")
+
+
+def _element_end(page: bytes, start: int, name: bytes) -> int | None:
+    """Where the element *name* opened at *start* ends (after its end tag), counting the
+    same elements opened and closed inside it; None if it is not closed."""
+    tags = re.compile(rb"<(/?)" + re.escape(name) + rb"[\s/>]", re.IGNORECASE)
+    depth = 0
+    for tag in tags.finditer(page, start):
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            end = page.find(b">", tag.end() - 1)
+            return None if end < 0 else end + 1
+    return None
+
+
+def slim_page(page: bytes) -> bytes | None:
+    """*page* cut down to what Pagefind reads of it: its ``<html>`` tag, its title, and
+    its one ``data-pagefind-body`` element; None unless the cut page provably indexes
+    the same (one body element, found where it ends, holding the page's first heading,
+    and nothing Pagefind reads cut away: ``SLIM_UNSAFE_INSIDE``,
+    ``SLIM_UNSAFE_OUTSIDE``)."""
+    at = page.find(BODY_ATTRIBUTE)
+    if at < 0 or page.find(BODY_ATTRIBUTE, at + 1) >= 0:
+        return None
+    start = page.rfind(b"<", 0, at)
+    tag = _OPEN_TAG.match(page, start) if start >= 0 else None
+    if tag is None or b">" in page[start:at]:
+        return None  # the attribute is not in the tag before it
+    end = _element_end(page, start, tag.group(1))
+    html = _HTML_TAG.search(page, 0, start)
+    title = _TITLE.search(page, 0, start)
+    if end is None or html is None or title is None:
+        return None
+    kept = page[start:end]
+    lowered = kept.lower()
+    if b"<h1" not in lowered or SLIM_UNSAFE_INSIDE.search(lowered):
+        return None
+    for outside in (page[:start].lower(), page[end:].lower()):
+        if any(unsafe in outside for unsafe in SLIM_UNSAFE_OUTSIDE):
+            return None
+        at = outside.find(_PAGEFIND_ATTRIBUTE)
+        while at >= 0:
+            if not _IGNORE_ATTRIBUTE.match(outside, at):
+                return None
+            at = outside.find(_PAGEFIND_ATTRIBUTE, at + 1)
+    return b"".join((b"<!DOCTYPE html>\n", html.group(0), b'<head><meta charset="utf-8">',
+                     title.group(0), b"</head><body>", kept, b"</body></html>\n"))
+
+
+def slim_pages(outdir: Path, pages: list[str], dest: Path) -> int:
+    """Each page of *pages* (paths relative to *outdir*) into *dest*, at the same path:
+    cut down (:func:`slim_page`), or linked as it is. Returns how many were cut."""
+    cut = 0
+    folders: set[str] = set()
+    for rel in pages:
+        source, target = os.path.join(outdir, rel), os.path.join(dest, rel)
+        folder = os.path.dirname(target)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
+        with open(source, "rb") as file:
+            slim = slim_page(file.read())
+        if slim is None:
+            _link(source, target)
+        else:
+            with open(target, "wb") as file:
+                file.write(slim)
+            cut += 1
+    return cut
 
 
 def _pagefind_command(exe: Path, outdir: Path, dest: Path, options: list[str],
@@ -818,10 +922,13 @@ def run_pagefind(exe: Path, outdir: Path, dest: Path, options: list[str],
 
 
 def start_pagefind(exe: Path, outdir: Path, dest: Path, options: list[str],
-                   only: list[str] | None = None) -> subprocess.Popen:
-    """:func:`run_pagefind`, started: the caller collects it with ``communicate()``."""
+                   only: list[str] | None = None,
+                   environ: dict[str, str] | None = None) -> subprocess.Popen:
+    """:func:`run_pagefind`, started (with *environ* added to its environment): the
+    caller collects it with ``communicate()``."""
     return subprocess.Popen(_pagefind_command(exe, outdir, dest, options, only),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=None if environ is None else {**os.environ, **environ})
 
 
 def _link(src: Path, dest: Path) -> None:
