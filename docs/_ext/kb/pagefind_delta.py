@@ -816,11 +816,12 @@ def index_in_batches(exe: Path, options: list[str], outdir: Path, pages: list[st
 #
 # Pagefind parses the whole page, but on a site that marks its content with
 # ``data-pagefind-body`` it indexes only that element: the rest (the head, the sidebar
-# with the site's navigation, the footer) is parsed for nothing, about 40% of an article
-# page here. A full index in batches gives Pagefind a copy of each page cut down to what
+# with the site's navigation, the footer) is parsed for nothing: about half of a page's
+# bytes here. A full index in batches gives Pagefind a copy of each page cut down to what
 # it reads (:func:`slim_page`), where it can prove the copy indexes the same: the
 # fragments and index chunks come out byte for byte the same
-# (``tests/test_search_incremental.py``), and Pagefind spends about 15% less CPU time.
+# (``tests/test_search_incremental.py``), and Pagefind spends about a sixth less CPU time
+# (3.74 against 3.09 s at 500 articles).
 
 BODY_ATTRIBUTE = b"data-pagefind-body"
 #: A kept element's content must have none of these: there, counting its tags to find
