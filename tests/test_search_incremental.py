@@ -11,7 +11,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -77,11 +76,12 @@ def indexed(site: Path) -> list[str]:
                   if "data-pagefind-body" in p.read_text(encoding="utf-8"))
 
 
-def pagefind_run(site: Path, dest: Path) -> Path:
-    """Pagefind over the whole site, its bundle as Pagefind writes it."""
+def pagefind_run(site: Path, dest: Path, pages: list[str] | None = None) -> Path:
+    """Pagefind over the whole site (or only *pages* of it), its bundle as Pagefind
+    writes it."""
     shutil.rmtree(dest, ignore_errors=True)
-    subprocess.run([str(EXE), "--site", str(site), "--output-path", str(dest), *OPTIONS],
-                   check=True, capture_output=True)
+    run = delta.run_pagefind(EXE, site, dest, OPTIONS, pages)
+    assert run.returncode == 0, run.stderr
     return dest
 
 
@@ -1009,16 +1009,6 @@ def test_the_index_is_said_ready_once_in_place_and_its_record_saved_after(
 
 # -- Pages cut down to what Pagefind reads (issue 18: Pagefind's share of a clean build) --
 
-def pagefind_over(site: Path, pages: list[str], dest: Path,
-                  environ: dict | None = None) -> Path:
-    """Pagefind over *pages* of *site* only, its bundle as Pagefind writes it."""
-    shutil.rmtree(dest, ignore_errors=True)
-    run = delta.start_pagefind(EXE, site, dest, OPTIONS, pages, environ)
-    _out, err = run.communicate()
-    assert run.returncode == 0, err
-    return dest
-
-
 def same_bytes(one: Path, other: Path, folder: str) -> None:
     """The bundles' files in *folder* (fragments, index chunks: named by their content's
     hash) are the same files, byte for byte, and there are some."""
@@ -1033,8 +1023,8 @@ def slimmed_the_same(site: Path, tmp_path: Path, pages: list[str]) -> int:
     slim = tmp_path / "slim-site"
     shutil.rmtree(slim, ignore_errors=True)
     cut = delta.slim_pages(site, pages, slim)
-    whole = pagefind_over(site, pages, tmp_path / "whole-bundle")
-    thin = pagefind_over(slim, pages, tmp_path / "slim-bundle")
+    whole = pagefind_run(site, tmp_path / "whole-bundle", pages)
+    thin = pagefind_run(slim, tmp_path / "slim-bundle", pages)
     for folder in ("fragment", "index"):
         same_bytes(whole, thin, folder)
     assert decode(whole) == decode(thin)

@@ -877,11 +877,11 @@ def slim_page(page: bytes) -> bytes | None:
     for outside in (page[:start].lower(), page[end:].lower()):
         if any(unsafe in outside for unsafe in SLIM_UNSAFE_OUTSIDE):
             return None
-        at = outside.find(_PAGEFIND_ATTRIBUTE)
-        while at >= 0:
-            if not _IGNORE_ATTRIBUTE.match(outside, at):
+        attribute = outside.find(_PAGEFIND_ATTRIBUTE)
+        while attribute >= 0:
+            if not _IGNORE_ATTRIBUTE.match(outside, attribute):
                 return None
-            at = outside.find(_PAGEFIND_ATTRIBUTE, at + 1)
+            attribute = outside.find(_PAGEFIND_ATTRIBUTE, attribute + 1)
     return b"".join((b"<!DOCTYPE html>\n", html.group(0), b'<head><meta charset="utf-8">',
                      title.group(0), b"</head><body>", kept, b"</body></html>\n"))
 
