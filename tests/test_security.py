@@ -232,6 +232,35 @@ def test_the_output_check_sees_the_elements_a_browser_builds(markup, problem):
     assert problems == ([problem] if problem else [])
 
 
+@pytest.mark.parametrize("root, src, allowed", [
+    ("/", "/_static/kb.js", True),
+    ("/", "/en/latest/_static/kb.js", False),          # a folder the site has no script in
+    ("/en/latest/", "/en/latest/_static/kb.js", True),  # Read the Docs: the version's root
+    ("/en/latest/", "/en/latest/pagefind/pagefind.js", True),
+    ("/en/latest/", "/_static/kb.js", False),           # outside the site (another version,
+    ("/en/latest/", "/en/stable/_static/kb.js", False),  # or the host's own files)
+    ("/en/latest/", "/_/static/javascript/readthedocs-addons.js", False),
+    ("/en/latest/", "/en/latest/articles/x.js", False),
+    ("/en/latest/", "/en/latest/_static/../articles/x.js", False),
+])
+def test_the_404_pages_absolute_script_addresses_are_checked_from_where_the_site_is_served(
+        root, src, allowed):
+    """sphinx-notfound-page addresses the 404 page's files from the site's root, which on
+    Read the Docs is the version's path (kb/structured.py sets the prefix from
+    html_baseurl): tests/test_hosting.py builds the site as Read the Docs does."""
+    from kb.csp import audit_page
+    page = ("<!DOCTYPE html><html><head><title>t</title></head><body>"
+            f'<script src="{src}?v=1"></script></body></html>')
+    problems = audit_page(page, "404.html", None, set(), set(), root)
+    assert (problems == []) is allowed, problems
+    if not allowed and src.startswith(root):
+        assert problems == [f"<script src='{src}?v=1'> is not one of the site's own scripts "
+                            "(they live in _static/ and pagefind/)"]
+    elif not allowed:
+        assert problems == [f"<script src='{src}?v=1'> is outside the site, which is served "
+                            f"at {root}"]
+
+
 def test_a_page_with_a_problem_is_reported_in_every_build_that_writes_it(tmp_path_factory):
     """Pages that pass the output check are remembered by content (kb-checked-pages.json)
     so that an incremental build does not parse them again; a page with a problem never

@@ -237,8 +237,10 @@ class PageAudit:
     builds, whatever the markup's quirks (``<image>`` is an ``<img>``, a ``<noscript>``'s
     content is checked as elements, a stray ``<`` is text)."""
 
-    def __init__(self, page: str, csp: str | None, scripts: set[str], styles: set[str]):
+    def __init__(self, page: str, csp: str | None, scripts: set[str], styles: set[str],
+                 root: str = "/"):
         self.page, self.csp, self.scripts, self.styles = page, csp, scripts, styles
+        self.root = root  # the URL path the site is served at, "/" or e.g. "/en/latest/"
         self.problems: list[str] = []
         self.policies = self.referrers = 0
 
@@ -332,7 +334,11 @@ class PageAudit:
             return
         target = src.split("?", 1)[0].split("#", 1)[0]
         if target.startswith("/"):  # the 404 page addresses files from the site's root
-            path = posixpath.normpath(target.lstrip("/"))
+            if not target.startswith(self.root):
+                self.problem(f"<script src={src[:60]!r}> is outside the site, which is "
+                             f"served at {self.root}")
+                return
+            path = posixpath.normpath(target[len(self.root):])
         else:
             path = posixpath.normpath(posixpath.join(posixpath.dirname(self.page), target))
         if not path.startswith(SCRIPT_FOLDERS):
@@ -356,9 +362,10 @@ class PageAudit:
 
 
 def audit_page(html: str, page: str, csp: str | None, scripts: set[str],
-               styles: set[str]) -> list[str]:
-    """Problems of one written page (*page*: its path in the output, with '/')."""
-    audit = PageAudit(page, csp, scripts, styles)
+               styles: set[str], root: str = "/") -> list[str]:
+    """Problems of one written page (*page*: its path in the output, with '/'; *root*:
+    the URL path the site is served at, which the 404 page's addresses start with)."""
+    audit = PageAudit(page, csp, scripts, styles, root)
     audit.feed(html)
     if csp is not None and audit.policies == 0:
         audit.problem("no Content-Security-Policy: its template does not output "
@@ -367,6 +374,13 @@ def audit_page(html: str, page: str, csp: str | None, scripts: set[str],
 
 
 CSP_META = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"')
+
+
+def site_root(app: Sphinx) -> str:
+    """The URL path the site is served at, from which the 404 page addresses its files:
+    sphinx-notfound-page's prefix, which kb/structured.py sets from ``html_baseurl``
+    ("/en/latest/" on Read the Docs)."""
+    return getattr(app.config, "notfound_urls_prefix", None) or "/"
 
 
 @guarded("checking the written pages")
@@ -385,12 +399,13 @@ def audit_written(app: Sphinx, path: Path, docname: str | None) -> None:
         app.kb_csp_rendered_styles else set()
     relpath = path.relative_to(outdir).as_posix()
     allowed = styles | rendered
-    key = audit_key(html, relpath, csp, app.kb_csp_hashes, allowed)
+    root = site_root(app)
+    key = audit_key(html, relpath, csp, app.kb_csp_hashes, allowed, root)
     passed = getattr(app, "kb_csp_passed", None)
     if passed is not None and key in passed["before"]:
         passed["now"].add(key)  # this exact page passed this exact check before
         return
-    problems = audit_page(html, relpath, csp, app.kb_csp_hashes, allowed)
+    problems = audit_page(html, relpath, csp, app.kb_csp_hashes, allowed, root)
     for problem in problems:
         logger.warning("%s: %s", page, problem, type="kb", subtype="csp", location=docname)
     if not problems and passed is not None:
@@ -408,10 +423,10 @@ AUDIT_FILE = "kb-checked-pages.json"
 
 
 def audit_key(html: str, relpath: str, csp: str | None, scripts: set[str],
-              styles: set[str]) -> str:
+              styles: set[str], root: str = "/") -> str:
     """Everything :func:`audit_page`'s verdict depends on, hashed."""
     digest = hashlib.sha256()
-    for part in (AUDIT_CODE, relpath, csp or "", " ".join(sorted(scripts)),
+    for part in (AUDIT_CODE, relpath, root, csp or "", " ".join(sorted(scripts)),
                  " ".join(sorted(styles)), html):
         digest.update(part.encode("utf-8", errors="replace") + b"\0")
     return digest.hexdigest()
