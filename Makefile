@@ -9,8 +9,9 @@ VENV       ?= .venv
 BIN        := $(VENV)/bin
 SOURCEDIR  := docs
 BUILDDIR   ?= _build
-# The same flags as Read the Docs (.readthedocs.yaml sets fail_on_warning): nitpicky,
-# warnings are errors, and every problem is listed before the non-zero exit.
+# Nitpicky, warnings are errors, and every problem is listed before the non-zero exit.
+# Read the Docs runs the same command as `make html` with the same flags
+# (.readthedocs.yaml, build.jobs.build.html; tests/test_hosting.py keeps them equal).
 SPHINXOPTS ?= -n -W --keep-going
 # Processes for `make html` (Sphinx's -j): every CPU. The pages are the same byte for byte
 # as with one process (tests/test_parallel_build.py, tests/test_parallel_write.py); a
