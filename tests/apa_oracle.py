@@ -156,6 +156,37 @@ def differences(site=None, oracle=None, rules=None):
     return compared, found
 
 
+def cluster_forms(clusters: list[dict], path: Path = CORPUS) -> list[str | None]:
+    """Each of the oracle's citations of several works (``{"ids": [...]}``, cited in that
+    order) as the site writes it (kb.apa.format_parenthetical, the works' positions in the
+    reference list as a build sorts them); None where a work cannot be formatted."""
+    entries = parse_bibfiles([path], "utf-8").data.entries
+    kb.apa.prepare(entries.values())
+    style = ApaStyle()
+    refstyle = ApaReferenceStyle()
+    backend = pybtex_docutils.Backend()
+    builder = SimpleNamespace(name="html")
+    formatted = {}
+    for key, entry in entries.items():
+        try:
+            formatted[key] = style.format_entry(key, entry)
+        except Exception:  # noqa: BLE001 - such a work is not compared
+            pass
+    order = {e.key: i for i, e in enumerate(style.sort(
+        [entries[key] for key in formatted]))}
+    result = []
+    for cluster in clusters:
+        if not all(key in formatted for key in cluster["ids"]):
+            result.append(None)
+            continue
+        references = [(entries[key], formatted[key], CitationInfo(
+            builder, "doc", "doc", f"id-{key}", None, "", "")) for key in cluster["ids"]]
+        text = kb.apa.format_parenthetical(refstyle, "p", references, order.get)
+        para = docutils.nodes.paragraph("", "", *text.render(backend))
+        result.append(normalize(_text(para)))
+    return result
+
+
 if __name__ == "__main__":
     total, diffs = differences()
     listed = {(d["key"], d["form"]): d for d in known()["differences"]}

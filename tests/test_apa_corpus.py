@@ -61,6 +61,36 @@ def test_differences_are_exactly_the_documented_ones(site):
     assert len(found) <= 0.05 * compared, f"{len(found)} of {compared} forms differ"
 
 
+def test_citations_of_several_works_are_the_oracles(site):
+    """APA 8.12: the oracle's citations of several works (every set of works by the same
+    authors in the corpus, and mixed sets), each given in an order that is not the
+    reference list's, read as citeproc-js writes them: in the reference list's order,
+    the authors' names once with their years. Sets holding a work whose citation already
+    differs alone (documented) are left out."""
+    data = apa_oracle.json.loads(apa_oracle.ORACLE_JSON.read_text(encoding="utf-8"))
+    rules = apa_oracle.known()["rules"]
+    differing = {d["key"] for d in apa_oracle.known()["differences"]
+                 if d["form"] == "parenthetical"}
+    ours = apa_oracle.cluster_forms(data["clusters"])
+    compared = same_authors = 0
+    for cluster, text in zip(data["clusters"], ours):
+        if text is None or differing & set(cluster["ids"]):
+            continue
+        theirs = apa_oracle.apply_rules("parenthetical", apa_oracle._oracle_text(
+            cluster["parenthetical"]), rules)
+        assert text == theirs, cluster["ids"]
+        compared += 1
+        same_authors += bool(FOLDED.search(theirs))
+    # every set the oracle folds into one name (five in the corpus) is compared
+    folded = sum(bool(FOLDED.search(apa_oracle._oracle_text(c["parenthetical"])))
+                 for c in data["clusters"])
+    assert compared >= 50 and same_authors == folded >= 5, (compared, same_authors, folded)
+
+
+#: A name given once for several works: "(Becker, 1988, 2005)".
+FOLDED = re.compile(r"(\d{4}[a-z]?|n\.d\.(-[a-z])?), (\d{4}|n\.d\.)")
+
+
 def test_each_documented_difference_names_its_section_and_side():
     data = apa_oracle.known()
     for item in data["differences"] + data["rules"]:

@@ -486,6 +486,101 @@ def test_parenthetical(bib, keys, expected):
     assert cite(bib, "p", *keys)[0] == expected
 
 
+# APA 7, 8.12, with the examples of APA Style's page "Multiple works"
+# (https://apastyle.apa.org/style-grammar-guidelines/citations/basic-principles/multiple-works)
+MULTIPLE_WORKS = r"""
+@article{westinghouse2017, author = {Westinghouse, A.}, year = {2017}, title = {W},
+  journal = {J}}
+@article{adams2019, author = {Adams, B. and Ball, C. and Cole, D.}, year = {2019},
+  title = {A}, journal = {J}}
+@article{shumway2015, author = {Shumway, E. and Shulman, F.}, year = {2015}, title = {S},
+  journal = {J}}
+@report{va2019, author = {{Department of Veterans Affairs}}, year = {2019},
+  title = {Delta}, institution = {VA}}
+@report{va2017b, author = {{Department of Veterans Affairs}}, year = {2017},
+  title = {Bravo}, institution = {VA}}
+@report{vand, author = {{Department of Veterans Affairs}}, title = {Echo},
+  institution = {VA}}
+@report{va2017a, author = {{Department of Veterans Affairs}}, year = {2017},
+  title = {Alpha}, institution = {VA}}
+"""
+
+
+def cite_several(role, *keys, pre=(), post=()):
+    """A citation of *keys* (in this order) through kb.apa.format_parenthetical, with
+    the reference list's order of all the entries above: (text, [(link text, target)])."""
+    entries = parse_string(MULTIPLE_WORKS, "bibtex").entries
+    kb.apa.prepare(entries.values())
+    style = ApaStyle()
+    order = {e.key: i for i, e in enumerate(style.sort(list(entries.values())))}
+    builder = SimpleNamespace(name="html")
+    references = [
+        (entries[key], style.format_entry(key, entries[key]), kb.apa.CitationInfo(
+            builder, "doc", "doc", f"id-{key}", None,
+            dict(pre).get(key, ""), dict(post).get(key, "")))
+        for key in keys]
+    text = kb.apa.format_parenthetical(ApaReferenceStyle(), role, references, order.get)
+    para = docutils.nodes.paragraph("", "", *text.render(pybtex_docutils.Backend()))
+    return para.astext(), [(n.astext(), n["refid"]) for n in para.findall(
+        docutils.nodes.reference)]
+
+
+@pytest.mark.parametrize("keys", [
+    ("westinghouse2017", "adams2019", "shumway2015"),
+    ("shumway2015", "westinghouse2017", "adams2019"),
+    ("adams2019", "shumway2015", "westinghouse2017"),
+])
+def test_several_works_in_the_order_of_the_reference_list(keys):
+    assert cite_several("p", *keys)[0] == (
+        "(Adams et al., 2019; Shumway & Shulman, 2015; Westinghouse, 2017)")
+
+
+@pytest.mark.parametrize("keys", [
+    ("va2019", "va2017b", "vand", "va2017a"),
+    ("vand", "va2017a", "va2017b", "va2019"),
+    ("va2017b", "va2019", "va2017a", "vand"),
+])
+def test_works_by_the_same_authors_give_the_name_once_then_the_years(keys):
+    text, links = cite_several("p", *keys)
+    assert text == "(Department of Veterans Affairs, n.d., 2017a, 2017b, 2019)"
+    # each year links to its own work
+    assert links == [("Department of Veterans Affairs, n.d.", "id-vand"),
+                     ("2017a", "id-va2017a"), ("2017b", "id-va2017b"), ("2019", "id-va2019")]
+    # the same without the parentheses (cite:alp), and with all names (cite:ps)
+    assert cite_several("alp", *keys)[0] == text[1:-1]
+    assert cite_several("ps", *keys)[0] == text
+
+
+def test_several_works_mixed_with_works_by_the_same_authors():
+    assert cite_several("p", "va2019", "westinghouse2017", "va2017a", "adams2019")[0] == (
+        "(Adams et al., 2019; Department of Veterans Affairs, 2017a, 2019; "
+        "Westinghouse, 2017)")
+
+
+def test_a_work_with_a_page_keeps_its_name_and_a_text_before_keeps_the_writers_order():
+    # a page belongs to its own work: that work is not folded into the name before it
+    assert cite_several("p", "va2019", "va2017a", post={"va2017a": "p. 4"})[0] == (
+        "(Department of Veterans Affairs, 2017a, p. 4; Department of Veterans Affairs, "
+        "2019)")
+    # "see also" belongs to the works after it (APA: "(Sampson & Hughes, 2020; see also
+    # Augustine, 2017; ...)"): the writer's order stays; works by the same authors are
+    # folded only where their years come in order
+    assert cite_several("p", "westinghouse2017", "adams2019", "va2017a", "va2019",
+                        pre={"adams2019": "see also"})[0] == (
+        "(Westinghouse, 2017; see also Adams et al., 2019; "
+        "Department of Veterans Affairs, 2017a, 2019)")
+    assert cite_several("p", "westinghouse2017", "adams2019", "va2019", "va2017a",
+                        pre={"adams2019": "see also"})[0] == (
+        "(Westinghouse, 2017; see also Adams et al., 2019; "
+        "Department of Veterans Affairs, 2019; Department of Veterans Affairs, 2017a)")
+
+
+def test_narrative_citations_of_several_works_keep_the_writers_order():
+    # APA 8.12: in the narrative, in any order; the writer's is kept
+    assert cite_several("t", "westinghouse2017", "adams2019")[0] == (
+        "Westinghouse (2017) and Adams et al. (2019)")
+
+
 @pytest.mark.parametrize(
     "keys, expected",
     [

@@ -33,11 +33,24 @@ def test_in_text_forms_follow_apa_7(build_root):
         "(Substance Abuse and Mental Health Services Administration, 2014a)",
         "(Substance Abuse and Mental Health Services Administration, 2014b)",
         "(see Rogers, 1957, p. 96)",
-        "(Rogers, 1957; Norcross & Lambert, 2018)",
+        # several works: in the reference list's order (APA 8.12), whatever the order
+        # in the source (rogers1957necessary,norcross2018psychotherapy)
+        "(Norcross & Lambert, 2018; Rogers, 1957)",
         "Rogers (1957)",
         "Norcross and Lambert (2018)",
         "Flückiger et al. (2018)",
         "Substance Abuse and Mental Health Services Administration (2014a)",
+        # works by the same authors: one name, the years in order (APA 8.12, 8.19)
+        "(Substance Abuse and Mental Health Services Administration, 2014a, 2014b)",
+        # ... except a work with a page, which keeps its own name
+        "(Substance Abuse and Mental Health Services Administration, 2014a, p. 3; "
+        "Substance Abuse and Mental Health Services Administration, 2014b)",
+        "(Flückiger et al., 2018; Rogers, 1957; "
+        "Substance Abuse and Mental Health Services Administration, 2014a, 2014b)",
+        # a text before a work belongs to the works after it: the writer's order stays
+        "(see Rogers, 1957; Norcross & Lambert, 2018)",
+        # narrative citations stay in the writer's order, as prose
+        "Rogers (1957) and Norcross and Lambert (2018)",
     ]
 
 
@@ -53,7 +66,24 @@ def test_each_citation_links_to_its_entry_and_shows_the_full_reference(build_roo
         "Rogers, C. R. (1957). The necessary and sufficient conditions")
     several = page.select("article span.kb-cite")[6]
     assert [a["href"] for a in several.select("a.reference.internal")] == [
-        "#ref-rogers1957necessary", "#ref-norcross2018psychotherapy"]
+        "#ref-norcross2018psychotherapy", "#ref-rogers1957necessary"]
+    # works by the same authors: the name and first year link to the first work, each
+    # further year to its own; the tooltip lists the works in the citation's order
+    mixed = page.select("article span.kb-cite")[13]
+    links = [(a["href"], a.get_text()) for a in mixed.select("a.reference.internal")]
+    assert links == [
+        ("#ref-fluckiger2018alliance", "Flückiger et al., 2018"),
+        ("#ref-rogers1957necessary", "Rogers, 1957"),
+        ("#ref-samhsa2014concept",
+         "Substance Abuse and Mental Health Services Administration, 2014a"),
+        ("#ref-samhsa2014tip57", "2014b")]
+    tip = " ".join(mixed.select_one(".kb-cite-tip").get_text().split())
+    starts = [tip.find(name) for name in ("Flückiger, C.", "Rogers, C. R.",
+                                          "Substance Abuse and Mental Health Services "
+                                          "Administration. (2014a)",
+                                          "Substance Abuse and Mental Health Services "
+                                          "Administration. (2014b)")]
+    assert -1 not in starts and starts == sorted(starts), (starts, tip)
 
 
 def test_reference_list_is_exact_apa_sorted_with_letters(build_root):
@@ -198,8 +228,8 @@ def counted_formatting(monkeypatch) -> list:
     import kb.citations as citations
 
     calls = []
-    real = citations.format_references
-    monkeypatch.setattr(citations, "format_references",
+    real = citations.apa.format_parenthetical
+    monkeypatch.setattr(citations.apa, "format_parenthetical",
                         lambda *args: (calls.append(args[1]), real(*args))[1])
     return calls
 
@@ -279,8 +309,7 @@ def test_each_distinct_citation_is_rendered_once_and_pages_are_the_same_without_
     repeats = html(cached_app, "articles/repeats.html")
     assert citation_texts(repeats)[:4] == [
         "(Rogers, 1957)", "Flückiger et al. (2018)", "(see Rogers, 1957, p. 0)",
-        "(Substance Abuse and Mental Health Services Administration, 2014a; Substance "
-        "Abuse and Mental Health Services Administration, 2014b)"]
+        "(Substance Abuse and Mental Health Services Administration, 2014a, 2014b)"]
 
 
 def test_a_first_citation_is_rendered_apart_only_where_it_reads_differently(
@@ -322,7 +351,8 @@ def test_a_first_citation_is_rendered_apart_only_where_it_reads_differently(
         "(SAMHSA, 2014c)",
         "(Siepe et al., 2024)",
         "(Siepe et al., 2024)",
-        "(World Health Organization, 2019; SAMHSA, 2014c)",  # the writer's order
+        # in the reference list's order (APA 8.12): the group sorts by its name
+        "(SAMHSA, 2014c; World Health Organization, 2019)",
     ]
 
     monkeypatch.setattr(citations, "RENDER_CACHE", False)

@@ -1,7 +1,8 @@
 // Test-only oracle: format every entry of a .bib file with citeproc-js and the APA 7 CSL
 // style, after converting BibTeX to CSL-JSON with citation.js. Prints JSON to stdout:
 //   {"versions": {...}, "entries": {key: {"reference": html, "parenthetical": html,
-//                                         "narrative": html}}}
+//                                         "narrative": html}},
+//    "clusters": [{"ids": [key...], "parenthetical": html}]}
 // Usage: node tests/oracle/oracle.js tests/data/apa-corpus.bib > tests/data/apa-oracle.json
 // Never used by the site build; installed for the tests only (npm ci --prefix tests/oracle).
 "use strict";
@@ -59,8 +60,29 @@ for (const id of ids) {
   entries[id].parenthetical = one({});
   entries[id].narrative = `${one({ "author-only": true })} ${one({ "suppress-author": true })}`;
 }
+// Citations of several works (APA 8.12): every set of works whose authors are the same
+// people in the same order, and mixed sets picked by a fixed rule; each cited in the order
+// listed here, which is not the reference list's.
+const byAuthors = {};
+for (const id of ids) {
+  const people = (items[id].author || items[id].editor || [])
+    .map((p) => p.literal || `${p.family || ""}, ${p.given || ""}`).join("; ");
+  if (people) (byAuthors[people] = byAuthors[people] || []).push(id);
+}
+const sorted = [...ids].sort();
+const sets = Object.values(byAuthors).filter((group) => group.length > 1)
+  .map((group) => [...group].sort().reverse());
+for (let i = 0; i < sorted.length; i += 3) {
+  const picked = [i, (i * 7 + 3) % sorted.length, (i * 13 + 5) % sorted.length]
+    .map((j) => sorted[j]);
+  if (new Set(picked).size === picked.length) sets.push(picked);
+}
+const clusters = sets.map((set) => ({
+  ids: set,
+  parenthetical: engine.makeCitationCluster(set.map((id) => ({ id }))),
+}));
 const versions = {};
 for (const name of ["citeproc", "@citation-js/core", "@citation-js/plugin-bibtex", "@citation-js/plugin-csl"]) {
   versions[name] = version(name);
 }
-process.stdout.write(JSON.stringify({ versions, failed, entries }, null, 1) + "\n");
+process.stdout.write(JSON.stringify({ versions, failed, entries, clusters }, null, 1) + "\n");

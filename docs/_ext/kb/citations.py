@@ -62,7 +62,6 @@ from sphinxcontrib.bibtex.citation_target import parse_citation_targets as _pars
 from sphinxcontrib.bibtex.plugin import find_plugin
 from sphinxcontrib.bibtex.domain import BibtexDomain
 from sphinxcontrib.bibtex.roles import CiteRole
-from sphinxcontrib.bibtex.style.referencing import format_references
 
 from . import apa
 from .bibcheck import HEADER
@@ -395,7 +394,6 @@ class KBBibtexDomain(BibtexDomain):
         entries = self.bibdata.data.entries
         todocname = self.target_doc(fromdocname)
         references = []
-        tips = []
         first_keys = node.get("kb_first")
         for tgt in targets:
             if tgt.key not in entries or tgt.key not in formatted:
@@ -405,15 +403,20 @@ class KBBibtexDomain(BibtexDomain):
             references.append((entries[tgt.key], formatted[tgt.key], apa.CitationInfo(
                 builder, fromdocname, todocname or fromdocname, entry_id(tgt.key), None,
                 tgt.pre, tgt.post, first=first_keys is None or tgt.key in first_keys)))
-            tips.append(formatted[tgt.key])
         result = nodes.inline(rawsource=target, classes=list(CITE_CLASSES))
         if not references:
             # never the raw key: the build has failed with the reason above
             result["classes"].append("kb-cite-missing")
             result += nodes.Text("(reference missing)")
             return result
-        rendered = format_references(self.reference_style, typ, references)
+        # several works: in the reference list's order, one name for works by the same
+        # authors (APA 8.12); the tooltip lists them in the same order
+        order = self.data["kb_order"]
+        position = lambda key: order.get(key, len(order))  # noqa: E731
+        references = apa.in_citation_order(typ, references, position)
+        rendered = apa.format_parenthetical(self.reference_style, typ, references, position)
         result += rendered.render(self.backend)
+        tips = [formatted_entry for _entry, formatted_entry, _info in references]
         tip = citation_tip(classes=["kb-cite-tip"])
         for i, entry in enumerate(tips):
             if i:

@@ -41,7 +41,14 @@ from .formatting import (
     sort_text,
     surname,
 )
-from .referencing import ApaReferenceStyle, CitationInfo, first_matters, forget_names
+from .referencing import (
+    ApaReferenceStyle,
+    CitationInfo,
+    first_matters,
+    forget_names,
+    format_parenthetical,
+    in_citation_order,
+)
 
 __all__ = [
     "REQUIRED_FIELDS",
@@ -50,6 +57,8 @@ __all__ = [
     "CitationInfo",
     "first_matters",
     "forget_names",
+    "format_parenthetical",
+    "in_citation_order",
     "missing_fields",
     "prepare",
     "register",

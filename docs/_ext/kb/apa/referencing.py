@@ -4,6 +4,9 @@
   ``(Flückiger et al., 2018)``, ``(see Rogers, 1957, p. 96)``; several works
   are separated by ``"; "`` in the order given.  The link covers
   ``Author, Year``; pre- and post-text stay outside it.
+  Through :func:`format_parenthetical` (as the site cites): several works in the order
+  of the reference list, works by the same authors as one name with their years,
+  ``(Bordin, 1979; Orth & Robins, 2013, 2014)`` (APA 8.12).
 * ``cite:t``  -> ``Rogers (1957)``, ``Norcross and Lambert (2018)``,
   ``Flückiger et al. (2018)``, ``Rogers (1957, p. 96)``; the link covers the
   whole ``Author (Year[, post])``; pre-text is put before the author
@@ -23,6 +26,7 @@ from sphinxcontrib.bibtex.style.referencing import (
     BracketStyle,
     GroupReferenceStyle,
     PersonStyle,
+    format_references,
 )
 from sphinxcontrib.bibtex.style.referencing.basic_author_year import (
     BasicAuthorYearParentheticalReferenceStyle,
@@ -260,3 +264,59 @@ class ApaReferenceStyle(GroupReferenceStyle):
             ]
         )
         super().__post_init__()
+
+
+#: The roles of parenthetical citations: ``(A, 2018; B, 2019)``.
+PARENTHETICAL_ROLES = frozenset({"p", "ps", "alp", "alps"})
+
+
+def in_citation_order(role_name, references, order) -> list:
+    """*references* in the order :func:`format_parenthetical` cites them (the reference
+    list's for a parenthetical citation without a text before any work; else as given)."""
+    references = list(references)
+    if role_name in PARENTHETICAL_ROLES and not any(
+            info.pre_text for _entry, _formatted, info in references):
+        references.sort(key=lambda reference: order(reference[0].key))
+    return references
+
+
+def format_parenthetical(style, role_name, references, order):
+    """A parenthetical citation of several works as APA 7 (8.12) writes it.
+
+    *references*: ``(entry, formatted entry, CitationInfo)`` in the writer's order;
+    *order*: a work's position in the reference list, by its key.
+
+    * The works come in the order of the reference list (by author, then year; a work
+      without a date before the dated ones of the same authors), whatever order the
+      writer gave them in. Not when any of them has a text before it (``see``,
+      ``e.g.,``): such a text belongs to the works after it, so the writer's order is
+      kept.
+    * Works whose in-text names read the same come as one name and their years:
+      ``(Orth & Robins, 2013, 2014)``, each year linked to its own work. A work with
+      a text after it (a page) keeps its own name: ``(Orth & Robins, 2013, p. 457;
+      Orth & Robins, 2014)``.
+
+    Any other citation is formatted as sphinxcontrib-bibtex formats it."""
+    references = in_citation_order(role_name, references, order)
+    if role_name not in PARENTHETICAL_ROLES or len(references) < 2:
+        return format_references(style, role_name, references)
+    full = "s" in role_name
+    inner = style.inner(role_name)
+    year_only = reference[year]
+    groups, names_of_group, previous = [], None, None
+    for entry, formatted, info in references:
+        data = {"entry": entry, "formatted_entry": formatted, "reference_info": info,
+                "style": style}
+        plain_work = not info.pre_text and not info.post_text
+        names_now = str(intext_names(entry, full=full, first=getattr(info, "first", True)))
+        # folded only after an earlier work of the list (in the writer's order, a later
+        # year may come first: then each keeps its name)
+        if plain_work and groups and names_of_group == names_now \
+                and order(entry.key) > order(previous):
+            groups[-1].append(year_only.format_data(data))
+        else:
+            groups.append([inner.format_data(data)])
+        names_of_group = names_now if plain_work else None
+        previous = entry.key
+    children = [Text(", ").join(group) if len(group) > 1 else group[0] for group in groups]
+    return style.outer(role_name, children).format()
