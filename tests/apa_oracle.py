@@ -74,14 +74,18 @@ def _oracle_text(html: str) -> str:
     return normalize(htmllib.unescape(html))
 
 
-def site_forms(path: Path = CORPUS) -> dict[str, dict[str, str]]:
-    """key -> {form: text} as the site renders it, or {"error": message}."""
+def _site_formatting(path: Path):
+    """The corpus's entries, prepared as a build prepares them, and what formats them:
+    (entries, reference-list style, citation style, docutils backend, builder)."""
     entries = parse_bibfiles([path], "utf-8").data.entries
     kb.apa.prepare(entries.values())
-    style = ApaStyle()
-    refstyle = ApaReferenceStyle()
-    backend = pybtex_docutils.Backend()
-    builder = SimpleNamespace(name="html")
+    return (entries, ApaStyle(), ApaReferenceStyle(), pybtex_docutils.Backend(),
+            SimpleNamespace(name="html"))
+
+
+def site_forms(path: Path = CORPUS) -> dict[str, dict[str, str]]:
+    """key -> {form: text} as the site renders it, or {"error": message}."""
+    entries, style, refstyle, backend, builder = _site_formatting(path)
     result = {}
     for key, entry in entries.items():
         try:
@@ -160,12 +164,7 @@ def cluster_forms(clusters: list[dict], path: Path = CORPUS) -> list[str | None]
     """Each of the oracle's citations of several works (``{"ids": [...]}``, cited in that
     order) as the site writes it (kb.apa.format_parenthetical, the works' positions in the
     reference list as a build sorts them); None where a work cannot be formatted."""
-    entries = parse_bibfiles([path], "utf-8").data.entries
-    kb.apa.prepare(entries.values())
-    style = ApaStyle()
-    refstyle = ApaReferenceStyle()
-    backend = pybtex_docutils.Backend()
-    builder = SimpleNamespace(name="html")
+    entries, style, refstyle, backend, builder = _site_formatting(path)
     formatted = {}
     for key, entry in entries.items():
         try:
