@@ -162,7 +162,7 @@ def differences(site=None, oracle=None, rules=None):
 
 def cluster_forms(clusters: list[dict], path: Path = CORPUS) -> list[str | None]:
     """Each of the oracle's citations of several works (``{"ids": [...]}``, cited in that
-    order) as the site writes it (kb.apa.format_parenthetical, the works' positions in the
+    order) as the site writes it (kb.apa.format_citation, the works' positions in the
     reference list as a build sorts them); None where a work cannot be formatted."""
     entries, style, refstyle, backend, builder = _site_formatting(path)
     formatted = {}
@@ -180,7 +180,7 @@ def cluster_forms(clusters: list[dict], path: Path = CORPUS) -> list[str | None]
             continue
         references = [(entries[key], formatted[key], CitationInfo(
             builder, "doc", "doc", f"id-{key}", None, "", "")) for key in cluster["ids"]]
-        text = kb.apa.format_parenthetical(refstyle, "p", references, order.get)
+        text = kb.apa.format_citation(refstyle, "p", references, order.get)
         para = docutils.nodes.paragraph("", "", *text.render(backend))
         result.append(normalize(_text(para)))
     return result

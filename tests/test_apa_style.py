@@ -503,11 +503,22 @@ MULTIPLE_WORKS = r"""
   institution = {VA}}
 @report{va2017a, author = {{Department of Veterans Affairs}}, year = {2017},
   title = {Alpha}, institution = {VA}}
+@article{suliman2018, author = {Suliman, G.}, year = {2018}, title = {U}, journal = {J}}
+@article{gutierrez2017, author = {Gutiérrez, H.}, year = {2017}, title = {G}, journal = {J}}
+@article{gutierrez2012, author = {Guti{\'e}rrez, H.}, year = {2012}, title = {H},
+  journal = {J}}
+@article{medina2019, author = {Medina, I. and Reyes, J.}, year = {2019}, title = {M},
+  journal = {J}}
+@article{zhou2016, author = {Zhou, K.}, year = {2016}, title = {Z}, journal = {J}}
+@article{zhound, author = {Zhou, K.}, title = {Y}, journal = {J}}
+@article{zhou2000, author = {Zhou, K.}, year = {2000}, title = {X}, journal = {J}}
+@article{devries2011, author = {de Vries, L.}, year = {2011}, title = {E}, journal = {J}}
+@article{devries2010, author = {de Vries, L.}, year = {2010}, title = {D}, journal = {J}}
 """
 
 
 def cite_several(role, *keys, pre=(), post=()):
-    """A citation of *keys* (in this order) through kb.apa.format_parenthetical, with
+    """A citation of *keys* (in this order) through kb.apa.format_citation, with
     the reference list's order of all the entries above: (text, [(link text, target)])."""
     entries = parse_string(MULTIPLE_WORKS, "bibtex").entries
     kb.apa.prepare(entries.values())
@@ -519,7 +530,7 @@ def cite_several(role, *keys, pre=(), post=()):
             builder, "doc", "doc", f"id-{key}", None,
             dict(pre).get(key, ""), dict(post).get(key, "")))
         for key in keys]
-    text = kb.apa.format_parenthetical(ApaReferenceStyle(), role, references, order.get)
+    text = kb.apa.format_citation(ApaReferenceStyle(), role, references, order.get)
     para = docutils.nodes.paragraph("", "", *text.render(pybtex_docutils.Backend()))
     return para.astext(), [(n.astext(), n["refid"]) for n in para.findall(
         docutils.nodes.reference)]
@@ -579,6 +590,47 @@ def test_narrative_citations_of_several_works_keep_the_writers_order():
     # APA 8.12: in the narrative, in any order; the writer's is kept
     assert cite_several("t", "westinghouse2017", "adams2019")[0] == (
         "Westinghouse (2017) and Adams et al. (2019)")
+
+
+@pytest.mark.parametrize("keys", [
+    ("suliman2018", "gutierrez2012", "gutierrez2017", "medina2019"),
+    ("suliman2018", "gutierrez2017", "medina2019", "gutierrez2012"),
+    ("suliman2018", "gutierrez2017", "gutierrez2012", "medina2019"),
+])
+def test_narrative_works_by_the_same_authors_give_the_name_once_then_the_years(keys):
+    # APA Style's example: "Suliman (2018), Gutiérrez (2012, 2017), and Medina and Reyes
+    # (2019) examined . . ." The writer's order of the authors stays; the works by the
+    # same author come together at the first one's place, the years in order (the
+    # name typed with and without a LaTeX accent reads the same)
+    text, links = cite_several("t", *keys)
+    assert text == "Suliman (2018), Gutiérrez (2012, 2017), and Medina and Reyes (2019)"
+    assert links == [("Suliman (2018)", "id-suliman2018"), ("2012", "id-gutierrez2012"),
+                     ("2017", "id-gutierrez2017"),
+                     ("Medina and Reyes (2019)", "id-medina2019")]
+
+
+@pytest.mark.parametrize("keys", [
+    ("zhou2016", "zhou2000", "zhound"),
+    ("zhound", "zhou2016", "zhou2000"),
+])
+def test_narrative_works_without_a_date_come_first(keys):
+    # APA Style's example "Zhou (n.d., 2000, 2016, in press)", without the work in press
+    assert cite_several("t", *keys)[0] == "Zhou (n.d., 2000, 2016)"
+    assert cite_several("ts", *keys)[0] == "Zhou (n.d., 2000, 2016)"
+    # at a sentence's start (cite:ct) the folded name is capitalised as a single one is
+    assert cite_several("t", "devries2011", "devries2010")[0] == "de Vries (2010, 2011)"
+    assert cite_several("ct", "devries2011", "devries2010")[0] == "De Vries (2010, 2011)"
+    assert cite_several("ct", "devries2011")[0] == "De Vries (2011)"
+
+
+def test_narrative_works_with_a_text_keep_their_own_names():
+    # a page (or a "see") belongs to its own work: it is not folded
+    assert cite_several("t", "gutierrez2017", "gutierrez2012",
+                        post={"gutierrez2012": "p. 4"})[0] == (
+        "Gutiérrez (2017) and Gutiérrez (2012, p. 4)")
+    assert cite_several("t", "zhou2016", "gutierrez2017", "zhou2000", "gutierrez2012",
+                        pre={"zhou2016": "see"})[0] == (
+        "see Zhou (2016), Gutiérrez (2012, 2017), and Zhou (2000)")
 
 
 @pytest.mark.parametrize(

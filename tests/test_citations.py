@@ -51,6 +51,10 @@ def test_in_text_forms_follow_apa_7(build_root):
         "(see Rogers, 1957; Norcross & Lambert, 2018)",
         # narrative citations stay in the writer's order, as prose
         "Rogers (1957) and Norcross and Lambert (2018)",
+        # ... with works by the same authors as one name, at the first one's place, and
+        # their years in order (APA 8.12: "Gutiérrez (2012, 2017)")
+        "Rogers (1957), Substance Abuse and Mental Health Services Administration "
+        "(2014a, 2014b), and Norcross and Lambert (2018)",
     ]
 
 
@@ -83,6 +87,22 @@ def test_each_citation_links_to_its_entry_and_shows_the_full_reference(build_roo
                                           "Administration. (2014a)",
                                           "Substance Abuse and Mental Health Services "
                                           "Administration. (2014b)")]
+    assert -1 not in starts and starts == sorted(starts), (starts, tip)
+    # narrative, works by the same authors: the name once, each year linked to its own
+    # work; the tooltip in the order read
+    narrative = page.select("article span.kb-cite")[16]
+    links = [(a["href"], a.get_text()) for a in narrative.select("a.reference.internal")]
+    assert links == [
+        ("#ref-rogers1957necessary", "Rogers (1957)"),
+        ("#ref-samhsa2014concept", "2014a"),
+        ("#ref-samhsa2014tip57", "2014b"),
+        ("#ref-norcross2018psychotherapy", "Norcross and Lambert (2018)")]
+    tip = " ".join(narrative.select_one(".kb-cite-tip").get_text().split())
+    starts = [tip.find(name) for name in ("Rogers, C. R.",
+                                          "Substance Abuse and Mental Health Services "
+                                          "Administration. (2014a)",
+                                          "Substance Abuse and Mental Health Services "
+                                          "Administration. (2014b)", "Norcross, J. C.")]
     assert -1 not in starts and starts == sorted(starts), (starts, tip)
 
 
@@ -228,8 +248,8 @@ def counted_formatting(monkeypatch) -> list:
     import kb.citations as citations
 
     calls = []
-    real = citations.apa.format_parenthetical
-    monkeypatch.setattr(citations.apa, "format_parenthetical",
+    real = citations.apa.format_citation
+    monkeypatch.setattr(citations.apa, "format_citation",
                         lambda *args: (calls.append(args[1]), real(*args))[1])
     return calls
 
@@ -464,3 +484,26 @@ def test_cited_keys_are_those_of_one_sort_by_page_and_line():
 
         assert ordered(got_by) == ordered(want_by), seed
         assert ordered(got_keys) == ordered(want_keys), seed
+
+
+GUIDE_ROW = re.compile(r"^\| ``(\{cite:\w+\}`[^`]+`) `` \| (.+?) \|$", re.M)
+
+
+def test_the_writers_guide_shows_what_the_build_writes(build_root, tmp_path):
+    """Each row of the writers' guide's citation table ("You write", "The reader sees"),
+    cited in an article of a site with the real references.bib: the build writes what the
+    guide says the reader sees."""
+    from helpers import DOCS, REPO
+
+    rows = GUIDE_ROW.findall((DOCS / "contributing" / "index.md").read_text(encoding="utf-8"))
+    assert len(rows) >= 7, rows  # the table is there, and read
+    src = lay_root(tmp_path / "guide", "citations_forms")
+    shutil.copyfile(REPO / "references.bib", src / "refs.bib")
+    forms = src / "articles" / "forms.md"
+    head, _, _ = forms.read_text(encoding="utf-8").partition("# Citation forms")
+    forms.write_text(head + "# The guide's citations\n\n" + "".join(
+        f"Row {i}: {written}.\n\n" for i, (written, _) in enumerate(rows))
+        + "## References\n\n```{references}\n```\n", encoding="utf-8")
+    app = build_root(None, srcdir=src)
+    assert warnings_of(app) == []
+    assert citation_texts(html(app, "articles/forms.html")) == [seen for _, seen in rows]

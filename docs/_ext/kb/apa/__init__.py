@@ -46,7 +46,7 @@ from .referencing import (
     CitationInfo,
     first_matters,
     forget_names,
-    format_parenthetical,
+    format_citation,
     in_citation_order,
 )
 
@@ -57,7 +57,7 @@ __all__ = [
     "CitationInfo",
     "first_matters",
     "forget_names",
-    "format_parenthetical",
+    "format_citation",
     "in_citation_order",
     "missing_fields",
     "prepare",

@@ -4,14 +4,16 @@
   ``(Flückiger et al., 2018)``, ``(see Rogers, 1957, p. 96)``; several works
   are separated by ``"; "`` in the order given.  The link covers
   ``Author, Year``; pre- and post-text stay outside it.
-  Through :func:`format_parenthetical` (as the site cites): several works in the order
+  Through :func:`format_citation` (as the site cites): several works in the order
   of the reference list, works by the same authors as one name with their years,
   ``(Bordin, 1979; Orth & Robins, 2013, 2014)`` (APA 8.12).
 * ``cite:t``  -> ``Rogers (1957)``, ``Norcross and Lambert (2018)``,
   ``Flückiger et al. (2018)``, ``Rogers (1957, p. 96)``; the link covers the
   whole ``Author (Year[, post])``; pre-text is put before the author
   (``see Rogers (1957)``).  Several works are joined as prose:
-  ``A (1957) and B (1979)``, ``A (1957), B (1979), and C (2000)``.
+  ``A (1957) and B (1979)``, ``A (1957), B (1979), and C (2000)``; through
+  :func:`format_citation`, works by the same authors as one name with their years,
+  ``Suliman (2018) and Gutiérrez (2012, 2017)``, each year its own link.
 * ``ps``/``ts`` list all authors; ``ct``/``cts`` capitalize; ``alp``/``alps``
   omit the parentheses; ``author*``, ``year*``, ``label*`` and ``empty``
   behave as in sphinxcontrib-bibtex's ``author_year`` style.
@@ -268,23 +270,60 @@ class ApaReferenceStyle(GroupReferenceStyle):
 
 #: The roles of parenthetical citations: ``(A, 2018; B, 2019)``.
 PARENTHETICAL_ROLES = frozenset({"p", "ps", "alp", "alps"})
+#: The roles of narrative citations: ``A (2018) and B (2019)``.
+NARRATIVE_ROLES = frozenset({"t", "ts", "ct", "cts"})
+
+
+def _plain(info) -> bool:
+    """A work cited without a text before or after it (no ``see``, no page)."""
+    return not info.pre_text and not info.post_text
+
+
+def _names_key(entry, info, narrative: bool, full: bool) -> str:
+    """How a work's in-text names read in this citation (works that read the same are
+    cited with one name)."""
+    return str(intext_names(entry, narrative=narrative, full=full,
+                            first=getattr(info, "first", True)))
 
 
 def in_citation_order(role_name, references, order) -> list:
-    """*references* in the order :func:`format_parenthetical` cites them (the reference
-    list's for a parenthetical citation without a text before any work; else as given)."""
+    """*references* in the order :func:`format_citation` cites them.
+
+    Parenthetical: the reference list's, unless a work has a text before it (then as
+    given). Narrative: as given, but each work by the same authors (without a text
+    before or after it) joins the first of them, their years in the reference list's
+    order (``Gutiérrez (2012, 2017)``)."""
     references = list(references)
     if role_name in PARENTHETICAL_ROLES and not any(
             info.pre_text for _entry, _formatted, info in references):
         references.sort(key=lambda reference: order(reference[0].key))
+    elif role_name in NARRATIVE_ROLES and len(references) > 1:
+        full = "s" in role_name
+        groups: list[list] = []
+        by_names: dict[str, list] = {}
+        for reference in references:
+            entry, _formatted, info = reference
+            if not _plain(info):
+                groups.append([reference])
+                continue
+            names_now = _names_key(entry, info, True, full)
+            if names_now in by_names:
+                by_names[names_now].append(reference)
+            else:
+                by_names[names_now] = [reference]
+                groups.append(by_names[names_now])
+        references = [reference for group in groups
+                      for reference in sorted(group, key=lambda r: order(r[0].key))]
     return references
 
 
-def format_parenthetical(style, role_name, references, order):
-    """A parenthetical citation of several works as APA 7 (8.12) writes it.
+def format_citation(style, role_name, references, order):
+    """A citation as the site writes it: of several works, as APA 7 (8.12) does.
 
     *references*: ``(entry, formatted entry, CitationInfo)`` in the writer's order;
     *order*: a work's position in the reference list, by its key.
+
+    Parenthetical (``cite:p``, ``ps``, ``alp``, ``alps``):
 
     * The works come in the order of the reference list (by author, then year; a work
       without a date before the dated ones of the same authors), whatever order the
@@ -296,27 +335,53 @@ def format_parenthetical(style, role_name, references, order):
       a text after it (a page) keeps its own name: ``(Orth & Robins, 2013, p. 457;
       Orth & Robins, 2014)``.
 
+    Narrative (``cite:t``, ``ts``, ``ct``, ``cts``): the works in the writer's order
+    (APA allows any order there), but works whose in-text names read the same come at
+    the place of the first of them as one name and their years, in the reference list's
+    order, each year linked to its own work: ``Suliman (2018), Gutiérrez (2012, 2017),
+    and Medina and Reyes (2019)``. A work with a text before or after it keeps its own
+    name.
+
     Any other citation is formatted as sphinxcontrib-bibtex formats it."""
     references = in_citation_order(role_name, references, order)
-    if role_name not in PARENTHETICAL_ROLES or len(references) < 2:
+    if len(references) < 2 or role_name not in PARENTHETICAL_ROLES | NARRATIVE_ROLES:
         return format_references(style, role_name, references)
+    narrative = role_name in NARRATIVE_ROLES
     full = "s" in role_name
     inner = style.inner(role_name)
-    year_only = reference[year]
+    first_year = reference[narrative_year] if narrative else reference[year]
+    later_year = reference[year]
+
+    def data(entry, formatted, info):
+        return {"entry": entry, "formatted_entry": formatted, "reference_info": info,
+                "style": style}
+
     groups, names_of_group, previous = [], None, None
     for entry, formatted, info in references:
-        data = {"entry": entry, "formatted_entry": formatted, "reference_info": info,
-                "style": style}
-        plain_work = not info.pre_text and not info.post_text
-        names_now = str(intext_names(entry, full=full, first=getattr(info, "first", True)))
+        names_now = _names_key(entry, info, narrative, full)
         # folded only after an earlier work of the list (in the writer's order, a later
         # year may come first: then each keeps its name)
-        if plain_work and groups and names_of_group == names_now \
+        if _plain(info) and groups and names_of_group == names_now \
                 and order(entry.key) > order(previous):
-            groups[-1].append(year_only.format_data(data))
+            groups[-1].append((entry, formatted, info))
         else:
-            groups.append([inner.format_data(data)])
-        names_of_group = names_now if plain_work else None
+            groups.append([(entry, formatted, info)])
+        names_of_group = names_now if _plain(info) else None
         previous = entry.key
-    children = [Text(", ").join(group) if len(group) > 1 else group[0] for group in groups]
+    children = []
+    for group in groups:
+        if len(group) == 1:
+            children.append(inner.format_data(data(*group[0])))
+        elif narrative:  # Gutiérrez (2012, 2017): each year its own link
+            entry, _formatted, info = group[0]
+            years = [(first_year if i == 0 else later_year).format_data(data(*work))
+                     for i, work in enumerate(group)]
+            children.append(Text(
+                intext_names(entry, narrative=True, full=full,
+                             first=getattr(info, "first", True)),
+                " (", Text(", ").join(years), ")"))
+        else:  # (Orth & Robins, 2013, 2014): the name with the first year
+            children.append(Text(", ").join(
+                [inner.format_data(data(*group[0]))]
+                + [later_year.format_data(data(*work)) for work in group[1:]]))
     return style.outer(role_name, children).format()
