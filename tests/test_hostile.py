@@ -387,3 +387,32 @@ def test_hostile_data_file_is_refused_at_its_line(tmp_path, name, data, message,
     output = "".join(p.read_text(encoding="utf-8", errors="replace")
                      for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert payload not in output
+
+
+# -- make check finds what the build refuses (raw HTML, the {raw} directive, link schemes) ----
+# kb/lint.py's check_raw_html parses the page with MyST's parser, as the build does; the
+# build's refusals of the cases above are asserted at their lines by the tests above.
+LINT_CODES = {RAW: "raw-html", refused("raw"): "raw-html"}
+
+
+def _lint_code(message: str) -> str | None:
+    if message in LINT_CODES:
+        return LINT_CODES[message]
+    return "unsafe-link" if message.endswith("' links are not allowed") else None
+
+
+@pytest.mark.parametrize("slug, body, message, line, payload", ARTICLE_CASES,
+                         ids=[c[0] for c in ARTICLE_CASES])
+def test_make_check_finds_what_the_build_refuses_at_the_same_line(slug, body, message, line,
+                                                                   payload):
+    from kb import lint
+
+    found = lint.check_raw_html(_article(slug, body))
+    code = _lint_code(message)
+    if code is None:  # refused by the build for another reason: no HTML or link claim
+        assert found == [], found
+        return
+    at = BODY_LINE + line - 1
+    assert [(p.line, p.code) for p in found] == [(at, code)], found
+    if code == "unsafe-link" or message == RAW:  # the build's own words
+        assert message in found[0].message

@@ -80,3 +80,60 @@ def test_safe_messaging_still_finds_each_rule():
     found = [(p.line, p.message.split("'")[1]) for p in lint.check_safe_messaging(text)]
     assert found == [(1, "committed suicide"), (2, "failed attempt"), (3, "suicide note"),
                      (7, "successful suicide")]
+
+
+# -- raw HTML and links: what MyST's parser makes of the page (make check) --------------------
+
+def test_make_check_parses_with_the_sites_myst_syntax():
+    """The extensions make check parses with are docs/conf.py's; the directives whose body
+    it reads as Markdown are those the build allows with a Markdown body."""
+    import ast
+
+    from kb import allowlist
+
+    conf = ast.parse((DOCS / "conf.py").read_text(encoding="utf-8"))
+    enabled = [ast.literal_eval(node.value) for node in ast.walk(conf)
+               if isinstance(node, ast.Assign)
+               and [getattr(t, "id", None) for t in node.targets] == ["myst_enable_extensions"]]
+    assert enabled == [list(lint.MYST_EXTENSIONS)]
+    assert lint.MARKDOWN_BODY_DIRECTIVES == allowlist.ARTICLE_DIRECTIVES - {"references",
+                                                                            "image"}
+    # one allow-list of link schemes and one message for raw HTML, used by both
+    assert allowlist.LINK_SCHEMES is lint.LINK_SCHEMES and allowlist.RAW_HTML is lint.RAW_HTML
+
+
+def _found(text: str) -> list[tuple[int, str]]:
+    return [(p.line, p.code) for p in lint.check_raw_html(text)]
+
+
+def test_code_is_not_html_and_safe_links_pass():
+    assert _found("Text `<script>` and ``<b>``.\n\n```html\n<script>x</script>\n```\n\n"
+                  "~~~\n<b>\n~~~\n\n    <i>indented code</i>\n\n"
+                  "[a](https://x.org) [b](mailto:a@b.org) [c](tel:988) [d](sms:988) "
+                  "[e](other.md) [f](#here) ![g](chart.png)\n") == []
+
+
+def test_html_is_found_at_its_line_wherever_it_is():
+    text = ("Line one <b>x</b> <i>y</i>\nline two <img src=x\nonerror=y> and\n"
+            "line four <span>z</span>\n\n<!-- a comment -->\n\n- item\n- item <u>u</u>\n\n"
+            "> quoted <q>q</q>\n\n:::{note}\nA note.\n\n<div>d</div>\n:::\n\n"
+            "```{eval-rst}\n.. raw:: html\n\n  <b>reST, not Markdown</b>\n```\n")
+    assert _found(text) == [(1, "raw-html"),  # two tags, one problem
+                            (2, "raw-html"),  # a tag over two lines: at its start ...
+                            (4, "raw-html"),  # ... and the next line counted after it
+                            (6, "raw-html"), (9, "raw-html"), (11, "raw-html"),
+                            (16, "raw-html")]
+
+
+def test_links_and_images_outside_the_allowed_schemes_are_found():
+    text = ("[a](javascript:x()) and\n<vbscript:y> and [b](JavaScript:z)\n\n"
+            "![c](data:image/png;base64,AA) ![d](https://example.org/d.png)\n\n"
+            "```{raw} html\n<b>b</b>\n```\n")
+    found = lint.check_raw_html(text)
+    assert [(p.line, p.code, p.message.split(" ")[0]) for p in found] == [
+        (1, "unsafe-link", "'javascript:'"), (2, "unsafe-link", "'javascript:'"),
+        (2, "unsafe-link", "'vbscript:'"), (4, "unsafe-link", "'data:'"),
+        (6, "raw-html", "the")]
+    assert found[0].message.startswith("'javascript:' links are not allowed")
+    assert found[3].message.startswith("'data:' images are not allowed")
+    assert "{raw} directive" in found[4].message

@@ -83,7 +83,8 @@ def test_make_check_lists_every_problem_with_file_line_and_advice(repo_copy):
     topics_line = lines.index("topics: [anxiety]")
     lines[topics_line] = "topics: [anxeity]"
     article.write_text("\n".join(lines) + "\nThey said he commited suicide, teh poor man "
-                       "{cite:p}`nobody2020missing`. See [x](gone.md).\n")
+                       "{cite:p}`nobody2020missing`. See [x](gone.md).\n"
+                       '\n<base href="https://example.com/">\n')
     last = len(lines) + 1
     (repo_copy / "references.bib").write_text(
         (repo_copy / "references.bib").read_text()
@@ -101,6 +102,10 @@ def test_make_check_lists_every_problem_with_file_line_and_advice(repo_copy):
             "the file name; article links look like 'other-article.md')") in out
     assert (f"docs/articles/anxiety.md:{last}: spelling: 'teh' may be a misspelling of the "
             "(fix it, or add the word to docs/_data/wordlist.txt)") in out
+    # raw HTML the line-based check did not know (it looked for five tag names)
+    assert (f"docs/articles/anxiety.md:{last + 2}: raw HTML is not allowed in a page (it "
+            "could run code in readers' browsers, cover the crisis notice or send readers "
+            "elsewhere): write Markdown instead") in out
     assert any(line.startswith("references.bib:") and "title looks like Title Case" in line
                for line in out)
     assert any(line.startswith("references.bib:") and "doi 'doi:10.1/x'" in line

@@ -44,6 +44,7 @@ from sphinx.util.docutils import SphinxDirective, sphinx_domains
 
 from .errors import guarded
 from .frontmatter import ARTICLE_PREFIX, is_article
+from .lint import LINK_SCHEMES, RAW_HTML
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,6 @@ INSTEAD = {
 }
 DEFAULT_INSTEAD = "write plain Markdown, or ask the site's maintainers to allow it"
 
-#: Link schemes a page may use; anything else (javascript:, data:, file:, vbscript:, ...)
-#: is refused. Links without a scheme point inside the site.
-LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel", "sms"})
 SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: Image files a page may show, and files it may offer for download. SVG is left out on
 #: purpose: an SVG file opened on its own runs the scripts inside it, on the site's origin.
@@ -306,9 +304,7 @@ def doctree_problems(doctree: nodes.document, docname: str, srcdir: Path):
                          f"(from {type(node).__module__}): {DEFAULT_INSTEAD}")
         elif isinstance(node, nodes.raw):
             if (node.get("format", ""), node.astext()) not in MYST_RAW:
-                yield node, ("raw HTML is not allowed in a page (it could run code in "
-                             "readers' browsers, cover the crisis notice or send readers "
-                             "elsewhere): write Markdown instead")
+                yield node, RAW_HTML
         elif ((isinstance(node, nodes.reference) and node.get("refuri"))
               or (isinstance(node, addnodes.pending_xref) and node.get("reftype") == "myst")):
             uri = node.get("refuri") or node.get("reftarget", "")

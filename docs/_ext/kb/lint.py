@@ -39,11 +39,27 @@ _SAFE = [(re.compile(rx, re.I), fix) for rx, fix in SAFE_MESSAGING]
 SAFE_MESSAGING_WORDS = ("suicide", "attempt")
 _SAFE_WORD = re.compile("|".join(SAFE_MESSAGING_WORDS), re.I)
 
-# -- raw HTML the site does not allow ---------------------------------------------------------
-_SCRIPT = re.compile(r"<\s*(script|iframe|object|embed|style)\b", re.I)
-_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
-_JS_URL = re.compile(r"(?:\]\(|href\s*=\s*[\"']?|<)\s*(javascript|vbscript|data):", re.I)
-_RAW_DIRECTIVE = re.compile(r"^\s*(```+|:::+)\s*\{raw\}", re.I)
+# -- raw HTML and links the site does not allow ----------------------------------------------
+#: MyST's syntax extensions as docs/conf.py enables them (``myst_enable_extensions``;
+#: tests/test_lint_rules.py checks that they are the same), so that ``make check`` parses
+#: a page as the build does.
+MYST_EXTENSIONS = ("colon_fence", "deflist", "smartquotes")
+#: Link schemes a page may use; anything else (javascript:, data:, file:, vbscript:, ...)
+#: is refused. Links without a scheme point inside the site. The build's allow-list
+#: (kb/allowlist.py) uses this set too.
+LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel", "sms"})
+#: What the build and ``make check`` say of raw HTML (kb/allowlist.py uses it too).
+RAW_HTML = ("raw HTML is not allowed in a page (it could run code in readers' browsers, "
+            "cover the crisis notice or send readers elsewhere): write Markdown instead")
+_LINK_SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
+#: The directives a page may use whose body is Markdown (kb/allowlist.py allows them; a
+#: test checks): ``make check`` looks for HTML in their bodies too. Any other directive's
+#: body is not Markdown (``{eval-rst}``, code) or the directive is refused as a whole.
+MARKDOWN_BODY_DIRECTIVES = frozenset({
+    "admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
+    "danger", "error", "seealso", "figure",
+})
+_PARSER = []  # MyST's Markdown parser, made on first use (it imports markdown-it and MyST)
 
 _FENCE = re.compile(r"^\s*(```+|~~~+|:::+)")
 _LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -136,24 +152,68 @@ def safe_messaging_of_line(number: int, line: str) -> list[Problem]:
             for pattern, fix in _SAFE for match in pattern.finditer(line)]
 
 
+def _markdown():
+    """MyST's Markdown parser with the site's syntax, every link kept as a link (as the
+    build keeps them, kb/allowlist.py, so that the scheme check sees them)."""
+    if not _PARSER:
+        from markdown_it.renderer import RendererHTML
+        from myst_parser.config.main import MdParserConfig
+        from myst_parser.parsers.mdit import create_md_parser
+
+        parser = create_md_parser(MdParserConfig(enable_extensions=set(MYST_EXTENSIONS)),
+                                  RendererHTML)
+        parser.validateLink = lambda url: True
+        _PARSER.append(parser)
+    return _PARSER[0]
+
+
 def check_raw_html(text: str) -> list[Problem]:
-    problems = []
-    for number, line in prose_lines(text, quoted=False):
-        if match := _SCRIPT.search(line):
-            problems.append(Problem(number, f"'<{match.group(1).lower()}>' is not allowed in "
-                                    "articles (it could run code in readers' browsers or load "
-                                    "content from elsewhere); remove it", "raw-html"))
-        if _HANDLER.search(line):
-            problems.append(Problem(number, "inline event handlers (onclick=, onload=, ...) "
-                                    "are not allowed; remove the attribute", "raw-html"))
-        if match := _JS_URL.search(line):
-            problems.append(Problem(number, f"'{match.group(1).lower()}:' links are not "
-                                    "allowed; link to a page or an https:// address",
-                                    "unsafe-link"))
-        if _RAW_DIRECTIVE.match(line):
-            problems.append(Problem(number, "the {raw} directive is not allowed in articles; "
-                                    "write Markdown instead", "raw-html"))
-    return problems
+    """Raw HTML, the ``{raw}`` directive and links with a scheme the site does not allow,
+    found where MyST's parser has done its work, as the build finds them in the doctree
+    (kb/allowlist.py): every HTML block and inline HTML tag (a comment too, and a tag split
+    over lines), wherever it is, directive bodies included; not by searching the text."""
+    problems: list[Problem] = []
+    _check_tokens(_markdown().parse(text), 0, problems)
+    return sorted(set(problems))  # two tags on a line: one problem
+
+
+def _check_tokens(tokens, offset: int, problems: list[Problem]) -> None:
+    """*tokens* of a text whose first line is the file's line *offset* + 1."""
+    for token in tokens:
+        line = offset + (token.map[0] if token.map else 0) + 1
+        if token.type == "html_block":
+            problems.append(Problem(line, RAW_HTML, "raw-html"))
+        elif token.type == "inline":
+            _check_inline(token.children or [], line, problems)
+        elif token.type in ("fence", "colon_fence") and token.info.lstrip().startswith("{"):
+            name = token.info.lstrip()[1:].split("}", 1)[0].strip()
+            if name.lower() == "raw":
+                problems.append(Problem(line, "the {raw} directive is not allowed in a page: "
+                                        "write Markdown instead", "raw-html"))
+            elif name in MARKDOWN_BODY_DIRECTIVES:  # its body starts on the next line
+                _check_tokens(_markdown().parse(token.content), line, problems)
+
+
+def _check_inline(children, line: int, problems: list[Problem]) -> None:
+    for child in children:
+        if child.type == "html_inline":
+            problems.append(Problem(line, RAW_HTML, "raw-html"))
+        elif child.type == "link_open":
+            scheme = _LINK_SCHEME.match(child.attrGet("href") or "")
+            if scheme and scheme.group(1).lower() not in LINK_SCHEMES:
+                problems.append(Problem(line, f"'{scheme.group(1).lower()}:' links are not "
+                                        "allowed: link to a page of the site or an https:// "
+                                        "address", "unsafe-link"))
+        elif child.type == "image":
+            scheme = _LINK_SCHEME.match(child.attrGet("src") or "")
+            if scheme and scheme.group(1).lower() not in ("http", "https"):
+                problems.append(Problem(line, f"'{scheme.group(1).lower()}:' images are not "
+                                        "allowed: put the image file in docs/ and give its "
+                                        "path", "unsafe-link"))
+        if child.type in ("softbreak", "hardbreak"):
+            line += 1
+        else:  # inline HTML may run over lines
+            line += (child.content or "").count("\n")
 
 
 def check_headings(text: str) -> list[Problem]:
