@@ -4,8 +4,10 @@ reading warnings and HTML."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +21,24 @@ if str(DOCS / "_ext") not in sys.path:
     sys.path.insert(0, str(DOCS / "_ext"))
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: What ``make`` needs at the top of a copy of the repository.
+MAKE_FILES = ("Makefile", "references.bib", "requirements.txt", "requirements-writer.txt",
+              "requirements-test.txt")
+
+
+def copy_repository(dest: Path, files: tuple[str, ...] = MAKE_FILES) -> Path:
+    """*dest*: a copy of docs/ (without build output) and of the top-level *files*."""
+    shutil.copytree(DOCS, dest / "docs", ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    for name in files:
+        shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
+def run_make(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """``make ARGS`` in *repo* with this test run's virtual environment, strict as CI."""
+    venv = Path(sys.executable).parent.parent
+    return subprocess.run(["make", *args, f"VENV={venv}"], cwd=repo, capture_output=True,
+                          text=True, env={**os.environ, "SPHINXOPTS": "-n -W --keep-going -q"})
 
 
 def warnings_of(app) -> list[str]:

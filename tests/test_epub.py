@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import yaml
 from lxml import etree
 from sphinx.testing.util import SphinxTestApp
 
-from helpers import DOCS, REPO, warnings_of
+from helpers import DOCS, REPO, copy_repository, run_make, warnings_of
 
 XHTML = {"h": "http://www.w3.org/1999/xhtml"}
 OPF = {"opf": "http://www.idpf.org/2007/opf", "dc": "http://purl.org/dc/elements/1.1/"}
@@ -277,22 +275,11 @@ def test_no_crisis_block_without_crisis_resources(build_root):
         assert not any("kb-book-crisis" in c for c in classes), name
 
 
-def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    venv = Path(sys.executable).parent.parent
-    return subprocess.run(["make", *args, f"VENV={venv}"], cwd=repo, capture_output=True,
-                          text=True, env={**os.environ, "SPHINXOPTS": "-n -W --keep-going -q"})
-
-
 def test_make_epub_and_a_failed_book_keeps_the_last_good_one(tmp_path):
     """As a writer runs it: `make epub` writes the book; a mistake fails the build with the
     file and line, and the last good book stays where it was."""
-    repo = tmp_path / "repo"
-    shutil.copytree(REPO / "docs", repo / "docs",
-                    ignore=shutil.ignore_patterns("_build", "__pycache__"))
-    for name in ("Makefile", "references.bib", "requirements.txt",
-                 "requirements-writer.txt", "requirements-test.txt"):
-        shutil.copy2(REPO / name, repo / name)
-    good = make(repo, "epub")
+    repo = copy_repository(tmp_path / "repo")
+    good = run_make(repo, "epub")
     assert good.returncode == 0, good.stdout + good.stderr
     (book,) = (repo / "_build/epub").glob("*.epub")
     assert f"Built: _build/epub/{book.name}" in good.stdout
@@ -303,14 +290,14 @@ def test_make_epub_and_a_failed_book_keeps_the_last_good_one(tmp_path):
     # needs, is not left in the saved settings)
     doctrees = {p: p.stat().st_mtime_ns for p in (repo / "_build/epub-doctrees").rglob("*.doctree")}
     assert len(doctrees) > 20
-    again = make(repo, "epub")
+    again = run_make(repo, "epub")
     assert again.returncode == 0, again.stdout + again.stderr
     assert {p: p.stat().st_mtime_ns for p in doctrees} == doctrees
     before = book.read_bytes()
 
     article = repo / "docs/articles/anxiety.md"
     article.write_text(article.read_text().replace("topics: [anxiety]", "topics: [anxeity]"))
-    bad = make(repo, "epub")
+    bad = run_make(repo, "epub")
     assert bad.returncode != 0
     assert re.search(r"docs/articles/anxiety\.md:\d+: WARNING: unknown topic 'anxeity'",
                      bad.stderr), bad.stderr

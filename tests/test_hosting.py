@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from helpers import REPO
+from helpers import REPO, copy_repository, run_make
 
 # A copy of ../shared/readthedocs-config-schema.json (Read the Docs' schema), kept in the
 # repository so the test does not depend on anything outside it.
@@ -83,11 +82,8 @@ def test_read_the_docs_build_publishes_the_whole_site_where_it_uploads_it(tmp_pa
     with its variables), on a copy of the repository; then Read the Docs' own checks of
     the output (projects/tasks/builds.py get_valid_artifact_types, director.py
     check_old_output_directory)."""
-    checkout = tmp_path / "checkout"
-    shutil.copytree(REPO / "docs", checkout / "docs",
-                    ignore=shutil.ignore_patterns("_build", "__pycache__"))
-    for name in ("Makefile", "references.bib", "requirements.txt", ".readthedocs.yaml"):
-        shutil.copy2(REPO / name, checkout / name)
+    checkout = copy_repository(tmp_path / "checkout", ("Makefile", "references.bib",
+                                                         "requirements.txt", ".readthedocs.yaml"))
     # a production build needs the practice's contact details (tests/test_frontdoor.py);
     # a test value, in the copy only
     conf = checkout / "docs/conf.py"
@@ -132,20 +128,9 @@ def test_read_the_docs_build_publishes_the_whole_site_where_it_uploads_it(tmp_pa
     assert not any(p.name.startswith(".") and p.name != ".buildinfo" for p in html.iterdir())
 
 
-def make(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    venv = Path(sys.executable).parent.parent
-    return subprocess.run(["make", *args, f"VENV={venv}"], cwd=repo, capture_output=True,
-                          text=True, env={**os.environ, "SPHINXOPTS": "-n -W --keep-going -q"})
-
-
 def test_failed_build_keeps_the_last_good_site(tmp_path):
-    repo = tmp_path / "repo"
-    shutil.copytree(REPO / "docs", repo / "docs",
-                    ignore=shutil.ignore_patterns("_build", "__pycache__"))
-    for name in ("Makefile", "references.bib", "requirements.txt",
-                 "requirements-writer.txt", "requirements-test.txt"):
-        shutil.copy2(REPO / name, repo / name)
-    good = make(repo, "html")
+    repo = copy_repository(tmp_path / "repo")
+    good = run_make(repo, "html")
     assert good.returncode == 0, good.stdout + good.stderr
     published = repo / "_build/html/articles/anxiety.html"
     before = published.read_bytes()
@@ -153,7 +138,7 @@ def test_failed_build_keeps_the_last_good_site(tmp_path):
     article = repo / "docs/articles/anxiety.md"
     article.write_text(article.read_text().replace("topics: [anxiety]", "topics: [anxeity]")
                        .replace("# Anxiety", "# Anxiety changed", 1))
-    bad = make(repo, "html")
+    bad = run_make(repo, "html")
     assert bad.returncode != 0
     assert "unknown topic 'anxeity'" in bad.stderr
     assert "Build failed: the published site in _build/html is unchanged." in bad.stdout
@@ -161,6 +146,6 @@ def test_failed_build_keeps_the_last_good_site(tmp_path):
     assert not (repo / "_build/doctrees/environment.pickle").exists()
 
     # the next build reads every page again, so the problem is shown again
-    again = make(repo, "html")
+    again = run_make(repo, "html")
     assert again.returncode != 0 and "unknown topic 'anxeity'" in again.stderr
     assert published.read_bytes() == before

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DOCS, REPO, warnings_of
+from helpers import DOCS, REPO, copy_repository, warnings_of
 
 TODAY = "2026-11-29"
 
@@ -25,10 +25,7 @@ def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def repo_copy(tmp_path):
     """A copy of the repository's content (docs/ and references.bib)."""
-    dest = tmp_path / "repo"
-    shutil.copytree(DOCS, dest / "docs", ignore=shutil.ignore_patterns("_build", "__pycache__"))
-    shutil.copy(REPO / "references.bib", dest / "references.bib")
-    return dest
+    return copy_repository(tmp_path / "repo", ("references.bib",))
 
 
 def test_make_new_writes_a_complete_draft_that_builds_clean(repo_copy, build_root):
