@@ -147,6 +147,24 @@ def _list_items(rng: random.Random, sentences: list[str]) -> list[str]:
             for a, b in zip([0, *cuts], [*cuts, len(sentences)])]
 
 
+def _head(title: str, description: str, topics: list[str], dates: dict,
+          ascii_only: bool = False) -> list[str]:
+    """An article's front matter and title, as lines."""
+    return [
+        "---",
+        f"title: {json.dumps(title, ensure_ascii=ascii_only)}",
+        f"description: {json.dumps(description, ensure_ascii=ascii_only)}",
+        f"topics: [{', '.join(topics)}]",
+        "author: editorial-team",
+        *(f"{k}: {v.isoformat()}" for k, v in dates.items()),
+        "status: published",
+        "---",
+        "",
+        f"# {title}",
+        "",
+    ]
+
+
 def _article(seed: int, i: int, keys: list[str], topics: list[str], cites: int,
              words: int) -> tuple[str, list[str]]:
     """The Markdown of article *i* and the keys it cites, in order of first citation."""
@@ -168,19 +186,7 @@ def _article(seed: int, i: int, keys: list[str], topics: list[str], cites: int,
         s = rng.randrange(len(para))
         para[s] += f" {{cite:p}}`{key}`"
 
-    lines = [
-        "---",
-        f"title: {json.dumps(title)}",
-        f"description: {json.dumps(description)}",
-        f"topics: [{', '.join(chosen_topics)}]",
-        "author: editorial-team",
-        *(f"{k}: {v.isoformat()}" for k, v in dates.items()),
-        "status: published",
-        "---",
-        "",
-        f"# {title}",
-        "",
-    ]
+    lines = _head(title, description, chosen_topics, dates, ascii_only=True)
     intro = min(2, n_paragraphs)
     admonition_at = rng.randrange(intro, n_paragraphs) if n_paragraphs > intro else -1
     for p, para in enumerate(paragraphs):
@@ -319,19 +325,7 @@ def _real_article(seed: int, i: int, keys: list[str], real_keys: list[str],
         sections[s][b] = f"{text[:at]} {mark}{text[at:]}"
         marks += 1
 
-    lines = [
-        "---",
-        f"title: {json.dumps(title, ensure_ascii=False)}",
-        f"description: {json.dumps(description, ensure_ascii=False)}",
-        f"topics: [{', '.join(chosen_topics)}]",
-        "author: editorial-team",
-        *(f"{k}: {v.isoformat()}" for k, v in dates.items()),
-        "status: published",
-        "---",
-        "",
-        f"# {title}",
-        "",
-    ]
+    lines = _head(title, description, chosen_topics, dates)
     admonition = rng.randrange(1, len(sections)) if len(sections) > 1 else -1
     for s, blocks in enumerate(sections):
         if s:
