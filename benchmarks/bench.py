@@ -683,8 +683,21 @@ def print_peer_table(results: list[dict]) -> None:
                 print(f"{'':>5} {tool} search {search.get('status')}")
 
 
+def paired_rounds(kb: dict, peer: dict) -> list[float] | None:
+    """Peer seconds / kb seconds in each round of repeated clean builds (each round
+    builds the site, then each peer, on the same articles: ``wall_s_all`` in round
+    order), or None when either was built once or a round is missing."""
+    mine, theirs = kb.get("wall_s_all"), peer.get("wall_s_all")
+    if not mine or not theirs or len(mine) != len(theirs) or len(mine) < 2:
+        return None
+    return [round(p / k, 3) for k, p in zip(mine, theirs)]
+
+
 def peer_goals(results: list[dict]) -> list[dict]:
-    """Issue 18's comparisons with the peers, at each size measured."""
+    """Issue 18's comparisons with the peers, at each size measured. With repeated clean
+    builds the clean-build goal asks more than the best against the best: this site also
+    faster in the median of the rounds (each round's two builds run one after the other,
+    so a slow spell of the machine slows both)."""
     by = {(r["stack"], r["size"]): r for r in results}
     out = []
     for (stack, size), kb in sorted(by.items()):
@@ -695,9 +708,18 @@ def peer_goals(results: list[dict]) -> list[dict]:
         for phase in CLEAN:
             k, p = kb["phases"][phase].get("wall_s"), (mk.get("clean") or {}).get("wall_s")
             if k is not None and p is not None:
+                met, detail = k < p, f"ratio {p / k:.2f}x"
+                rounds = paired_rounds(kb["phases"][phase], mk.get("clean") or {})
+                if rounds:
+                    median = statistics.median(rounds)
+                    met = met and median > 1
+                    detail += (f"; faster in {sum(r > 1 for r in rounds)} of {len(rounds)} "
+                               f"rounds (ratios {', '.join(f'{r:.2f}' for r in rounds)}; "
+                               f"median {median:.2f})")
                 out.append({"goal": f"clean build {phase} faster than MkDocs Material, "
                                     f"N={size}", "target": f"< {p} s", "value": k,
-                            "unit": "s", "met": k < p, "detail": f"ratio {p / k:.2f}x"})
+                            "unit": "s", "met": met, "detail": detail,
+                            **({"rounds": rounds} if rounds else {})})
         mine = kb.get("search", {})
         theirs = by.get(("hugo+pagefind", size), {}).get("search", {})
         if mine.get("status") == "ok" and theirs.get("status") == "ok":
