@@ -44,7 +44,7 @@ from sphinx.util.docutils import SphinxDirective, sphinx_domains
 
 from .errors import guarded
 from .frontmatter import ARTICLE_PREFIX, is_article
-from .lint import LINK_SCHEMES, RAW_HTML
+from .lint import LINK_SCHEMES, RAW_HTML, SCHEME
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ INSTEAD = {
 }
 DEFAULT_INSTEAD = "write plain Markdown, or ask the site's maintainers to allow it"
 
-SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: Image files a page may show, and files it may offer for download. SVG is left out on
 #: purpose: an SVG file opened on its own runs the scripts inside it, on the site's origin.
 IMAGE_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})

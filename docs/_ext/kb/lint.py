@@ -51,7 +51,8 @@ LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel", "sms"})
 #: What the build and ``make check`` say of raw HTML (kb/allowlist.py uses it too).
 RAW_HTML = ("raw HTML is not allowed in a page (it could run code in readers' browsers, "
             "cover the crisis notice or send readers elsewhere): write Markdown instead")
-_LINK_SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
+#: An address's scheme (``javascript:``), as the build reads it too.
+SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: The directives a page may use whose body is Markdown (kb/allowlist.py allows them; a
 #: test checks): ``make check`` looks for HTML in their bodies too. Any other directive's
 #: body is not Markdown (``{eval-rst}``, code) or the directive is refused as a whole.
@@ -199,13 +200,13 @@ def _check_inline(children, line: int, problems: list[Problem]) -> None:
         if child.type == "html_inline":
             problems.append(Problem(line, RAW_HTML, "raw-html"))
         elif child.type == "link_open":
-            scheme = _LINK_SCHEME.match(child.attrGet("href") or "")
+            scheme = SCHEME.match(child.attrGet("href") or "")
             if scheme and scheme.group(1).lower() not in LINK_SCHEMES:
                 problems.append(Problem(line, f"'{scheme.group(1).lower()}:' links are not "
                                         "allowed: link to a page of the site or an https:// "
                                         "address", "unsafe-link"))
         elif child.type == "image":
-            scheme = _LINK_SCHEME.match(child.attrGet("src") or "")
+            scheme = SCHEME.match(child.attrGet("src") or "")
             if scheme and scheme.group(1).lower() not in ("http", "https"):
                 problems.append(Problem(line, f"'{scheme.group(1).lower()}:' images are not "
                                         "allowed: put the image file in docs/ and give its "
