@@ -96,14 +96,15 @@ def test_make_check_parses_with_the_sites_myst_syntax():
                if isinstance(node, ast.Assign)
                and [getattr(t, "id", None) for t in node.targets] == ["myst_enable_extensions"]]
     assert enabled == [list(lint.MYST_EXTENSIONS)]
-    assert lint.MARKDOWN_BODY_DIRECTIVES == allowlist.ARTICLE_DIRECTIVES - {"references",
-                                                                            "image"}
-    # one allow-list of link schemes and one message for raw HTML, used by both
-    assert allowlist.LINK_SCHEMES is lint.LINK_SCHEMES and allowlist.RAW_HTML is lint.RAW_HTML
+    assert lint.MARKDOWN_BODY_DIRECTIVES == lint.ARTICLE_DIRECTIVES - {"references", "image"}
+    # one allow-list of each kind, one scheme pattern and one set of messages, used by both
+    for name in ("ARTICLE_DIRECTIVES", "ARTICLE_ROLES", "LINK_SCHEMES", "SCHEME", "RAW_HTML",
+                 "refusal"):
+        assert getattr(allowlist, name) is getattr(lint, name), name
 
 
 def _found(text: str) -> list[tuple[int, str]]:
-    return [(p.line, p.code) for p in lint.check_raw_html(text)]
+    return [(p.line, p.code) for p in lint.check_markup(text)]
 
 
 def test_code_is_not_html_and_safe_links_pass():
@@ -122,18 +123,38 @@ def test_html_is_found_at_its_line_wherever_it_is():
                             (2, "raw-html"),  # a tag over two lines: at its start ...
                             (4, "raw-html"),  # ... and the next line counted after it
                             (6, "raw-html"), (9, "raw-html"), (11, "raw-html"),
-                            (16, "raw-html")]
+                            (16, "raw-html"),
+                            (19, "not-allowed")]  # {eval-rst}: refused, its body not read
 
 
 def test_links_and_images_outside_the_allowed_schemes_are_found():
     text = ("[a](javascript:x()) and\n<vbscript:y> and [b](JavaScript:z)\n\n"
             "![c](data:image/png;base64,AA) ![d](https://example.org/d.png)\n\n"
             "```{raw} html\n<b>b</b>\n```\n")
-    found = lint.check_raw_html(text)
+    found = lint.check_markup(text)
     assert [(p.line, p.code, p.message.split(" ")[0]) for p in found] == [
         (1, "unsafe-link", "'javascript:'"), (2, "unsafe-link", "'javascript:'"),
         (2, "unsafe-link", "'vbscript:'"), (4, "unsafe-link", "'data:'"),
-        (6, "raw-html", "the")]
+        (6, "not-allowed", "the")]
     assert found[0].message.startswith("'javascript:' links are not allowed")
     assert found[3].message.startswith("'data:' images are not allowed")
-    assert "{raw} directive" in found[4].message
+    assert found[4].message.startswith("the {raw} directive is not allowed in articles: write "
+                                       "Markdown; HTML, scripts and styles")
+    # in any other page only {raw} of the names: the build checks the rest against what
+    # the site's extension registers
+    assert [(p.line, p.code) for p in lint.check_markup(text, article=False)][-1] == (
+        6, "not-allowed")
+
+
+def test_directives_and_roles_outside_an_articles_allow_lists_are_found():
+    text = ("Sum {math}`x` and {cite:p}`a2020b` and\n{py:func}`f` here.\n\n"
+            ":::{note}\nA {sub}`2` and {abbr}`CBT (cognitive behavioural therapy)`.\n\n"
+            "```{toctree}\nx\n```\n:::\n\n```{Include} x.md\n```\n")
+    found = lint.check_markup(text)
+    assert [(p.line, p.message.split(" is not")[0]) for p in found] == [
+        (1, "the {math} role"), (2, "the {py:func} role"),
+        (7, "the {toctree} directive"), (12, "the {include} directive")]
+    assert found[2].message == ("the {toctree} directive is not allowed in articles: "
+                                "articles are listed by their topics; remove the toctree "
+                                "(docs/contributing/index.md lists what a page may contain)")
+    assert lint.check_markup(text, article=False) == []  # the site's pages: the build checks

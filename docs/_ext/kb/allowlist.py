@@ -44,47 +44,17 @@ from sphinx.util.docutils import SphinxDirective, sphinx_domains
 
 from .errors import guarded
 from .frontmatter import ARTICLE_PREFIX, is_article
-from .lint import LINK_SCHEMES, RAW_HTML, SCHEME
+from .lint import (ARTICLE_DIRECTIVES, ARTICLE_ROLES, DEFAULT_INSTEAD, INSTEAD,  # noqa: F401
+                   LINK_SCHEMES, RAW_HTML, SCHEME, refusal)
 
 logger = logging.getLogger(__name__)
 
-#: Directives an article may use (MyST ```{name}``` or :::{name}::: fences).
-ARTICLE_DIRECTIVES = frozenset({
-    "references",
-    "admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
-    "danger", "error", "seealso",
-    "image", "figure",
-})
-#: Roles an article may use ({name}`...`).
-ARTICLE_ROLES = frozenset({
-    "cite:p", "cite:t", "cite:ps", "cite:ts", "cite:year",
-    "doc", "ref", "download", "abbr", "sub", "sup",
-    "kb-book",  # the booking sentence: a link to kb_contact (kb/contact.py)
-})
-#: What the site's own pages may use besides: navigation and the reference list of the
-#: whole site. Directives and roles of the knowledge-base extension itself (module
-#: ``kb.*``: topic grid, latest articles, search box, crisis resources, call to action)
-#: are allowed there too.
+#: What the site's own pages may use besides an article's (kb.lint: ARTICLE_DIRECTIVES,
+#: ARTICLE_ROLES): navigation and the reference list of the whole site. Directives and
+#: roles of the knowledge-base extension itself (module ``kb.*``: topic grid, latest
+#: articles, search box, crisis resources, call to action) are allowed there too.
 SITE_DIRECTIVES = ARTICLE_DIRECTIVES | {"toctree", "bibliography", "cited-works"}
 SITE_ROLES = ARTICLE_ROLES | {"cited-works"}
-
-#: What to write instead of a refused directive or role.
-INSTEAD = {
-    "raw": "write Markdown; HTML, scripts and styles cannot be added to a page",
-    "html": "write Markdown; HTML cannot be added to a page",
-    "eval-rst": "write MyST Markdown (the syntax the writers' guide shows)",
-    "include": "paste the text into the page",
-    "literalinclude": "paste the text into the page",
-    "csv-table": "write a Markdown table",
-    "list-table": "write a Markdown table",
-    "math": "write the formula in words; maths would load a script from another site",
-    "meta": "use the front matter's 'description'",
-    "code-block": "use a plain ``` fenced block",
-    "code": "use a plain ``` fenced block",
-    "toctree": "articles are listed by their topics; remove the toctree",
-    "bibliography": "end the article with a {references} block",
-}
-DEFAULT_INSTEAD = "write plain Markdown, or ask the site's maintainers to allow it"
 
 #: Image files a page may show, and files it may offer for download. SVG is left out on
 #: purpose: an SVG file opened on its own runs the scripts inside it, on the site's origin.
@@ -117,10 +87,7 @@ def allowed(kind: str, docname: str | None, name: str, obj) -> bool:
 
 
 def _refusal(kind: str, name: str, docname: str) -> str:
-    page = "articles" if is_article(docname) else "pages"
-    return (f"the {{{name}}} {kind} is not allowed in {page}: "
-            f"{INSTEAD.get(name.lower(), DEFAULT_INSTEAD)} "
-            "(docs/contributing/index.md lists what a page may contain)")
+    return refusal(kind, name, is_article(docname))
 
 
 class _AnyOptions(dict):

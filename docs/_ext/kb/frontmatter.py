@@ -27,10 +27,10 @@ from sphinx.util import logging
 
 from .datafiles import FRONT_MATTER_MAX, YamlProblem, key_lines, load_yaml
 from .errors import guarded
+from .lint import ARTICLE_PREFIX, is_article  # noqa: F401 - imported from here elsewhere
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_PREFIX = "articles/"
 STATUSES = ("draft", "published")
 MAX_REVIEW_YEARS = 3
 DESCRIPTION_MAX = 300
@@ -354,10 +354,6 @@ def load_vocabulary(path: Path, kind: str, required: tuple[str, ...]
 
 
 # -- Sphinx wiring ------------------------------------------------------------------------
-
-def is_article(docname: str) -> bool:
-    return docname.startswith(ARTICLE_PREFIX) and docname != ARTICLE_PREFIX + "index"
-
 
 def _report(docname: str, problems: list[Problem]) -> None:
     for problem in sorted(problems, key=lambda p: p.line):

@@ -53,13 +53,43 @@ RAW_HTML = ("raw HTML is not allowed in a page (it could run code in readers' br
             "cover the crisis notice or send readers elsewhere): write Markdown instead")
 #: An address's scheme (``javascript:``), as the build reads it too.
 SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
-#: The directives a page may use whose body is Markdown (kb/allowlist.py allows them; a
-#: test checks): ``make check`` looks for HTML in their bodies too. Any other directive's
-#: body is not Markdown (``{eval-rst}``, code) or the directive is refused as a whole.
-MARKDOWN_BODY_DIRECTIVES = frozenset({
+#: Where articles live: a page under it, other than its index, is an article.
+ARTICLE_PREFIX = "articles/"
+#: Directives an article may use (MyST ```{name}``` or :::{name}::: fences); the build
+#: refuses any other (kb/allowlist.py), and so does ``make check``.
+ARTICLE_DIRECTIVES = frozenset({
+    "references",
     "admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
-    "danger", "error", "seealso", "figure",
+    "danger", "error", "seealso",
+    "image", "figure",
 })
+#: Roles an article may use ({name}`...`).
+ARTICLE_ROLES = frozenset({
+    "cite:p", "cite:t", "cite:ps", "cite:ts", "cite:year",
+    "doc", "ref", "download", "abbr", "sub", "sup",
+    "kb-book",  # the booking sentence: a link to kb_contact (kb/contact.py)
+})
+#: What to write instead of a refused directive or role.
+INSTEAD = {
+    "raw": "write Markdown; HTML, scripts and styles cannot be added to a page",
+    "html": "write Markdown; HTML cannot be added to a page",
+    "eval-rst": "write MyST Markdown (the syntax the writers' guide shows)",
+    "include": "paste the text into the page",
+    "literalinclude": "paste the text into the page",
+    "csv-table": "write a Markdown table",
+    "list-table": "write a Markdown table",
+    "math": "write the formula in words; maths would load a script from another site",
+    "meta": "use the front matter's 'description'",
+    "code-block": "use a plain ``` fenced block",
+    "code": "use a plain ``` fenced block",
+    "toctree": "articles are listed by their topics; remove the toctree",
+    "bibliography": "end the article with a {references} block",
+}
+DEFAULT_INSTEAD = "write plain Markdown, or ask the site's maintainers to allow it"
+#: The directives an article may use whose body is Markdown: ``make check`` looks inside
+#: them too. Any other directive's body is not Markdown (``{eval-rst}``, code), or the
+#: directive is refused as a whole.
+MARKDOWN_BODY_DIRECTIVES = ARTICLE_DIRECTIVES - {"references", "image"}
 _PARSER = []  # MyST's Markdown parser, made on first use (it imports markdown-it and MyST)
 
 _FENCE = re.compile(r"^\s*(```+|~~~+|:::+)")
@@ -153,6 +183,18 @@ def safe_messaging_of_line(number: int, line: str) -> list[Problem]:
             for pattern, fix in _SAFE for match in pattern.finditer(line)]
 
 
+def is_article(docname: str) -> bool:
+    """Whether the page *docname* (``articles/grief``) is an article."""
+    return docname.startswith(ARTICLE_PREFIX) and docname != ARTICLE_PREFIX + "index"
+
+
+def refusal(kind: str, name: str, article: bool) -> str:
+    """What the build and ``make check`` say of a refused directive or role."""
+    return (f"the {{{name}}} {kind} is not allowed in {'articles' if article else 'pages'}: "
+            f"{INSTEAD.get(name.lower(), DEFAULT_INSTEAD)} "
+            "(docs/contributing/index.md lists what a page may contain)")
+
+
 def _markdown():
     """MyST's Markdown parser with the site's syntax, every link kept as a link (as the
     build keeps them, kb/allowlist.py, so that the scheme check sees them)."""
@@ -168,37 +210,44 @@ def _markdown():
     return _PARSER[0]
 
 
-def check_raw_html(text: str) -> list[Problem]:
-    """Raw HTML, the ``{raw}`` directive and links with a scheme the site does not allow,
-    found where MyST's parser has done its work, as the build finds them in the doctree
-    (kb/allowlist.py): every HTML block and inline HTML tag (a comment too, and a tag split
-    over lines), wherever it is, directive bodies included; not by searching the text."""
+def check_markup(text: str, article: bool = True) -> list[Problem]:
+    """What the build's allow-list refuses in a page's markup (kb/allowlist.py), found
+    where MyST's parser has done its work, as the build finds it, not by searching the
+    text: every HTML block and inline HTML tag (a comment too, and a tag split over lines),
+    links with a scheme the site does not allow, images that are not files or http(s),
+    and, in an *article*, directives and roles outside the article's allow-lists (in any
+    other page, the ``{raw}`` directive; the build checks the rest of a page's names
+    against what the site's own extension registers). Directive bodies are read too."""
     problems: list[Problem] = []
-    _check_tokens(_markdown().parse(text), 0, problems)
+    _check_tokens(_markdown().parse(text), 0, article, problems)
     return sorted(set(problems))  # two tags on a line: one problem
 
 
-def _check_tokens(tokens, offset: int, problems: list[Problem]) -> None:
+def _check_tokens(tokens, offset: int, article: bool, problems: list[Problem]) -> None:
     """*tokens* of a text whose first line is the file's line *offset* + 1."""
     for token in tokens:
         line = offset + (token.map[0] if token.map else 0) + 1
         if token.type == "html_block":
             problems.append(Problem(line, RAW_HTML, "raw-html"))
         elif token.type == "inline":
-            _check_inline(token.children or [], line, problems)
+            _check_inline(token.children or [], line, article, problems)
         elif token.type in ("fence", "colon_fence") and token.info.lstrip().startswith("{"):
-            name = token.info.lstrip()[1:].split("}", 1)[0].strip()
-            if name.lower() == "raw":
-                problems.append(Problem(line, "the {raw} directive is not allowed in a page: "
-                                        "write Markdown instead", "raw-html"))
+            name = token.info.lstrip()[1:].split("}", 1)[0].strip().lower()
+            if (name not in ARTICLE_DIRECTIVES) if article else (name == "raw"):
+                problems.append(Problem(line, refusal("directive", name, article),
+                                        "not-allowed"))
             elif name in MARKDOWN_BODY_DIRECTIVES:  # its body starts on the next line
-                _check_tokens(_markdown().parse(token.content), line, problems)
+                _check_tokens(_markdown().parse(token.content), line, article, problems)
 
 
-def _check_inline(children, line: int, problems: list[Problem]) -> None:
+def _check_inline(children, line: int, article: bool, problems: list[Problem]) -> None:
     for child in children:
         if child.type == "html_inline":
             problems.append(Problem(line, RAW_HTML, "raw-html"))
+        elif child.type == "myst_role":
+            name = str(child.meta.get("name", "")).lower()
+            if article and name not in ARTICLE_ROLES:
+                problems.append(Problem(line, refusal("role", name, article), "not-allowed"))
         elif child.type == "link_open":
             scheme = SCHEME.match(child.attrGet("href") or "")
             if scheme and scheme.group(1).lower() not in LINK_SCHEMES:
@@ -213,7 +262,7 @@ def _check_inline(children, line: int, problems: list[Problem]) -> None:
                                         "path", "unsafe-link"))
         if child.type in ("softbreak", "hardbreak"):
             line += 1
-        else:  # inline HTML may run over lines
+        else:  # inline HTML (or a role) may run over lines
             line += (child.content or "").count("\n")
 
 
@@ -302,6 +351,8 @@ def check_references_section(text: str) -> list[Problem]:
 
 def check_source(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
     """Every text-level rule for one page."""
-    problems = (check_safe_messaging(text) + check_raw_html(text) + check_headings(text)
-                + check_links(text, docpath, exists) + check_references_section(text))
+    article = is_article(docpath.with_suffix("").as_posix())
+    problems = (check_safe_messaging(text) + check_markup(text, article)
+                + check_headings(text) + check_links(text, docpath, exists)
+                + check_references_section(text))
     return sorted(problems)
