@@ -44,8 +44,8 @@ from sphinx.util.docutils import SphinxDirective, sphinx_domains
 
 from .errors import guarded
 from .frontmatter import ARTICLE_PREFIX, is_article
-from .lint import (ARTICLE_DIRECTIVES, ARTICLE_ROLES, DEFAULT_INSTEAD, INSTEAD,  # noqa: F401
-                   LINK_SCHEMES, RAW_HTML, SCHEME, refusal)
+from .lint import (ARTICLE_DIRECTIVES, ARTICLE_ROLES, DEFAULT_INSTEAD, LINK_SCHEMES, RAW_HTML,
+                   SCHEME, refusal)
 
 logger = logging.getLogger(__name__)
 
