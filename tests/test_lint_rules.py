@@ -127,18 +127,19 @@ def test_html_is_found_at_its_line_wherever_it_is():
                             (19, "not-allowed")]  # {eval-rst}: refused, its body not read
 
 
-def test_links_and_images_outside_the_allowed_schemes_are_found():
+def test_links_outside_the_allowed_schemes_and_remote_images_are_found():
     text = ("[a](javascript:x()) and\n<vbscript:y> and [b](JavaScript:z)\n\n"
             "![c](data:image/png;base64,AA) ![d](https://example.org/d.png)\n\n"
             "```{raw} html\n<b>b</b>\n```\n")
     found = lint.check_markup(text)
     assert [(p.line, p.code, p.message.split(" ")[0]) for p in found] == [
         (1, "unsafe-link", "'javascript:'"), (2, "unsafe-link", "'javascript:'"),
-        (2, "unsafe-link", "'vbscript:'"), (4, "unsafe-link", "'data:'"),
-        (6, "not-allowed", "the")]
+        (2, "unsafe-link", "'vbscript:'"), (4, "not-allowed", "image"),
+        (4, "not-allowed", "image"), (6, "not-allowed", "the")]
     assert found[0].message.startswith("'javascript:' links are not allowed")
-    assert found[3].message.startswith("'data:' images are not allowed")
-    assert found[4].message.startswith("the {raw} directive is not allowed in articles: write "
+    assert found[3].message.startswith("image 'data:image/png;base64,AA' is on another site")
+    assert found[4].message.startswith("image 'https://example.org/d.png' is on another site")
+    assert found[5].message.startswith("the {raw} directive is not allowed in articles: write "
                                        "Markdown; HTML, scripts and styles")
     # in any other page only {raw} of the names: the build checks the rest against what
     # the site's extension registers
@@ -158,3 +159,21 @@ def test_directives_and_roles_outside_an_articles_allow_lists_are_found():
                                 "articles are listed by their topics; remove the toctree "
                                 "(docs/contributing/index.md lists what a page may contain)")
     assert lint.check_markup(text, article=False) == []  # the site's pages: the build checks
+
+
+def test_images_and_downloads_must_be_files_of_allowed_types_inside_docs(tmp_path):
+    text = ("![a](chart.png) ![b](../../x.png) ![c](/_static/logo.webp) ![d](a.svg)\n\n"
+            "Get {download}`the sheet <sheet.pdf>` or {download}`notes.txt` or\n"
+            "{download}`this <run.js>`.\n\n"
+            "```{figure} https://example.org/f.png\nA caption with <b>HTML</b>.\n```\n\n"
+            "```{image} pic.GIF\n```\n")
+    found = lint.check_markup(text, True, tmp_path, "articles/grief")
+    assert [(p.line, p.message.split(";")[0]) for p in found] == [
+        (1, "image '../../x.png' is outside docs/"),
+        (1, "image 'a.svg' is a '.svg' file"),
+        (4, "download 'run.js' is a '.js' file"),
+        (6, "image 'https://example.org/f.png' is on another site"),
+        (7, "raw HTML is not allowed in a page (it could run code in readers' browsers, "
+            "cover the crisis notice or send readers elsewhere): write Markdown instead")]
+    # without the source folder, only what is on another site
+    assert [p.line for p in lint.check_markup(text)] == [6, 7]

@@ -31,9 +31,8 @@ lists them all and fails the build. ``kb.csp`` checks the written HTML as well.
 
 from __future__ import annotations
 
-import posixpath
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -44,8 +43,8 @@ from sphinx.util.docutils import SphinxDirective, sphinx_domains
 
 from .errors import guarded
 from .frontmatter import ARTICLE_PREFIX, is_article
-from .lint import (ARTICLE_DIRECTIVES, ARTICLE_ROLES, DEFAULT_INSTEAD, LINK_SCHEMES, RAW_HTML,
-                   SCHEME, refusal)
+from .lint import (ARTICLE_DIRECTIVES, ARTICLE_ROLES, DEFAULT_INSTEAD, DOWNLOAD_TYPES,
+                   IMAGE_TYPES, LINK_SCHEMES, RAW_HTML, SCHEME, file_problem, refusal)
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +55,6 @@ logger = logging.getLogger(__name__)
 SITE_DIRECTIVES = ARTICLE_DIRECTIVES | {"toctree", "bibliography", "cited-works"}
 SITE_ROLES = ARTICLE_ROLES | {"cited-works"}
 
-#: Image files a page may show, and files it may offer for download. SVG is left out on
-#: purpose: an SVG file opened on its own runs the scripts inside it, on the site's origin.
-IMAGE_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
-DOWNLOAD_TYPES = IMAGE_TYPES | {".pdf", ".txt"}
 #: The raw pieces MyST writes by itself for a hard line break (a backslash at a line end).
 MYST_RAW = {("html", "<br />\n"), ("latex", "\\\\\n")}
 
@@ -243,25 +238,6 @@ def _line(node: nodes.Node) -> int | None:
     return None
 
 
-def inside_docs(srcdir: Path, docname: str, target: str) -> str | None:
-    """The source-relative path of a file a page names, or None if it leaves docs/.
-    Sphinx reads ``/x`` from the source folder and ``x`` from the page's folder."""
-    if not target or "\\" in target or "\0" in target or SCHEME.match(target):
-        return None
-    if target.startswith("/"):
-        rel = posixpath.normpath(target.lstrip("/"))
-    else:
-        rel = posixpath.normpath(posixpath.join(posixpath.dirname(docname), target))
-    if rel.startswith("../") or rel == ".." or rel.startswith("/"):
-        return None
-    real = (srcdir / rel).resolve()
-    try:
-        real.relative_to(srcdir.resolve())
-    except ValueError:  # a symbolic link out of docs/
-        return None
-    return rel
-
-
 def doctree_problems(doctree: nodes.document, docname: str, srcdir: Path):
     """Yield (node, message) for every node the allow-list refuses."""
     for node in list(doctree.findall(nodes.Element)):
@@ -280,30 +256,14 @@ def doctree_problems(doctree: nodes.document, docname: str, srcdir: Path):
                              "a page of the site or an https:// address")
         elif isinstance(node, nodes.image):
             uri = node.get("uri", "")
-            problem = _file_problem(srcdir, docname, uri, IMAGE_TYPES, "image")
+            problem = file_problem(srcdir, docname, uri, IMAGE_TYPES, "image")
             if problem:
                 yield node, problem
         elif isinstance(node, addnodes.download_reference):
             target = node.get("reftarget", "")
-            problem = _file_problem(srcdir, docname, target, DOWNLOAD_TYPES, "download")
+            problem = file_problem(srcdir, docname, target, DOWNLOAD_TYPES, "download")
             if problem:
                 yield node, problem
-
-
-def _file_problem(srcdir: Path, docname: str, target: str, types, what: str) -> str | None:
-    if SCHEME.match(target) or target.startswith("//"):
-        return (f"{what} '{target}' is on another site; a page may only show files from "
-                "docs/ (a remote file would tell that site who reads the page): save the "
-                "file in docs/_static/ and use its path")
-    rel = inside_docs(srcdir, docname, target)
-    if rel is None:
-        return (f"{what} '{target}' is outside docs/; a page may only use files inside "
-                "docs/ (save it in docs/_static/)")
-    suffix = PurePosixPath(rel).suffix.lower()
-    if suffix not in types:
-        return (f"{what} '{target}' is a '{suffix or 'no suffix'}' file; allowed: "
-                f"{', '.join(sorted(types))}")
-    return None
 
 
 @guarded("checking what the page contains")

@@ -257,8 +257,8 @@ def cmd_check(repo: Repo, today: dt.date, spelling: bool = True) -> int:
         else:
             _, problems = validate_page(fm)
             findings += [Finding(rel, p.line, p.message) for p in problems]
-        findings += [Finding(rel, p.line, p.message) for p in lint.check_source(text, docpath,
-                                                                               exists)]
+        findings += [Finding(rel, p.line, p.message)
+                     for p in lint.check_source(text, docpath, exists, repo.docs)]
         for line, key in lint.cited_keys(text):
             cited.add(key)
             if key not in known_keys:

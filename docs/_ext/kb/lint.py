@@ -8,9 +8,10 @@ for each rule).
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 
 @dataclass(frozen=True, order=True)
@@ -86,6 +87,10 @@ INSTEAD = {
     "bibliography": "end the article with a {references} block",
 }
 DEFAULT_INSTEAD = "write plain Markdown, or ask the site's maintainers to allow it"
+#: Image files a page may show, and files it may offer for download. SVG is left out on
+#: purpose: an SVG file opened on its own runs the scripts inside it, on the site's origin.
+IMAGE_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
+DOWNLOAD_TYPES = IMAGE_TYPES | {".pdf", ".txt"}
 #: The directives an article may use whose body is Markdown: ``make check`` looks inside
 #: them too. Any other directive's body is not Markdown (``{eval-rst}``, code), or the
 #: directive is refused as a whole.
@@ -195,6 +200,46 @@ def refusal(kind: str, name: str, article: bool) -> str:
             "(docs/contributing/index.md lists what a page may contain)")
 
 
+def inside_docs(srcdir: Path, docname: str, target: str) -> str | None:
+    """The source-relative path of a file a page names, or None if it leaves docs/.
+    Sphinx reads ``/x`` from the source folder and ``x`` from the page's folder."""
+    if not target or "\\" in target or "\0" in target or SCHEME.match(target):
+        return None
+    if target.startswith("/"):
+        rel = posixpath.normpath(target.lstrip("/"))
+    else:
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(docname), target))
+    if rel.startswith("../") or rel == ".." or rel.startswith("/"):
+        return None
+    real = (srcdir / rel).resolve()
+    try:
+        real.relative_to(srcdir.resolve())
+    except ValueError:  # a symbolic link out of docs/
+        return None
+    return rel
+
+
+def file_problem(srcdir: Path | None, docname: str, target: str, types,
+                 what: str) -> str | None:
+    """Why a page may not show (*what* = "image") or offer (``"download"``) the file
+    *target*, or None. Without *srcdir*, only whether it is on another site."""
+    if SCHEME.match(target) or target.startswith("//"):
+        return (f"{what} '{target}' is on another site; a page may only show files from "
+                "docs/ (a remote file would tell that site who reads the page): save the "
+                "file in docs/_static/ and use its path")
+    if srcdir is None:
+        return None
+    rel = inside_docs(srcdir, docname, target)
+    if rel is None:
+        return (f"{what} '{target}' is outside docs/; a page may only use files inside "
+                "docs/ (save it in docs/_static/)")
+    suffix = PurePosixPath(rel).suffix.lower()
+    if suffix not in types:
+        return (f"{what} '{target}' is a '{suffix or 'no suffix'}' file; allowed: "
+                f"{', '.join(sorted(types))}")
+    return None
+
+
 def _markdown():
     """MyST's Markdown parser with the site's syntax, every link kept as a link (as the
     build keeps them, kb/allowlist.py, so that the scheme check sees them)."""
@@ -210,44 +255,72 @@ def _markdown():
     return _PARSER[0]
 
 
-def check_markup(text: str, article: bool = True) -> list[Problem]:
+def check_markup(text: str, article: bool = True, srcdir: Path | None = None,
+                 docname: str = "") -> list[Problem]:
     """What the build's allow-list refuses in a page's markup (kb/allowlist.py), found
     where MyST's parser has done its work, as the build finds it, not by searching the
     text: every HTML block and inline HTML tag (a comment too, and a tag split over lines),
-    links with a scheme the site does not allow, images that are not files or http(s),
+    links with a scheme the site does not allow, images and downloads that are not files
+    of an allowed type inside *srcdir* (docs/; without it, only those on another site),
     and, in an *article*, directives and roles outside the article's allow-lists (in any
     other page, the ``{raw}`` directive; the build checks the rest of a page's names
-    against what the site's own extension registers). Directive bodies are read too."""
+    against what the site's own extension registers). Directive bodies are read too.
+    *docname*: the page's name (``articles/grief``), for its relative file paths."""
     problems: list[Problem] = []
-    _check_tokens(_markdown().parse(text), 0, article, problems)
+    _check_tokens(_markdown().parse(text), 0, _Page(article, srcdir, docname), problems)
     return sorted(set(problems))  # two tags on a line: one problem
 
 
-def _check_tokens(tokens, offset: int, article: bool, problems: list[Problem]) -> None:
+@dataclass(frozen=True)
+class _Page:
+    article: bool
+    srcdir: Path | None
+    docname: str
+
+    def file(self, line: int, target: str, what: str, problems: list[Problem]) -> None:
+        types = IMAGE_TYPES if what == "image" else DOWNLOAD_TYPES
+        message = file_problem(self.srcdir, self.docname, target, types, what)
+        if message:
+            problems.append(Problem(line, message, "not-allowed"))
+
+
+def _check_tokens(tokens, offset: int, page: _Page, problems: list[Problem]) -> None:
     """*tokens* of a text whose first line is the file's line *offset* + 1."""
     for token in tokens:
         line = offset + (token.map[0] if token.map else 0) + 1
         if token.type == "html_block":
             problems.append(Problem(line, RAW_HTML, "raw-html"))
         elif token.type == "inline":
-            _check_inline(token.children or [], line, article, problems)
+            _check_inline(token.children or [], line, page, problems)
         elif token.type in ("fence", "colon_fence") and token.info.lstrip().startswith("{"):
-            name = token.info.lstrip()[1:].split("}", 1)[0].strip().lower()
-            if (name not in ARTICLE_DIRECTIVES) if article else (name == "raw"):
-                problems.append(Problem(line, refusal("directive", name, article),
+            name, _, argument = token.info.lstrip()[1:].partition("}")
+            name, argument = name.strip().lower(), argument.strip()
+            if (name not in ARTICLE_DIRECTIVES) if page.article else (name == "raw"):
+                problems.append(Problem(line, refusal("directive", name, page.article),
                                         "not-allowed"))
-            elif name in MARKDOWN_BODY_DIRECTIVES:  # its body starts on the next line
-                _check_tokens(_markdown().parse(token.content), line, article, problems)
+                continue
+            if name in ("image", "figure") and argument:
+                page.file(line, argument, "image", problems)
+            if name in MARKDOWN_BODY_DIRECTIVES:  # its body starts on the next line
+                _check_tokens(_markdown().parse(token.content), line, page, problems)
 
 
-def _check_inline(children, line: int, article: bool, problems: list[Problem]) -> None:
+_ROLE_TARGET = re.compile(r"<([^<>]*)>\s*$")
+
+
+def _check_inline(children, line: int, page: _Page, problems: list[Problem]) -> None:
     for child in children:
         if child.type == "html_inline":
             problems.append(Problem(line, RAW_HTML, "raw-html"))
         elif child.type == "myst_role":
             name = str(child.meta.get("name", "")).lower()
-            if article and name not in ARTICLE_ROLES:
-                problems.append(Problem(line, refusal("role", name, article), "not-allowed"))
+            if page.article and name not in ARTICLE_ROLES:
+                problems.append(Problem(line, refusal("role", name, page.article),
+                                        "not-allowed"))
+            elif name == "download":  # {download}`text <file>` or {download}`file`
+                target = _ROLE_TARGET.search(child.content)
+                page.file(line, (target.group(1) if target else child.content).strip(),
+                          "download", problems)
         elif child.type == "link_open":
             scheme = SCHEME.match(child.attrGet("href") or "")
             if scheme and scheme.group(1).lower() not in LINK_SCHEMES:
@@ -255,11 +328,7 @@ def _check_inline(children, line: int, article: bool, problems: list[Problem]) -
                                         "allowed: link to a page of the site or an https:// "
                                         "address", "unsafe-link"))
         elif child.type == "image":
-            scheme = SCHEME.match(child.attrGet("src") or "")
-            if scheme and scheme.group(1).lower() not in ("http", "https"):
-                problems.append(Problem(line, f"'{scheme.group(1).lower()}:' images are not "
-                                        "allowed: put the image file in docs/ and give its "
-                                        "path", "unsafe-link"))
+            page.file(line, child.attrGet("src") or "", "image", problems)
         if child.type in ("softbreak", "hardbreak"):
             line += 1
         else:  # inline HTML (or a role) may run over lines
@@ -349,10 +418,13 @@ def check_references_section(text: str) -> list[Problem]:
                           "with '## References' and a ```{references}``` block", "references")]
 
 
-def check_source(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
-    """Every text-level rule for one page."""
-    article = is_article(docpath.with_suffix("").as_posix())
-    problems = (check_safe_messaging(text) + check_markup(text, article)
+def check_source(text: str, docpath: PurePosixPath, exists,
+                 srcdir: Path | None = None) -> list[Problem]:
+    """Every text-level rule for one page (*srcdir*: the source folder, docs/, for the
+    files a page shows or offers)."""
+    docname = docpath.with_suffix("").as_posix()
+    problems = (check_safe_messaging(text)
+                + check_markup(text, is_article(docname), srcdir, docname)
                 + check_headings(text) + check_links(text, docpath, exists)
                 + check_references_section(text))
     return sorted(problems)
