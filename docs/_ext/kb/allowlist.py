@@ -27,6 +27,10 @@ reported.
 
 Every refusal is a warning (``type="kb", subtype="not-allowed"``), so ``-W --keep-going``
 lists them all and fails the build. ``kb.csp`` checks the written HTML as well.
+
+The lists, the file rule and the messages live in ``kb.lint`` (which needs no Sphinx), so
+that ``make check`` refuses the same things in an article, found the same way (MyST's
+parser), before a build: one list and one message for both.
 """
 
 from __future__ import annotations
