@@ -3,7 +3,9 @@
 Each check takes the page's Markdown and returns ``Problem(line, message)`` items; the
 message says what is wrong and what to do. Nothing here needs Sphinx, so ``make check``
 runs them without building the site, and the build runs the same functions (one place
-for each rule).
+for each rule). For a page's markup the build checks its doctree instead
+(kb/allowlist.py), with the lists, the file rule and the messages defined here, which
+:func:`check_markup` applies to what MyST's parser makes of the page.
 """
 
 from __future__ import annotations
