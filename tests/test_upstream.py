@@ -522,6 +522,7 @@ def _patched_places(patch: str) -> list:
     import sphinx.builders.html as html
     import sphinx.util.docutils as sphinx_docutils
     from docutils.transforms.universal import SmartQuotes
+    import myst_parser.parsers.sphinx_ as sphinx_parser
     from myst_parser.mdit_to_docutils import base
     from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
 
@@ -541,13 +542,30 @@ def _patched_places(patch: str) -> list:
             (HighlightLanguageTransform, "apply", upstream._highlight_apply.kb_original)],
         "patch_sphinx_asset_checksums": [
             (html, "_file_checksum", html._file_checksum.kb_original)],
+        "patch_sphinx_partial_titles": [
+            (html.StandaloneHTMLBuilder, "render_partial",
+             upstream._rendered_title_parts.kb_original)],
+        "patch_myst_wordcount": [
+            (sphinx_parser, "create_md_parser", _wordcount_wrapper().kb_original)],
     }[patch]
+
+
+def _wordcount_wrapper():
+    """patch_myst_wordcount's wrapper, wherever it is in the chain of wrappers of MyST's
+    create_md_parser (kb.allowlist wraps it too)."""
+    import myst_parser.parsers.sphinx_ as sphinx_parser
+
+    wrapper = sphinx_parser.create_md_parser
+    while not getattr(wrapper, "kb_no_wordcount", False):
+        wrapper = wrapper.kb_original
+    return wrapper
 
 
 PATCHES = ["patch_docutils_findall", "patch_docutils_smartquotes",
            "patch_docutils_setup_child", "patch_myst_make_document",
            "patch_sphinx_page_settings", "patch_sphinx_highlight",
-           "patch_sphinx_asset_checksums"]
+           "patch_sphinx_asset_checksums", "patch_sphinx_partial_titles",
+           "patch_myst_wordcount"]
 
 
 @pytest.mark.parametrize("patch", PATCHES)
@@ -1005,3 +1023,122 @@ def test_what_would_feed_an_inert_transform_is_refused(build_root, tmp_path, tra
     refused = [w for w in warnings_of(app) if "[kb.not-allowed]" in w]
     assert refused and all(w.startswith(f"articles/{page.name}:") for w in refused), \
         warnings_of(app)
+
+
+# -- titles rendered once, templates not looked at again, no word count ------------------
+
+def test_pages_are_the_same_with_titles_once_templates_kept_and_no_word_count(tmp_path,
+                                                                            monkeypatch):
+    """The site with the three changes (each title the environment holds rendered once,
+    the templates' files not looked at again, MyST's word count off) and without them:
+    every page the same, byte for byte; and each change was in effect only in the first
+    build."""
+    import io
+
+    import sphinx.builders.html as html
+    from sphinx.testing.util import SphinxTestApp
+
+    assert upstream.patch_sphinx_partial_titles() and upstream.patch_myst_wordcount()
+    original = upstream._rendered_title_parts.kb_original
+    rendered: list = []
+
+    def counting(self, node):
+        rendered.append(node)
+        return original(self, node)
+
+    monkeypatch.setattr(upstream._rendered_title_parts, "kb_original", counting)
+    outs, facts = [], []
+    for name, on in (("with", True), ("without", False)):
+        monkeypatch.setattr(upstream, "TITLES_ONCE", on)
+        monkeypatch.setattr(upstream, "TEMPLATES_LOOKED_AT_AGAIN", not on)
+        monkeypatch.setattr(upstream, "WORD_COUNT", not on)
+        rendered.clear()
+        src = _lay_site(tmp_path / name)
+        app = SphinxTestApp("html", srcdir=src, builddir=src / "_build",
+                            status=io.StringIO(), warning=io.StringIO(), freshenv=True,
+                            parallel=0)
+        try:
+            app.build()
+            assert app.statuscode == 0
+            titles = [n for n in rendered if isinstance(n, nodes.title)]
+            facts.append({
+                "titles rendered": len(titles),
+                "distinct titles rendered": len({id(n) for n in titles}),
+                "auto reload": app.builder.templates.environment.auto_reload,
+                "word counts": sum("wordcount" in meta
+                                   for meta in app.env.metadata.values()),
+            })
+        finally:
+            app.cleanup()
+        outs.append(Path(app.outdir))
+    with_, without = facts
+    # once each (the site has more titles than that, so the second build rendered more)
+    assert with_["titles rendered"] == with_["distinct titles rendered"] > 10
+    assert without["titles rendered"] > without["distinct titles rendered"]
+    assert (with_["auto reload"], without["auto reload"]) == (False, True)
+    assert with_["word counts"] == 0 and without["word counts"] > 20
+    pages = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*.html"))
+    assert pages == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*.html"))
+    assert len(pages) > 20
+    for page in pages:
+        assert (outs[0] / page).read_bytes() == (outs[1] / page).read_bytes(), page
+    assert html.StandaloneHTMLBuilder.render_partial is upstream._rendered_title_parts
+
+
+def test_a_title_is_rendered_once_per_builder_and_anything_else_every_time():
+    """Titles the environment holds: rendered once, each caller gets its own dict. Other
+    nodes (a title the environment does not hold, a table of contents): every time."""
+    from sphinx.builders.html import StandaloneHTMLBuilder
+
+    assert upstream.patch_sphinx_partial_titles()
+    held = nodes.title("", "Held")
+    other_title = nodes.title("", "Other")
+    toc = nodes.bullet_list()
+
+    class Builder:
+        render_partial = StandaloneHTMLBuilder.render_partial
+
+        def __init__(self):
+            self.env = type("Env", (), {})()
+            self.env.titles, self.env.longtitles = {"a": held}, {"a": held}
+            self.calls = []
+
+    original = upstream._rendered_title_parts.kb_original
+    try:
+        upstream._rendered_title_parts.kb_original = lambda self, node: (
+            self.calls.append(node) or {"title": node.astext(), "fragment": ""})
+        first, second = Builder(), Builder()
+        one, two = first.render_partial(held), first.render_partial(held)
+        assert one == two == {"title": "Held", "fragment": ""} and one is not two
+        one["title"] = "changed by a caller"
+        assert first.render_partial(held)["title"] == "Held"
+        first.render_partial(other_title), first.render_partial(other_title)
+        first.render_partial(toc), first.render_partial(toc)
+        assert first.calls == [held, other_title, other_title, toc, toc]
+        second.render_partial(held)
+        assert second.calls == [held]  # another builder renders it for itself
+        # the environment's titles change (a page read again): the new title is held
+        new = nodes.title("", "New")
+        first.env.titles["b"] = new
+        first.render_partial(new), first.render_partial(new)
+        assert first.calls.count(new) == 1
+    finally:
+        upstream._rendered_title_parts.kb_original = original
+
+
+@pytest.mark.parametrize("extensions, counted", [
+    ((), False), (("colon_fence", "deflist", "smartquotes"), False),
+    (("substitution",), True)])
+def test_mysts_word_count_runs_only_where_a_substitution_could_use_it(extensions, counted):
+    import myst_parser.parsers.sphinx_ as sphinx_parser
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.mdit_to_docutils.sphinx_ import SphinxRenderer
+
+    assert upstream.patch_myst_wordcount()
+    md = sphinx_parser.create_md_parser(
+        MdParserConfig(enable_extensions=set(extensions)), SphinxRenderer)
+    env: dict = {}
+    md.parse("# Title\n\nSome words to count here.\n", env)
+    assert ("wordcount" in env) is counted
+    if counted:
+        assert env["wordcount"]["words"] == 6

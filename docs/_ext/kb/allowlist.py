@@ -197,6 +197,7 @@ def _install_link_validation() -> None:
         return md
 
     create_md_parser.kb_all_links = True
+    create_md_parser.kb_original = original
     sphinx_parser.create_md_parser = create_md_parser
 
 

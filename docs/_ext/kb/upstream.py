@@ -180,6 +180,38 @@ holding about 120 MB it will not read again (with ``sphinx-build`` the search in
 then runs beside it). Once a page is resolved (``doctree-resolved``) its bytes are
 dropped; a later ``get_doctree`` of the same page reads the file again.
 
+Sphinx 9.0: the titles of the pages around a page rendered again for every page
+-----------------------------------------------------------------------------------
+For each page, ``get_doc_context`` renders the titles of the next and previous pages
+and of its parents (``render_partial``: a new docutils document, its transforms and an
+HTML translator for each title), so each title is rendered about three times a build:
+1.2% of a clean build's CPU at 500 articles. A title held by the environment
+(``env.titles``, ``env.longtitles``: the same node every time, and nothing changes it
+while pages are written) is rendered once per process here and its parts given again
+(a new dict each time); anything else (the page's own table of contents, made anew for
+every page) is rendered as before. ``tests/test_upstream.py`` builds the site with and
+without it: the same pages, byte for byte.
+
+Jinja 3.1: every template's file looked at again for every page
+----------------------------------------------------------------
+Sphinx's template environment keeps Jinja's default ``auto_reload``: each time a page
+asks for a template (the page's and each one it includes or extends), Jinja looks at the
+file's time on the disk to see whether to compile it again (0.5% of a clean build's CPU
+at 500 articles). Templates do not change while a build runs, and every build is a new
+process (``make html``, the live preview's rebuilds): the builder's environment is set
+not to look (``auto_reload = False``).
+
+MyST-Parser 5.2.0: every page's words counted for a substitution the site cannot use
+--------------------------------------------------------------------------------------
+MyST's Markdown parser always runs ``mdit_py_plugins``' word count over every token of a
+page, to define the ``wordcount-words`` and ``wordcount-minutes`` substitutions and to
+put the count in the page's metadata (0.9% of a clean build's CPU at 500 articles).
+Nothing on this site reads them: substitutions are used only through MyST's
+``substitution`` syntax extension (or reStructuredText, refused in articles), which
+``docs/conf.py`` does not enable, and the article header counts its own words
+(``kb.articles``). With ``substitution`` not enabled, Sphinx's Markdown parser here has
+the count switched off; with it enabled, the count runs as before.
+
 Sphinx 9.0: every template is compiled again in every build
 ------------------------------------------------------------
 Sphinx's template loader gives Jinja no bytecode cache, so each build compiles the
@@ -1032,6 +1064,7 @@ def _builder_inited(app) -> None:
     skip_inert_transforms(app)
     patch_small_parallel_builds(app.builder)
     cache_compiled_templates(app)
+    templates_loaded_once(app)
 
 
 TEMPLATE_CACHE = "kb-jinja-cache"
@@ -1189,6 +1222,92 @@ def drop_resolved_doctree(app, doctree, docname) -> None:
         cache.pop(docname, None)
 
 
+#: Off only in the test that compares the pages with and without the three changes below.
+TITLES_ONCE = True  # patch_sphinx_partial_titles
+TEMPLATES_LOOKED_AT_AGAIN = False  # templates_loaded_once
+WORD_COUNT = False  # patch_myst_wordcount
+
+
+def _rendered_title_parts(self, node) -> dict[str, str]:
+    """``render_partial`` of a title node the environment holds: rendered once per
+    builder, its parts copied each time (see the module docstring)."""
+    from docutils import nodes
+
+    if not TITLES_ONCE or node.__class__ is not nodes.title or not _held_title(self, node):
+        return _rendered_title_parts.kb_original(self, node)
+    kept = self.__dict__.setdefault("_kb_rendered_titles", {})
+    held = kept.get(id(node))
+    if held is None or held[0] is not node:
+        held = kept[id(node)] = (node, _rendered_title_parts.kb_original(self, node))
+    return dict(held[1])
+
+
+def _held_title(builder, node) -> bool:
+    """Whether *node* is a title the builder's environment holds, by identity. The ids of
+    those titles are kept on the builder (never pickled, unlike the environment) and
+    made again whenever the environment's title dicts are others or change size."""
+    env = builder.env
+    titles, longtitles = env.titles, env.longtitles
+    known = builder.__dict__.get("_kb_title_ids")
+    if known is None or known[0] is not titles or known[1] is not longtitles \
+            or known[2] != (len(titles), len(longtitles)):
+        ids = {id(t): t for t in titles.values()}
+        ids.update((id(t), t) for t in longtitles.values())
+        known = (titles, longtitles, (len(titles), len(longtitles)), ids)
+        builder._kb_title_ids = known
+    return known[3].get(id(node)) is node
+
+
+def patch_sphinx_partial_titles() -> bool:
+    """The HTML builder's ``render_partial`` renders each title the environment holds
+    once; True if applied (or already applied)."""
+    import sphinx
+    from sphinx.builders.html import StandaloneHTMLBuilder
+
+    if StandaloneHTMLBuilder.render_partial is _rendered_title_parts:
+        return True
+    if sphinx.version_info[:2] not in SPHINX_VERSIONS:
+        return False
+    _rendered_title_parts.kb_original = StandaloneHTMLBuilder.render_partial
+    StandaloneHTMLBuilder.render_partial = _rendered_title_parts
+    return True
+
+
+def templates_loaded_once(app) -> bool:
+    """The builder's Jinja environment does not look at the templates' files again for
+    every page (see the module docstring); True if set."""
+    environment = getattr(getattr(app.builder, "templates", None), "environment", None)
+    if environment is None or TEMPLATES_LOOKED_AT_AGAIN:
+        return False
+    environment.auto_reload = False
+    return True
+
+
+def patch_myst_wordcount() -> bool:
+    """Sphinx's MyST parser without the word count when the ``substitution`` extension is
+    off (see the module docstring); True if applied (or already applied)."""
+    try:
+        import myst_parser.parsers.sphinx_ as sphinx_parser
+    except ImportError:
+        return False
+    original = sphinx_parser.create_md_parser
+    if getattr(original, "kb_no_wordcount", False):
+        return True
+    if _version("myst-parser") not in MYST_VERSIONS:
+        return False
+
+    def create_md_parser(config, renderer):
+        md = original(config, renderer)
+        if not WORD_COUNT and "substitution" not in config.enable_extensions:
+            md.disable("wordcount")
+        return md
+
+    create_md_parser.kb_no_wordcount = True
+    create_md_parser.kb_original = original
+    sphinx_parser.create_md_parser = create_md_parser
+    return True
+
+
 def setup_upstream(app) -> None:
     app.add_event(WRITE_FIRST_EVENT)
     app.add_event(READING_EVENT)
@@ -1201,6 +1320,8 @@ def setup_upstream(app) -> None:
     patch_sphinx_highlight()
     patch_docutils_setup_child()
     patch_sphinx_asset_checksums()
+    patch_sphinx_partial_titles()
+    patch_myst_wordcount()
     freeze_heap_at_exit()
     pause_collector_around_environment(app)
     patch_sphinx_background_save(app)
