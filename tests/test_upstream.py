@@ -524,6 +524,7 @@ def _patched_places(patch: str) -> list:
     from docutils.transforms.universal import SmartQuotes
     import myst_parser.parsers.sphinx_ as sphinx_parser
     from myst_parser.mdit_to_docutils import base
+    from sphinx.events import EventManager
     from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
 
     return {
@@ -547,6 +548,8 @@ def _patched_places(patch: str) -> list:
              upstream._rendered_title_parts.kb_original)],
         "patch_myst_wordcount": [
             (sphinx_parser, "create_md_parser", _wordcount_wrapper().kb_original)],
+        "patch_sphinx_event_messages": [
+            (EventManager, "emit", EventManager.emit.kb_original)],
     }[patch]
 
 
@@ -565,7 +568,7 @@ PATCHES = ["patch_docutils_findall", "patch_docutils_smartquotes",
            "patch_docutils_setup_child", "patch_myst_make_document",
            "patch_sphinx_page_settings", "patch_sphinx_highlight",
            "patch_sphinx_asset_checksums", "patch_sphinx_partial_titles",
-           "patch_myst_wordcount"]
+           "patch_myst_wordcount", "patch_sphinx_event_messages"]
 
 
 @pytest.mark.parametrize("patch", PATCHES)
@@ -1142,3 +1145,65 @@ def test_mysts_word_count_runs_only_where_a_substitution_could_use_it(extensions
     assert ("wordcount" in env) is counted
     if counted:
         assert env["wordcount"]["words"] == 6
+
+
+# -- event arguments written out only for -vv ----------------------------------------------
+
+class _Watched:
+    """An event argument that records every repr made of it."""
+
+    def __init__(self):
+        self.reprs = 0
+
+    def __repr__(self):
+        self.reprs += 1
+        return "<watched>"
+
+
+@pytest.mark.parametrize("verbosity, shown", [(0, False), (1, False), (2, True), (3, True)])
+def test_events_write_out_their_arguments_only_when_the_debug_message_is_shown(
+        verbosity, shown):
+    """Sphinx's debug message about an event (and the repr of its arguments, which can be
+    a whole page's template context) only from -vv; the handlers run as Sphinx runs
+    them: by priority, with what they return, and their errors wrapped as Sphinx wraps
+    them."""
+    import logging
+
+    from sphinx.errors import ExtensionError
+    from sphinx.events import EventManager
+
+    assert upstream.patch_sphinx_event_messages()
+    app = type("App", (), {"verbosity": verbosity, "pdb": False})()
+    events = EventManager(app)
+    events.add("kb-test-event")
+    calls = []
+    events.connect("kb-test-event", lambda app, arg: calls.append("late") or "late", 900)
+    events.connect("kb-test-event", lambda app, arg: calls.append("early") or None, 100)
+    watched = _Watched()
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    events_logger = logging.getLogger("sphinx.sphinx.events")
+    old_level = events_logger.level
+    events_logger.addHandler(handler)
+    events_logger.setLevel(logging.DEBUG)
+    try:
+        assert events.emit("kb-test-event", watched) == [None, "late"]
+        assert events.emit_firstresult("kb-test-event", watched) == "late"
+    finally:
+        events_logger.removeHandler(handler)
+        events_logger.setLevel(old_level)
+    assert calls == ["early", "late", "early", "late"]
+    assert watched.reprs == (2 if shown else 0)
+    messages = [r.getMessage() for r in records if "emitting event" in r.getMessage()]
+    assert messages == (["[app] emitting event: 'kb-test-event'(<watched>,)"] * 2
+                        if shown else [])
+
+    def fails(app, arg):
+        raise ValueError("broken handler")
+
+    events.connect("kb-test-event", fails, 500)
+    with pytest.raises(ExtensionError, match="threw an exception"):
+        events.emit("kb-test-event", watched)
+    with pytest.raises(ValueError):
+        events.emit("kb-test-event", watched, allowed_exceptions=(ValueError,))

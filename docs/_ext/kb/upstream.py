@@ -212,6 +212,16 @@ Nothing on this site reads them: substitutions are used only through MyST's
 (``kb.articles``). With ``substitution`` not enabled, Sphinx's Markdown parser here has
 the count switched off; with it enabled, the count runs as before.
 
+Sphinx 9.0: every event's arguments written out for a message nobody sees
+---------------------------------------------------------------------------
+``EventManager.emit`` makes the ``repr`` of every event's arguments for a debug message
+(``[app] emitting event: ...``), whether or not the message can be shown: for every page,
+that is the whole template context of ``html-page-context`` (the page's HTML, its table
+of contents, the navigation) and its doctree, about 1.7% of a clean build's CPU at 500
+articles. Sphinx shows debug messages only from ``-vv`` on (``verbosity`` 2). Here
+``emit`` is Sphinx's own, but the ``repr`` and the message are made only at that
+verbosity; the handlers run as before, in the same order, with the same errors.
+
 Sphinx 9.0: every template is compiled again in every build
 ------------------------------------------------------------
 Sphinx's template loader gives Jinja no bytecode cache, so each build compiles the
@@ -1308,6 +1318,68 @@ def patch_myst_wordcount() -> bool:
     return True
 
 
+def _make_emit():
+    """Sphinx 9.0's ``EventManager.emit``, with the arguments' ``repr`` made only when the
+    debug message can be shown (see the module docstring)."""
+    from operator import attrgetter
+
+    from sphinx.errors import ExtensionError, SphinxError
+    from sphinx.events import logger
+    from sphinx.locale import __
+    from sphinx.util.inspect import safe_getattr
+
+    priority = attrgetter("priority")
+
+    def emit(self, name, *args, allowed_exceptions=()):
+        if getattr(self._app, "verbosity", DEBUG_VERBOSITY) >= DEBUG_VERBOSITY:
+            # not every object likes to be repr()'d (as Sphinx says)
+            try:
+                repr_args = repr(args)
+            except Exception:  # noqa: BLE001, S110 - Sphinx's own handling
+                pass
+            else:
+                logger.debug("[app] emitting event: %r%s", name, repr_args)
+        results = []
+        for listener in sorted(self.listeners[name], key=priority):
+            try:
+                results.append(listener.handler(self._app, *args))
+            except allowed_exceptions:
+                raise  # pass through the errors specified as allowed_exceptions
+            except SphinxError:
+                raise
+            except Exception as exc:
+                if self._reraise_errors:
+                    raise
+                modname = safe_getattr(listener.handler, "__module__", None)
+                msg = __("Handler %r for event %r threw an exception")
+                raise ExtensionError(msg % (listener.handler, name), exc,
+                                     modname=modname) from exc
+        return results
+
+    return emit
+
+
+#: Sphinx's verbosity from which its debug messages are shown (``-vv``).
+DEBUG_VERBOSITY = 2
+
+
+def patch_sphinx_event_messages() -> bool:
+    """``EventManager.emit`` without the arguments' ``repr`` below ``-vv``; True if applied
+    (or already applied)."""
+    import sphinx
+    from sphinx.events import EventManager
+
+    if getattr(EventManager.emit, "kb_quiet", False):
+        return True
+    if sphinx.version_info[:2] not in SPHINX_VERSIONS:
+        return False
+    emit = _make_emit()
+    emit.kb_quiet = True
+    emit.kb_original = EventManager.emit
+    EventManager.emit = emit
+    return True
+
+
 def setup_upstream(app) -> None:
     app.add_event(WRITE_FIRST_EVENT)
     app.add_event(READING_EVENT)
@@ -1322,6 +1394,7 @@ def setup_upstream(app) -> None:
     patch_sphinx_asset_checksums()
     patch_sphinx_partial_titles()
     patch_myst_wordcount()
+    patch_sphinx_event_messages()
     freeze_heap_at_exit()
     pause_collector_around_environment(app)
     patch_sphinx_background_save(app)
