@@ -247,6 +247,150 @@ def test_findall_same_while_the_tree_changes(case, condition):
     assert old == new
 
 
+# -- a document's census of node classes ------------------------------------------------
+
+from sphinx import addnodes  # noqa: E402
+
+#: Classes the random documents are made of, and classes searched (with base classes).
+CENSUS_CLASSES = [nodes.paragraph, nodes.inline, nodes.emphasis, nodes.strong,
+                  nodes.literal, nodes.section, nodes.title, nodes.reference, nodes.image,
+                  nodes.table, nodes.footnote, nodes.literal_block, nodes.bullet_list,
+                  nodes.list_item, nodes.note, addnodes.pending_xref]
+SEARCHED = CENSUS_CLASSES + [nodes.Text, nodes.Element, nodes.TextElement, nodes.Inline,
+                             nodes.Body, nodes.General, nodes.Admonition, nodes.Invisible,
+                             nodes.document, nodes.target]
+CENSUS_OPS = ("append", "insert", "replace", "replace_self", "remove", "clear",
+              "slice", "extend", "search", "pickle", "deepcopy", "build-then-attach")
+
+
+def _subtree(kinds: list, text: str):
+    """A detached node of kinds[0] holding a chain of kinds[1:], text at the bottom."""
+    top = node = kinds[0]()
+    for kind in kinds[1:]:
+        child = kind()
+        node += child
+        node = child
+    node += nodes.Text(text)
+    return top
+
+
+@st.composite
+def census_scripts(draw):
+    kinds = st.lists(st.sampled_from(CENSUS_CLASSES), min_size=1, max_size=3)
+    return draw(st.lists(st.tuples(st.sampled_from(CENSUS_OPS), st.integers(0, 40), kinds,
+                                   st.sampled_from(SEARCHED)),
+                         min_size=1, max_size=25))
+
+
+def _walked(document, cls) -> list:
+    return list(upstream._findall.kb_original(document, cls))
+
+
+@settings(max_examples=400, deadline=None)
+@given(census_scripts())
+def test_a_documents_census_answers_as_a_walk_would(script):
+    """Random documents changed by random sequences of docutils' own operations (nodes and
+    whole subtrees appended, inserted, replaced, removed, cleared, slices assigned, the
+    document pickled or copied), searched in between for classes and base classes: a
+    search that the census answers finds exactly what a walk finds, and the census holds
+    every class in the document."""
+    import pickle
+
+    from docutils.utils import new_document
+
+    assert upstream.patch_docutils_findall() and upstream.patch_docutils_setup_child()
+    document = new_document("census-test")
+    document += _subtree([nodes.section, nodes.title], "Title")
+    document += _subtree([nodes.paragraph, nodes.emphasis], "text")
+    for n, (op, at, kinds, searched) in enumerate(script):
+        elements = [node for node in _walked(document, nodes.Element)
+                    if node is not document]
+        target = elements[at % len(elements)] if elements else None
+        new = _subtree(kinds, f"t{n}")
+        if op == "append" and target is not None:
+            target += new
+        elif op == "insert" and target is not None:
+            target.insert(at % (len(target) + 1), new)
+        elif op == "replace" and target is not None and target.parent is not None:
+            target.parent.replace(target, new)
+        elif op == "replace_self" and target is not None and target.parent is not None:
+            target.replace_self([new, _subtree(kinds[::-1], "r")])
+        elif op == "remove" and target is not None and target.parent is not None:
+            target.parent.remove(target)
+        elif op == "clear" and target is not None:
+            target.clear()
+        elif op == "slice" and target is not None:
+            target[0:1] = [new]
+        elif op == "extend" and target is not None:
+            target.extend([new, nodes.Text("more")])
+        elif op == "pickle":
+            document = pickle.loads(pickle.dumps(document, pickle.HIGHEST_PROTOCOL))
+            assert document.__dict__.get("_kb_census") is None  # never kept with it
+        elif op == "deepcopy":
+            document = document.deepcopy()
+        elif op == "build-then-attach":  # a subtree built apart, then put in at once
+            holder = nodes.container()
+            holder += new
+            holder += _subtree(kinds, "b")
+            (target if target is not None else document).append(holder)
+        found = list(document.findall(searched))  # census or walk
+        assert [id(n) for n in found] == [id(n) for n in _walked(document, searched)], (
+            op, searched)
+        census = document.__dict__.get("_kb_census")
+        if census is not None:
+            assert {node.__class__ for node in _walked(document, nodes.Node)} <= census[0]
+
+
+def test_the_census_answers_without_walking_for_a_class_the_document_never_held():
+    from docutils.utils import new_document
+
+    assert upstream.patch_docutils_findall() and upstream.patch_docutils_setup_child()
+    document = new_document("census-test")
+    document += _subtree([nodes.section, nodes.paragraph], "text")
+    assert list(document.findall(nodes.image)) == []  # takes the census
+    walks = []
+    original = upstream._findall_all
+
+    class Counting(nodes.Node):
+        pass
+
+    try:
+        upstream._findall_all = lambda node: walks.append(node) or original(node)
+        for _ in range(3):
+            assert list(document.findall(nodes.image)) == []
+            assert list(document.findall(nodes.table)) == []
+        assert walks == []  # answered from the census
+        paragraph = next(iter(document.findall(nodes.paragraph)))
+        paragraph += nodes.image(uri="x.png")
+        assert [n["uri"] for n in document.findall(nodes.image)] == ["x.png"]
+    finally:
+        upstream._findall_all = original
+
+
+def test_a_node_put_in_without_docutils_methods_is_caught_by_the_check(monkeypatch):
+    """The census's limit, and the check the test suite runs every build with: a node
+    put straight into a ``children`` list after the census was taken is not counted;
+    with the check on, the search that would miss it raises, naming it."""
+    from docutils.utils import new_document
+
+    assert upstream.patch_docutils_findall() and upstream.patch_docutils_setup_child()
+    document = new_document("census-test")
+    document += _subtree([nodes.paragraph], "text")
+    assert list(document.findall(nodes.image)) == []
+    document.children[0].children.append(nodes.image(uri="sneaked.png"))
+    monkeypatch.setattr(upstream, "CENSUS_CHECK", True)
+    with pytest.raises(upstream.CensusError, match="<image> node"):
+        list(document.findall(nodes.image))
+    monkeypatch.setattr(upstream, "CENSUS_CHECK", False)
+    assert list(document.findall(nodes.image)) == []  # what the check guards against
+    monkeypatch.setattr(upstream, "CENSUS", False)
+    assert len(list(document.findall(nodes.image))) == 1
+
+
+def test_the_test_suite_runs_every_build_with_the_census_check():
+    assert os.environ.get("KB_CENSUS_CHECK") == "1" and upstream.CENSUS_CHECK
+
+
 # -- docutils' smart quotes --------------------------------------------------------------
 
 SMART_ALPHABET = [chr(i) for i in range(32, 127)] + [
@@ -1207,3 +1351,17 @@ def test_events_write_out_their_arguments_only_when_the_debug_message_is_shown(
         events.emit("kb-test-event", watched)
     with pytest.raises(ValueError):
         events.emit("kb-test-event", watched, allowed_exceptions=(ValueError,))
+
+
+def test_the_census_is_used_only_while_the_html_or_epub_builder_runs(build_root, tmp_path):
+    """Sphinx's single-page builder assigns other pages' trees into the master page's
+    (``inline_all_toctrees``): it builds without the census (with the suite's check on,
+    a census would raise there); the HTML builder after it uses the census again."""
+    from helpers import lay_root
+
+    src = lay_root(tmp_path / "src", None)
+    single = build_root(None, buildername="singlehtml", srcdir=src, dest="single")
+    assert single.statuscode == 0 and upstream._CENSUS_BUILDER == [False]
+    assert "<h1" in (Path(single.outdir) / "index.html").read_text()
+    web = build_root(None, srcdir=src, dest="web")
+    assert web.statuscode == 0 and upstream._CENSUS_BUILDER == [True]

@@ -66,6 +66,35 @@ action, which changes curly quotes back, always goes through it).
 ``tests/test_upstream.py`` checks the claim against docutils' replacements on random
 text, and both versions of the transform on random reStructuredText and MyST documents.
 
+docutils 0.22.4: every page searched from top to bottom for nodes it does not have
+------------------------------------------------------------------------------------
+Even walked with a stack (above), the searches were still the largest single cost of a
+clean build: about sixty transforms each walk the whole page for their nodes, and most
+look for nodes a page does not have (images, tables, code blocks, footnotes, index
+entries, substitutions, math): 8% of its CPU at 500 articles. Here a document keeps a
+census: the set of node classes that have been in it (``_kb_census``), taken by one walk
+at its first search, and kept up to date by ``_setup_child``, which docutils runs for
+every node put in a tree through its methods (``append``, ``insert``, ``extend``,
+``replace``, ``replace_self``, item and slice assignment): the node's class, and when it
+comes with children, the classes of the whole subtree, are added to the census of the
+tree's root, found through the parents (not through ``node.document``, which a subtree
+copied or moved from another document still points to). A search of a document for a
+class none of whose census classes is (a subclass of) returns at once; any other search
+walks as before. A node taken out leaves its class in the census, which only costs a
+walk; the census is never pickled or copied with its document (a doctree file holds
+none, and the document takes a new one at its first search). What the census cannot
+see is a node put in a tree without docutils' methods (``node.children.append(x)``,
+``node.children = [...]``) while the tree's root already has a census: no code that
+builds this site's HTML pages or its book does that to a page. Sphinx's
+``inline_all_toctrees`` does (the single-page, LaTeX, Texinfo and manual page
+builders): the census is used only while the HTML or EPUB builder runs
+(``CENSUS_BUILDERS``). The translations' ``Locale`` does too; it never runs here
+(``INERT_TRANSFORMS``). With ``KB_CENSUS_CHECK=1`` in the environment (the test suite
+sets it, so every build its tests run checks), every search the census answers is
+walked as well, and a node found there raises ``CensusError``. About 4% of a clean
+build's CPU at 500 articles. ``tests/test_upstream.py`` compares census and walk over
+random documents changed by random sequences of docutils' operations.
+
 docutils 0.22.4: a node asks for its document four times to take a child
 --------------------------------------------------------------------------
 ``Node.setup_child``, run for every node put in a tree, reads ``self.document`` (a walk up
@@ -416,8 +445,38 @@ def patch_pybtex_plain_latex() -> bool:
 DOCUTILS_VERSIONS = ("0.22.4",)
 
 
+#: See the module docstring: documents answer searches for classes they never held.
+CENSUS = True
+#: Builders whose pages are only ever changed through docutils' methods: the census is
+#: used while one of them runs (set when the builder starts). Sphinx's single-page,
+#: LaTeX, Texinfo and manual page builders put other pages' trees into a page by
+#: assigning ``children`` (``inline_all_toctrees``).
+CENSUS_BUILDERS = ("html", "epub")
+_CENSUS_BUILDER = [True]
+#: Walk as well wherever the census answers (tests), and raise if the walk finds a node.
+CENSUS_CHECK = os.environ.get("KB_CENSUS_CHECK") == "1"
+
+
+class CensusError(AssertionError):
+    """A node of a class a document's census does not hold was found in it: it was put
+    there without docutils' methods (see the module docstring)."""
+
+
 def _findall(self, cls):
-    """docutils' ``Node._fast_findall``, walked with a stack instead of recursion."""
+    """docutils' ``Node._fast_findall``, walked with a stack instead of recursion; a
+    document answers at once for a class it has never held (its census)."""
+    if CENSUS and _CENSUS_BUILDER[0] and _DOCUMENT_CLASS[0].setup_child is _setup_child:
+        census = self.__dict__.get("_kb_census")
+        if census is None and self.__class__ is _DOCUMENT_CLASS[0]:
+            census = _take_census(self)
+        if census is not None:
+            held = census[1].get(cls)
+            if held is None:
+                held = census[1][cls] = any(issubclass(kind, cls) for kind in census[0])
+            if not held:
+                if CENSUS_CHECK:
+                    _check_census(self, cls)
+                return
     if isinstance(self, cls):
         yield self
     stack = [iter(self.children)]
@@ -461,9 +520,57 @@ def patch_docutils_findall() -> bool:
     return True
 
 
+#: docutils' ``nodes.document``, set when ``setup_child`` is patched (which keeps the
+#: census): until then, and whenever it is not ours, no census is used.
+_DOCUMENT_CLASS: list = [type("_NoDocument", (), {"setup_child": None})]
+
+
+class _Census(tuple):
+    """``(classes, {class searched: held})``. Never pickled or copied with its document
+    (a doctree file, ``copy.deepcopy``): that gives ``None``, and the document takes a
+    new census at its next search."""
+
+    def __reduce__(self):
+        return (type(None), ())
+
+
+def _take_census(document) -> _Census:
+    """The classes of every node in *document*, kept on it with a cache of the answers
+    for each class searched."""
+    census = _Census(({node.__class__ for node in _findall_all(document)}, {}))
+    document._kb_census = census
+    return census
+
+
+def _counted(census: _Census, node) -> None:
+    """Add *node*'s class, and its subtree's, to *census*."""
+    classes = census[0]
+    for item in _findall_all(node) if node.children else (node,):
+        if item.__class__ not in classes:
+            classes.add(item.__class__)
+            census[1].clear()  # an answer "not held" may now be wrong
+
+
+def _check_census(document, cls) -> None:
+    for node in _findall.kb_original(document, cls):
+        raise CensusError(
+            f"a <{node.tagname}> node is in the document "
+            f"{document.get('source')!r} but not in its census of node classes: it "
+            "was put there without docutils' methods (kb/upstream.py)")
+
+
 def _setup_child(self, child) -> None:
-    """docutils' ``Node.setup_child``, reading ``self.document`` once."""
+    """docutils' ``Node.setup_child``, reading ``self.document`` once; the census of the
+    tree's root (if it has one) counts the child and what it holds."""
     child.parent = self
+    # the census of the tree's root, found by its parents: a node's ``document`` can be
+    # another one (a subtree copied or moved from another document keeps it)
+    root = self
+    while root.parent is not None:
+        root = root.parent
+    census = root.__dict__.get("_kb_census")
+    if census is not None and (child.children or child.__class__ not in census[0]):
+        _counted(census, child)
     document = self.document
     if document:
         child.document = document
@@ -483,6 +590,7 @@ def patch_docutils_setup_child() -> bool:
         return False
     _setup_child.kb_original = nodes.Node.setup_child
     nodes.Node.setup_child = _setup_child
+    _DOCUMENT_CLASS[0] = nodes.document  # the census is kept from now on
     return True
 
 
@@ -1071,6 +1179,7 @@ def working_while_reading(builder):
 
 
 def _builder_inited(app) -> None:
+    _CENSUS_BUILDER[0] = app.builder.name in CENSUS_BUILDERS
     skip_inert_transforms(app)
     patch_small_parallel_builds(app.builder)
     cache_compiled_templates(app)
