@@ -391,6 +391,21 @@ def test_the_test_suite_runs_every_build_with_the_census_check():
     assert os.environ.get("KB_CENSUS_CHECK") == "1" and upstream.CENSUS_CHECK
 
 
+# -- docutils' Text.astext ------------------------------------------------------------------
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\n", "\x00", "\\", "é", "\u2019"]),
+               max_size=12))
+@example("")
+@example("plain text")
+@example("\x00 \x00\n\x00")
+def test_text_astext_gives_what_docutils_gives(text):
+    assert upstream.patch_docutils_text_astext()
+    node = nodes.Text(text)
+    ours, theirs = node.astext(), upstream._text_astext.kb_original(node)
+    assert ours == theirs and type(ours) is str and type(theirs) is str
+
+
 # -- docutils' smart quotes --------------------------------------------------------------
 
 SMART_ALPHABET = [chr(i) for i in range(32, 127)] + [
@@ -668,6 +683,7 @@ def _patched_places(patch: str) -> list:
     from docutils.transforms.universal import SmartQuotes
     import myst_parser.parsers.sphinx_ as sphinx_parser
     from myst_parser.mdit_to_docutils import base
+    from sphinx.environment import BuildEnvironment
     from sphinx.events import EventManager
     from sphinx.transforms.post_transforms.code import HighlightLanguageTransform
 
@@ -694,6 +710,10 @@ def _patched_places(patch: str) -> list:
             (sphinx_parser, "create_md_parser", _wordcount_wrapper().kb_original)],
         "patch_sphinx_event_messages": [
             (EventManager, "emit", EventManager.emit.kb_original)],
+        "patch_docutils_text_astext": [
+            (nodes.Text, "astext", upstream._text_astext.kb_original)],
+        "patch_sphinx_relfn2path": [
+            (BuildEnvironment, "relfn2path", upstream._relfn2path.kb_original)],
     }[patch]
 
 
@@ -712,7 +732,8 @@ PATCHES = ["patch_docutils_findall", "patch_docutils_smartquotes",
            "patch_docutils_setup_child", "patch_myst_make_document",
            "patch_sphinx_page_settings", "patch_sphinx_highlight",
            "patch_sphinx_asset_checksums", "patch_sphinx_partial_titles",
-           "patch_myst_wordcount", "patch_sphinx_event_messages"]
+           "patch_myst_wordcount", "patch_sphinx_event_messages",
+           "patch_docutils_text_astext", "patch_sphinx_relfn2path"]
 
 
 @pytest.mark.parametrize("patch", PATCHES)
@@ -1365,3 +1386,45 @@ def test_the_census_is_used_only_while_the_html_or_epub_builder_runs(build_root,
     assert "<h1" in (Path(single.outdir) / "index.html").read_text()
     web = build_root(None, srcdir=src, dest="web")
     assert web.statuscode == 0 and upstream._CENSUS_BUILDER == [True]
+
+
+def test_relfn2path_answers_as_sphinx_once_per_name_page_and_build(tmp_path):
+    """The same answers as Sphinx's (absolute and relative names, a page's own folder,
+    ``..``), each worked out once; without a page it raises as Sphinx does; a new build
+    (builder-inited) starts with nothing kept."""
+    from sphinx.environment import BuildEnvironment
+
+    assert upstream.patch_sphinx_relfn2path()
+    original = upstream._relfn2path.kb_original
+    (tmp_path / "articles").mkdir()
+    class Env:  # what relfn2path reads of an environment
+        relfn2path = BuildEnvironment.relfn2path
+
+        def __init__(self):
+            self.srcdir, self.docname = tmp_path, "articles/grief"
+
+        def doc2path(self, docname, base=True):
+            return Path(docname + ".md")
+
+    env = Env()
+    calls = []
+    upstream._RESOLVED_PATHS.clear()
+    try:
+        upstream._relfn2path.kb_original = lambda self, f, d=None: (
+            calls.append((f, d)) or original(self, f, d))
+        cases = [("anxiety.md", None), ("/about/index.md", None), ("../crisis.md", None),
+                 (Path("anxiety.md"), None), ("anxiety.md", "index"), ("x.png", "a/b")]
+        for name, page in cases * 2:
+            assert env.relfn2path(name, page) == original(env, name, page)
+        assert len(calls) == 5  # Path("anxiety.md") is the name "anxiety.md" again
+        env.docname = None
+        with pytest.raises(KeyError):
+            env.relfn2path("anxiety.md")
+        with pytest.raises(KeyError):
+            env.relfn2path("anxiety.md")
+        upstream._RESOLVED_PATHS.clear()
+        env.docname = "articles/grief"
+        env.relfn2path("anxiety.md")
+        assert len(calls) == 8  # two raising calls, then worked out again
+    finally:
+        upstream._relfn2path.kb_original = original

@@ -95,6 +95,16 @@ walked as well, and a node found there raises ``CensusError``. About 4% of a cle
 build's CPU at 500 articles. ``tests/test_upstream.py`` compares census and walk over
 random documents changed by random sequences of docutils' operations.
 
+docutils 0.22.4: every piece of text split three times to take out what it does not hold
+---------------------------------------------------------------------------------------------
+``Text.astext`` (the HTML writer asks it of every piece of text, and so does anything
+that reads a node's text) runs ``unescape``, which splits and joins the text three times
+to remove docutils' escape character (``\x00``) in its three forms: 1% of a clean
+build's CPU at 500 articles. Text without that character comes out of the three splits
+as it went in; ``_text_astext`` gives such text as it is (a plain ``str``, as
+``unescape`` gives), and any other text to docutils' own code.
+``tests/test_upstream.py`` compares both on random text.
+
 docutils 0.22.4: a node asks for its document four times to take a child
 --------------------------------------------------------------------------
 ``Node.setup_child``, run for every node put in a tree, reads ``self.document`` (a walk up
@@ -250,6 +260,17 @@ of contents, the navigation) and its doctree, about 1.7% of a clean build's CPU 
 articles. Sphinx shows debug messages only from ``-vv`` on (``verbosity`` 2). Here
 ``emit`` is Sphinx's own, but the ``repr`` and the message are made only at that
 verbosity; the handlers run as before, in the same order, with the same errors.
+
+Sphinx 9.0: every link's path resolved on the disk again
+---------------------------------------------------------
+For every Markdown link that is not a URL (a link to another article, an anchor), MyST
+asks ``BuildEnvironment.relfn2path`` where it points, and that resolves the path on the
+disk (``Path.resolve``: a system call for each part of the path): 1.2% of a clean
+build's CPU at 500 articles, where the articles link to the same few dozen pages. The
+answer for a file name, a page and a source folder is kept for the rest of the build
+(``_relfn2path``; the files do not move while a build runs, and each build starts with
+none kept: ``builder-inited``); a call that raises (no page to resolve from) raises
+every time.
 
 Sphinx 9.0: every template is compiled again in every build
 ------------------------------------------------------------
@@ -578,6 +599,28 @@ def _setup_child(self, child) -> None:
             child.source = document.current_source
         if child.line is None:
             child.line = document.current_line
+
+
+def _text_astext(self) -> str:
+    """docutils' ``Text.astext``, without ``unescape`` for text that has no escape
+    character (see the module docstring)."""
+    if "\x00" in self:
+        return _text_astext.kb_original(self)
+    return str.__str__(self)  # a plain str, as unescape returns
+
+
+def patch_docutils_text_astext() -> bool:
+    """``Text.astext`` skips ``unescape`` where it changes nothing; True if applied (or
+    already applied)."""
+    from docutils import nodes
+
+    if nodes.Text.astext is _text_astext:
+        return True
+    if _version("docutils") not in DOCUTILS_VERSIONS:
+        return False
+    _text_astext.kb_original = nodes.Text.astext
+    nodes.Text.astext = _text_astext
+    return True
 
 
 def patch_docutils_setup_child() -> bool:
@@ -1180,6 +1223,7 @@ def working_while_reading(builder):
 
 def _builder_inited(app) -> None:
     _CENSUS_BUILDER[0] = app.builder.name in CENSUS_BUILDERS
+    _RESOLVED_PATHS.clear()  # a new build: the files may have moved since the last
     skip_inert_transforms(app)
     patch_small_parallel_builds(app.builder)
     cache_compiled_templates(app)
@@ -1489,6 +1533,42 @@ def patch_sphinx_event_messages() -> bool:
     return True
 
 
+#: relfn2path's answers: (file name, page, source folder) -> (relative, absolute).
+_RESOLVED_PATHS: dict = {}
+_RESOLVED_PATHS_MAX = 20_000
+
+
+def _relfn2path(self, filename, docname=None):
+    """Sphinx's ``BuildEnvironment.relfn2path``, its answer kept (see the module
+    docstring)."""
+    page = docname or self.docname
+    if not page:
+        return _relfn2path.kb_original(self, filename, docname)  # raises, as Sphinx's
+    key = (os.fspath(filename), page, self.srcdir)
+    found = _RESOLVED_PATHS.get(key)
+    if found is None:
+        found = _relfn2path.kb_original(self, filename, docname)
+        if len(_RESOLVED_PATHS) >= _RESOLVED_PATHS_MAX:
+            _RESOLVED_PATHS.clear()
+        _RESOLVED_PATHS[key] = found
+    return found
+
+
+def patch_sphinx_relfn2path() -> bool:
+    """``relfn2path`` answers each file name once per page and build; True if applied
+    (or already applied)."""
+    import sphinx
+    from sphinx.environment import BuildEnvironment
+
+    if BuildEnvironment.relfn2path is _relfn2path:
+        return True
+    if sphinx.version_info[:2] not in SPHINX_VERSIONS:
+        return False
+    _relfn2path.kb_original = BuildEnvironment.relfn2path
+    BuildEnvironment.relfn2path = _relfn2path
+    return True
+
+
 def setup_upstream(app) -> None:
     app.add_event(WRITE_FIRST_EVENT)
     app.add_event(READING_EVENT)
@@ -1500,10 +1580,12 @@ def setup_upstream(app) -> None:
     patch_sphinx_page_settings()
     patch_sphinx_highlight()
     patch_docutils_setup_child()
+    patch_docutils_text_astext()
     patch_sphinx_asset_checksums()
     patch_sphinx_partial_titles()
     patch_myst_wordcount()
     patch_sphinx_event_messages()
+    patch_sphinx_relfn2path()
     freeze_heap_at_exit()
     pause_collector_around_environment(app)
     patch_sphinx_background_save(app)
