@@ -1388,10 +1388,10 @@ def test_the_census_is_used_only_while_the_html_or_epub_builder_runs(build_root,
     assert web.statuscode == 0 and upstream._CENSUS_BUILDER == [True]
 
 
-def test_relfn2path_answers_as_sphinx_once_per_name_page_and_build(tmp_path):
+def test_relfn2path_answers_as_sphinx_once_per_name_folder_and_build(tmp_path):
     """The same answers as Sphinx's (absolute and relative names, a page's own folder,
-    ``..``), each worked out once; without a page it raises as Sphinx does; a new build
-    (builder-inited) starts with nothing kept."""
+    ``..``), each worked out once for the pages of a folder; without a page it raises as
+    Sphinx does; a new build (builder-inited) starts with nothing kept."""
     from sphinx.environment import BuildEnvironment
 
     assert upstream.patch_sphinx_relfn2path()
@@ -1413,10 +1413,17 @@ def test_relfn2path_answers_as_sphinx_once_per_name_page_and_build(tmp_path):
         upstream._relfn2path.kb_original = lambda self, f, d=None: (
             calls.append((f, d)) or original(self, f, d))
         cases = [("anxiety.md", None), ("/about/index.md", None), ("../crisis.md", None),
-                 (Path("anxiety.md"), None), ("anxiety.md", "index"), ("x.png", "a/b")]
+                 (Path("anxiety.md"), None), ("anxiety.md", "index"), ("x.png", "a/b"),
+                 ("anxiety.md", "articles/grief"), ("anxiety.md", "articles/sleep"),
+                 ("x.png", "a/c"), ("x.png", "a")]
         for name, page in cases * 2:
             assert env.relfn2path(name, page) == original(env, name, page)
-        assert len(calls) == 5  # Path("anxiety.md") is the name "anxiety.md" again
+        # Path("anxiety.md") is the name "anxiety.md" again, and the pages of
+        # articles/ (the environment's own, grief, sleep) share their folder's answer
+        assert [(str(f), d) for f, d in calls] == [
+            ("anxiety.md", None), ("/about/index.md", None), ("../crisis.md", None),
+            ("anxiety.md", "index"), ("x.png", "a/b"), ("x.png", "a")]
+        assert env.relfn2path("x.png", "a") != env.relfn2path("x.png", "a/b")
         env.docname = None
         with pytest.raises(KeyError):
             env.relfn2path("anxiety.md")
@@ -1425,6 +1432,6 @@ def test_relfn2path_answers_as_sphinx_once_per_name_page_and_build(tmp_path):
         upstream._RESOLVED_PATHS.clear()
         env.docname = "articles/grief"
         env.relfn2path("anxiety.md")
-        assert len(calls) == 8  # two raising calls, then worked out again
+        assert len(calls) == 9  # two raising calls, then worked out again
     finally:
         upstream._relfn2path.kb_original = original

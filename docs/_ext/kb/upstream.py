@@ -267,7 +267,8 @@ For every Markdown link that is not a URL (a link to another article, an anchor)
 asks ``BuildEnvironment.relfn2path`` where it points, and that resolves the path on the
 disk (``Path.resolve``: a system call for each part of the path): 1.2% of a clean
 build's CPU at 500 articles, where the articles link to the same few dozen pages. The
-answer for a file name, a page and a source folder is kept for the rest of the build
+answer for a file name, a page's folder and the source folder (what Sphinx resolves a
+name from) is kept for the rest of the build
 (``_relfn2path``; the files do not move while a build runs, and each build starts with
 none kept: ``builder-inited``); a call that raises (no page to resolve from) raises
 every time.
@@ -1533,7 +1534,7 @@ def patch_sphinx_event_messages() -> bool:
     return True
 
 
-#: relfn2path's answers: (file name, page, source folder) -> (relative, absolute).
+#: relfn2path's answers: (file name, page's folder, source folder) -> (relative, absolute).
 _RESOLVED_PATHS: dict = {}
 _RESOLVED_PATHS_MAX = 20_000
 
@@ -1544,7 +1545,9 @@ def _relfn2path(self, filename, docname=None):
     page = docname or self.docname
     if not page:
         return _relfn2path.kb_original(self, filename, docname)  # raises, as Sphinx's
-    key = (os.fspath(filename), page, self.srcdir)
+    # Sphinx resolves a relative name from the page's folder: pages in one folder share
+    # the answer (a docname's folder is its source file's, relative to the source folder)
+    key = (os.fspath(filename), page.rpartition("/")[0], self.srcdir)
     found = _RESOLVED_PATHS.get(key)
     if found is None:
         found = _relfn2path.kb_original(self, filename, docname)
@@ -1555,7 +1558,7 @@ def _relfn2path(self, filename, docname=None):
 
 
 def patch_sphinx_relfn2path() -> bool:
-    """``relfn2path`` answers each file name once per page and build; True if applied
+    """``relfn2path`` answers each file name once per folder and build; True if applied
     (or already applied)."""
     import sphinx
     from sphinx.environment import BuildEnvironment
