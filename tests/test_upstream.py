@@ -617,13 +617,15 @@ def test_code_block_walk_skipped_only_where_it_changes_nothing(site):
 
 # -- docutils' setup_child and Sphinx's asset checksums --------------------------------------
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 10), st.sampled_from(["append", "insert", "text"]),
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10),
+                          st.sampled_from(["append", "insert", "text", "adopt"]),
                           st.booleans()), max_size=25),
        st.booleans())
 def test_setup_child_gives_children_what_docutils_gives(steps, attached):
     """Trees built node by node, under a document (with a current source and line) or
-    not: each node gets the same parent, document, source and line from both versions."""
+    not, with subtrees adopted from another document (whose nodes still name it): each
+    node gets the same parent, document, source and line from both versions."""
     assert upstream.patch_docutils_setup_child() and upstream.patch_docutils_setup_child()
     results = []
     for setup in (upstream._setup_child.kb_original, upstream._setup_child):
@@ -631,6 +633,9 @@ def test_setup_child_gives_children_what_docutils_gives(steps, attached):
         try:
             doc = nodes.document(None, None)
             doc.current_source, doc.current_line = "here.md", 7
+            other = nodes.document(None, None)
+            other.current_source, other.current_line = "there.md", 3
+            names = {id(doc): "doc", id(other): "other", id(None): None}
             root = nodes.section()
             if attached:
                 doc += root
@@ -639,6 +644,14 @@ def test_setup_child_gives_children_what_docutils_gives(steps, attached):
                 parent = made[where % len(made)]
                 if not isinstance(parent, nodes.Element):
                     parent = root
+                if how == "adopt":  # built in the other document, then moved here
+                    holder = nodes.paragraph(ids=[f"h{i}"])
+                    other += holder
+                    holder += nodes.inline(ids=[f"n{i}"])
+                    other.remove(holder)
+                    parent.append(holder)
+                    made += [holder, holder[0]]
+                    continue
                 child = nodes.Text(f"t{i}") if how == "text" else nodes.inline(ids=[f"n{i}"])
                 if sourced and how != "text":
                     child.source, child.line = "own.md", i
@@ -648,7 +661,7 @@ def test_setup_child_gives_children_what_docutils_gives(steps, attached):
                     parent.append(child)
                 made.append(child)
             results.append([(_label(n), n.parent is not None and _label(n.parent),
-                             n.document is doc, n.source, n.line) for n in made])
+                             names[id(n.document)], n.source, n.line) for n in made])
         finally:
             nodes.Node.setup_child = upstream._setup_child
     assert results[0] == results[1]
