@@ -447,8 +447,10 @@ def documents(draw, syntax):
     for _ in range(draw(st.integers(1, 4))):
         words = draw(st.lists(st.sampled_from(PIECES[syntax]), min_size=1, max_size=8))
         paragraph = " ".join(words)
-        if syntax == "rst" and draw(st.integers(0, 5)) == 0:
-            paragraph = ".. class:: language-de\n\n" + paragraph
+        if syntax == "rst" and draw(st.integers(0, 3)) == 0:
+            # a language with quotes of its own, and one with none (a warning, once)
+            language = draw(st.sampled_from(["de", "fr", "xx", "de-x-altquot"]))
+            paragraph = f".. class:: language-{language}\n\n" + paragraph
         paragraphs.append(paragraph)
     links = "\n\n.. _ref: https://example.org\n" if syntax == "rst" else "\n"
     return "\n\n".join(paragraphs) + links
@@ -459,17 +461,20 @@ def _smart_doctree(source: str, syntax: str, action: str) -> str:
     from docutils.transforms.universal import SmartQuotes
     from myst_parser.docutils_ import Parser as MystParser
 
+    import io
+
     SmartQuotes.smartquotes_action = action
+    warnings = io.StringIO()
     try:
         doctree = publish_doctree(
             source, parser=MystParser() if syntax == "md" else None, settings_overrides={
-                "smart_quotes": True, "report_level": 5, "halt_level": 5,
-                "warning_stream": False})
+                "smart_quotes": True, "report_level": 2, "halt_level": 5,
+                "warning_stream": warnings})
     finally:
         del SmartQuotes.smartquotes_action  # back to the class's own
     texts = [(str(t), t.source, t.line, t.parent.tagname, t.document is doctree)
              for t in doctree.findall(nodes.Text)]
-    return doctree.pformat() + repr(texts)
+    return doctree.pformat() + repr(texts) + warnings.getvalue()
 
 
 @settings(max_examples=150, deadline=None)
