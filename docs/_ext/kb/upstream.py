@@ -473,6 +473,18 @@ def patch_pybtex_plain_latex() -> bool:
 DOCUTILS_VERSIONS = ("0.22.4",)
 
 
+def _replace(owner, name: str, replacement, pinned: bool) -> bool:
+    """Put *replacement* in place of ``owner.name`` (which it keeps as ``kb_original``)
+    if the upstream version is the *pinned* one; True if it is in place (now or before)."""
+    if getattr(owner, name) is replacement:
+        return True
+    if not pinned:
+        return False  # another version: its own code, unchanged
+    replacement.kb_original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    return True
+
+
 #: See the module docstring: documents answer searches for classes they never held.
 CENSUS = True
 #: Builders whose pages are only ever changed through docutils' methods: the census is
@@ -625,25 +637,17 @@ def patch_docutils_text_astext() -> bool:
     already applied)."""
     from docutils import nodes
 
-    if nodes.Text.astext is _text_astext:
-        return True
-    if _version("docutils") not in DOCUTILS_VERSIONS:
-        return False
-    _text_astext.kb_original = nodes.Text.astext
-    nodes.Text.astext = _text_astext
-    return True
+    return _replace(nodes.Text, "astext", _text_astext,
+                    _version("docutils") in DOCUTILS_VERSIONS)
 
 
 def patch_docutils_setup_child() -> bool:
     """``setup_child`` asks for the document once; True if applied (or already)."""
     from docutils import nodes
 
-    if nodes.Node.setup_child is _setup_child:
-        return True
-    if _version("docutils") not in DOCUTILS_VERSIONS:
+    if not _replace(nodes.Node, "setup_child", _setup_child,
+                    _version("docutils") in DOCUTILS_VERSIONS):
         return False
-    _setup_child.kb_original = nodes.Node.setup_child
-    nodes.Node.setup_child = _setup_child
     _DOCUMENT_CLASS[0] = nodes.document  # the census is kept from now on
     return True
 
@@ -1455,13 +1459,8 @@ def patch_sphinx_partial_titles() -> bool:
     import sphinx
     from sphinx.builders.html import StandaloneHTMLBuilder
 
-    if StandaloneHTMLBuilder.render_partial is _rendered_title_parts:
-        return True
-    if sphinx.version_info[:2] not in SPHINX_VERSIONS:
-        return False
-    _rendered_title_parts.kb_original = StandaloneHTMLBuilder.render_partial
-    StandaloneHTMLBuilder.render_partial = _rendered_title_parts
-    return True
+    return _replace(StandaloneHTMLBuilder, "render_partial", _rendered_title_parts,
+                    sphinx.version_info[:2] in SPHINX_VERSIONS)
 
 
 def templates_loaded_once(app) -> bool:
@@ -1590,13 +1589,8 @@ def patch_sphinx_relfn2path() -> bool:
     import sphinx
     from sphinx.environment import BuildEnvironment
 
-    if BuildEnvironment.relfn2path is _relfn2path:
-        return True
-    if sphinx.version_info[:2] not in SPHINX_VERSIONS:
-        return False
-    _relfn2path.kb_original = BuildEnvironment.relfn2path
-    BuildEnvironment.relfn2path = _relfn2path
-    return True
+    return _replace(BuildEnvironment, "relfn2path", _relfn2path,
+                    sphinx.version_info[:2] in SPHINX_VERSIONS)
 
 
 def setup_upstream(app) -> None:
