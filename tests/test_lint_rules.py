@@ -176,3 +176,24 @@ def test_images_and_downloads_must_be_files_of_allowed_types_inside_docs(tmp_pat
             "cover the crisis notice or send readers elsewhere): write Markdown instead")]
     # without the source folder, only what is on another site
     assert [p.line for p in lint.check_markup(text)] == [6, 7]
+
+
+def test_an_image_outside_docs_is_one_problem_not_two(tmp_path):
+    """An image whose path leaves docs/ is reported once, by the file rule (the build's
+    words), not also as a file that does not exist; a missing image inside docs/ and a
+    link leaving docs/ are still reported as missing; without the source folder (no file
+    rule) the image outside is reported as missing, as before."""
+    from pathlib import PurePosixPath
+
+    (tmp_path / "articles").mkdir()
+    text = ("![out](../../outside.png)\n\n![in](missing.png)\n\n"
+            "[away](../../away.md)\n\n![present](here.png)\n")
+    (tmp_path / "articles" / "here.png").write_bytes(b"\x89PNG")
+    exists = lambda rel: (tmp_path / rel).is_file()  # noqa: E731
+    found = lint.check_source(text, PurePosixPath("articles/grief.md"), exists, tmp_path)
+    assert [(p.line, p.message.split(" (")[0].split(";")[0]) for p in found] == [
+        (1, "image '../../outside.png' is outside docs/"),
+        (3, "image 'missing.png' does not exist"),
+        (5, "link target '../../away.md' does not exist")]
+    alone = lint.check_links(text, PurePosixPath("articles/grief.md"), exists)
+    assert [p.line for p in alone] == [1, 3, 5]

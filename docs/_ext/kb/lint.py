@@ -372,9 +372,13 @@ def is_external(target: str) -> bool:
     return bool(re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I)) or target.startswith("#")
 
 
-def check_links(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
+def check_links(text: str, docpath: PurePosixPath, exists,
+                images_outside_reported: bool = False) -> list[Problem]:
     """Internal links and images must point at files that exist. *docpath* is the page's
-    path relative to the source folder; *exists(relpath)* answers for a path there."""
+    path relative to the source folder; *exists(relpath)* answers for a path there.
+    *images_outside_reported*: an image whose path leaves the source folder is left to
+    the file rule of :func:`check_markup`, which says so (one problem, not also "does not
+    exist")."""
     problems = []
     for number, target, kind in link_targets(text):
         if is_external(target):
@@ -383,13 +387,17 @@ def check_links(text: str, docpath: PurePosixPath, exists) -> list[Problem]:
         if not path:
             continue
         rel = PurePosixPath(path.lstrip("/")) if path.startswith("/") else docpath.parent / path
-        parts = []
+        parts, leaves = [], False
         for part in rel.parts:
             if part == "..":
                 if parts:
                     parts.pop()
+                else:
+                    leaves = True  # above the source folder
             elif part != ".":
                 parts.append(part)
+        if leaves and kind == "image" and images_outside_reported:
+            continue
         resolved = "/".join(parts)
         if not exists(resolved):
             what = "image" if kind == "image" else "link target"
@@ -427,6 +435,7 @@ def check_source(text: str, docpath: PurePosixPath, exists,
     docname = docpath.with_suffix("").as_posix()
     problems = (check_safe_messaging(text)
                 + check_markup(text, is_article(docname), srcdir, docname)
-                + check_headings(text) + check_links(text, docpath, exists)
+                + check_headings(text)
+                + check_links(text, docpath, exists, images_outside_reported=srcdir is not None)
                 + check_references_section(text))
     return sorted(problems)
