@@ -149,10 +149,13 @@ def _log(name):
     return handler
 def _ahead(app):
     _log("formatted-ahead" if app.env.get_domain("cite")._ahead else "nothing-ahead")(app)
+def _read(app, doctree):
+    _log("read")(app)
+    time.sleep(0.02)  # reading lasts, however fast the machine: the overlap is seen
 def setup(app):
     app.connect("kb-reading-in-workers", _log("reading"))
     app.connect("kb-reading-in-workers", _ahead, priority=900)
-    app.connect("doctree-read", _log("read"))
+    app.connect("doctree-read", _read)
     app.connect("env-updated", _log("env-updated"), priority=0)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 """
