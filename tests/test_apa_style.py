@@ -531,6 +531,10 @@ def cite_several(role, *keys, pre=(), post=()):
             dict(pre).get(key, ""), dict(post).get(key, "")))
         for key in keys]
     text = kb.apa.format_citation(ApaReferenceStyle(), role, references, order.get)
+    # as the build calls it: ordered first (for the tooltip too), then formatted
+    ordered = kb.apa.in_citation_order(role, references, order.get)
+    assert str(kb.apa.format_citation(ApaReferenceStyle(), role, ordered, order.get,
+                                      ordered=True)) == str(text)
     para = docutils.nodes.paragraph("", "", *text.render(pybtex_docutils.Backend()))
     return para.astext(), [(n.astext(), n["refid"]) for n in para.findall(
         docutils.nodes.reference)]

@@ -250,7 +250,8 @@ def counted_formatting(monkeypatch) -> list:
     calls = []
     real = citations.apa.format_citation
     monkeypatch.setattr(citations.apa, "format_citation",
-                        lambda *args: (calls.append(args[1]), real(*args))[1])
+                        lambda *args, **kwargs: (calls.append(args[1]),
+                                                 real(*args, **kwargs))[1])
     return calls
 
 

@@ -46,9 +46,9 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, sphinx_domains
 
 from .errors import guarded
-from .frontmatter import ARTICLE_PREFIX, is_article
-from .lint import (ARTICLE_DIRECTIVES, ARTICLE_ROLES, DEFAULT_INSTEAD, DOWNLOAD_TYPES,
-                   IMAGE_TYPES, LINK_SCHEMES, RAW_HTML, SCHEME, file_problem, refusal)
+from .lint import (ARTICLE_DIRECTIVES, ARTICLE_PREFIX, ARTICLE_ROLES, DEFAULT_INSTEAD,
+                   DOWNLOAD_TYPES, IMAGE_TYPES, LINK_SCHEMES, RAW_HTML, SCHEME, file_problem,
+                   is_article, refusal)
 
 logger = logging.getLogger(__name__)
 

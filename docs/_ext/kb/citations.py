@@ -414,7 +414,8 @@ class KBBibtexDomain(BibtexDomain):
         order = self.data["kb_order"]
         position = lambda key: order.get(key, len(order))  # noqa: E731
         references = apa.in_citation_order(typ, references, position)
-        rendered = apa.format_citation(self.reference_style, typ, references, position)
+        rendered = apa.format_citation(self.reference_style, typ, references, position,
+                                       ordered=True)
         result += rendered.render(self.backend)
         tips = [formatted_entry for _entry, formatted_entry, _info in references]
         tip = citation_tip(classes=["kb-cite-tip"])

@@ -20,8 +20,9 @@ from pathlib import Path, PurePosixPath
 from . import lint
 from .bibcheck import NOTE_CODES, check_bib, unused_keys
 from .crisis import STALE_AFTER_DAYS, load_crisis, stale_resources
-from .frontmatter import (ARTICLE_PREFIX, FrontMatterError, _add_years, load_vocabulary,
-                          split_front_matter, validate_article, validate_page)
+from .frontmatter import (FrontMatterError, _add_years, load_vocabulary, split_front_matter,
+                          validate_article, validate_page)
+from .lint import ARTICLE_PREFIX
 
 READABILITY_TARGET = 8.0
 MIN_WORDS = 800

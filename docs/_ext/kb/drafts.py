@@ -26,7 +26,8 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from .frontmatter import ARTICLE_PREFIX, FrontMatterError, split_front_matter
+from .frontmatter import FrontMatterError, split_front_matter
+from .lint import ARTICLE_PREFIX
 
 logger = logging.getLogger(__name__)
 

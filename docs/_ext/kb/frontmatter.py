@@ -27,7 +27,7 @@ from sphinx.util import logging
 
 from .datafiles import FRONT_MATTER_MAX, YamlProblem, key_lines, load_yaml
 from .errors import guarded
-from .lint import ARTICLE_PREFIX, is_article  # noqa: F401 - imported from here elsewhere
+from .lint import is_article
 
 logger = logging.getLogger(__name__)
 

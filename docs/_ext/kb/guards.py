@@ -17,7 +17,7 @@ from sphinx.util import logging
 from . import lint
 from .bibcheck import check_bib
 from .errors import guarded
-from .frontmatter import ARTICLE_PREFIX, is_article
+from .lint import ARTICLE_PREFIX, is_article
 
 logger = logging.getLogger(__name__)
 

@@ -317,11 +317,13 @@ def in_citation_order(role_name, references, order) -> list:
     return references
 
 
-def format_citation(style, role_name, references, order):
+def format_citation(style, role_name, references, order, ordered: bool = False):
     """A citation as the site writes it: of several works, as APA 7 (8.12) does.
 
-    *references*: ``(entry, formatted entry, CitationInfo)`` in the writer's order;
-    *order*: a work's position in the reference list, by its key.
+    *references*: ``(entry, formatted entry, CitationInfo)`` in the writer's order, or,
+    with *ordered*, already in :func:`in_citation_order`'s (a caller that needs that
+    order too, for the tooltip, does not have it worked out twice); *order*: a work's
+    position in the reference list, by its key.
 
     Parenthetical (``cite:p``, ``ps``, ``alp``, ``alps``):
 
@@ -343,7 +345,8 @@ def format_citation(style, role_name, references, order):
     name.
 
     Any other citation is formatted as sphinxcontrib-bibtex formats it."""
-    references = in_citation_order(role_name, references, order)
+    if not ordered:
+        references = in_citation_order(role_name, references, order)
     if len(references) < 2 or role_name not in PARENTHETICAL_ROLES | NARRATIVE_ROLES:
         return format_references(style, role_name, references)
     narrative = role_name in NARRATIVE_ROLES
